@@ -1,0 +1,17 @@
+// `npm run db:migrate`: applies prisma/migrations to DATABASE_URL (or the embedded database in
+// DATA_DIR). The server also does this at every start; this is for deploy pipelines.
+import path from "node:path";
+import { openDatabase } from "../lib/db/database";
+import { migrate } from "../lib/db/migrate";
+
+const url = process.env.DATABASE_URL?.trim() || undefined;
+const db = await openDatabase({ databaseUrl: url, pgliteDir: path.join(process.env.DATA_DIR ?? "./data", "pglite") });
+try {
+  const r = await migrate(db);
+  console.log(`${db.kind}: applied ${r.applied.length} migration(s)${r.applied.length ? ` (${r.applied.join(", ")})` : ""}; ${r.alreadyApplied.length} already applied`);
+} catch (e) {
+  console.error((e as Error).message);
+  process.exitCode = 1;
+} finally {
+  await db.close();
+}

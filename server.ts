@@ -1,0 +1,38 @@
+// The one listener: the broker's Fastify API for /api/v1/**, /api/health and /api/metrics,
+// Next.js (console, next-auth) for everything else. `npm start` (scripts/start.ts) prepares a
+// demo around it; in production run `tsx server.ts` with real configuration (see README).
+import { pathToFileURL } from "node:url";
+import { ConfigError, loadConfig, type BrokerConfig } from "./lib/config/env";
+import { startBrokerRuntime, type BrokerRuntime } from "./lib/runtime/broker-runtime";
+
+export async function startServer(config: BrokerConfig): Promise<BrokerRuntime> {
+  const runtime = await startBrokerRuntime({ config, withNext: process.env.BROKER_CONSOLE !== "off" });
+  console.log(`cmek-broker listening on ${runtime.url} (instance ${config.instanceId}, database ${runtime.db.kind})`);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(`${signal}: shutting down`);
+    await runtime.close().catch((e) => console.error(e));
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  return runtime;
+}
+
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): BrokerConfig {
+  try {
+    return loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  void startServer(loadConfigOrExit());
+}
