@@ -1,0 +1,204 @@
+// One handle on the database: Prisma for the domain's CRUD, raw SQL for what Prisma
+// cannot do well (batched audit inserts, advisory locks, LISTEN/NOTIFY).
+// PostgreSQL when DATABASE_URL is set; otherwise embedded PGlite in ./data.
+import pg from "pg";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import type { PGlite } from "@electric-sql/pglite";
+import { PrismaClient } from "./generated/client";
+
+export type Row = Record<string, unknown>;
+
+export interface SqlExecutor {
+  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs a script of several statements, without parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+export interface ListenGapHandlers {
+  onDisconnect?: () => void;
+  onReconnect?: () => void;
+}
+
+export interface Database extends SqlExecutor {
+  readonly kind: "postgres" | "pglite";
+  readonly prisma: PrismaClient;
+  /**
+   * Runs `fn` in one transaction on one connection. `asyncCommit`: COMMIT returns once the
+   * server committed, without waiting for the WAL flush (synchronous_commit = off, this transaction only).
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, opts?: { asyncCommit?: boolean }): Promise<T>;
+  /**
+   * Subscribes to a notification channel; resolves once listening. If the listener connection
+   * drops, `gap.onDisconnect` fires at once and `gap.onReconnect` once it listens again.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, gap?: ListenGapHandlers): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  databaseUrl?: string;
+  /** Directory for embedded PGlite data; "memory://" keeps it in memory. */
+  pgliteDir?: string;
+  poolSize?: number;
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : openPglite(opts.pgliteDir ?? "./data/pglite");
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker" });
+  // An idle client that errors (server restart) must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const listeners: Array<{ stop: () => Promise<void> }> = [];
+
+  const query = async <T extends Row>(sql: string, params?: unknown[]) => (await pool.query(sql, params as unknown[])).rows as T[];
+
+  return {
+    kind: "postgres",
+    prisma,
+    query,
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async transaction(fn, opts) {
+      const client = await pool.connect();
+      try {
+        // One round trip: a parameterless multi-statement query goes over the simple protocol.
+        await client.query(opts?.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
+        const result = await fn({
+          query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+          exec: async (sql) => {
+            await client.query(sql);
+          },
+        });
+        await client.query("COMMIT");
+        return result;
+      } catch (e) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw e;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onMessage, gap) {
+      const listener = new PgListener(url, channel, onMessage, gap ?? {});
+      await listener.start();
+      listeners.push(listener);
+      return () => listener.stop();
+    },
+    async notify(channel, payload) {
+      await pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+    },
+    async close() {
+      await Promise.all(listeners.map((l) => l.stop()));
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+/** A dedicated LISTEN connection that reconnects with backoff; a gap is reported so callers stop trusting memory and re-read state. */
+class PgListener {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly url: string,
+    private readonly channel: string,
+    private readonly onMessage: (payload: string) => void,
+    private readonly gap: ListenGapHandlers,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, application_name: "cmek-broker-listener" });
+    client.on("notification", (msg) => {
+      if (msg.channel === this.channel) this.onMessage(msg.payload ?? "");
+    });
+    client.on("error", () => this.scheduleReconnect(client));
+    client.on("end", () => this.scheduleReconnect(client));
+    await client.connect();
+    await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+    this.client = client;
+  }
+
+  private scheduleReconnect(dead: pg.Client): void {
+    if (this.stopped || this.client !== dead || this.retryTimer) return;
+    this.client = null;
+    this.gap.onDisconnect?.();
+    const attempt = (delay: number) => {
+      this.retryTimer = setTimeout(async () => {
+        this.retryTimer = null;
+        if (this.stopped) return;
+        try {
+          await this.connect();
+          this.gap.onReconnect?.();
+        } catch {
+          attempt(Math.min(delay * 2, 5000));
+        }
+      }, delay);
+    };
+    attempt(100);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const c = this.client;
+    this.client = null;
+    if (c) await c.end().catch(() => {});
+  }
+}
+
+async function openPglite(dir: string): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  if (!dir.startsWith("memory://")) {
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(dir, { recursive: true });
+  }
+  const db: PGlite = await PGlite.create(dir);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
+  const unlisteners: Array<() => Promise<void>> = [];
+  return {
+    kind: "pglite",
+    prisma,
+    async query(sql, params) {
+      return (await db.query(sql, params)).rows as never;
+    },
+    async exec(sql) {
+      await db.exec(sql);
+    },
+    async transaction(fn, opts) {
+      return db.transaction(async (tx) => {
+        if (opts?.asyncCommit) await tx.exec("SET LOCAL synchronous_commit = off");
+        return fn({
+          query: async (sql, params) => (await tx.query(sql, params)).rows as never,
+          exec: async (sql) => {
+            await tx.exec(sql);
+          },
+        });
+      });
+    },
+    async listen(channel, onMessage) {
+      const unlisten = await db.listen(channel, onMessage);
+      unlisteners.push(unlisten);
+      return unlisten;
+    },
+    async notify(channel, payload) {
+      await db.query("SELECT pg_notify($1, $2)", [channel, payload]);
+    },
+    async close() {
+      await Promise.all(unlisteners.map((u) => u().catch(() => {})));
+      await prisma.$disconnect();
+      await db.close();
+    },
+  };
+}
