@@ -1,0 +1,69 @@
+// The one interface every KMS provider implements, and the three error classes
+// every provider error is sorted into. The broker's lock decisions rest on this
+// classification: `revoked` locks a tenant, `unavailable` never does.
+
+export type KmsProviderName = "aws" | "azure" | "gcp";
+
+export type RevocationReason = "disabled" | "access_denied" | "not_found" | "pending_deletion" | "destroyed";
+
+export type KmsErrorKind = "revoked" | "unavailable" | "invalid";
+
+export class KmsError extends Error {
+  override readonly name = "KmsError";
+  constructor(
+    readonly kind: KmsErrorKind,
+    readonly provider: KmsProviderName,
+    message: string,
+    readonly detail: {
+      /** Only for kind "revoked". */
+      reason?: RevocationReason;
+      /** The provider's own error name or code, e.g. "DisabledException", "KeyDisabled", "9". */
+      providerCode?: string;
+      /** Seconds the provider asked us to wait (throttling). */
+      retryAfterSeconds?: number;
+    } = {},
+  ) {
+    super(message);
+  }
+
+  get reason(): RevocationReason | undefined {
+    return this.detail.reason;
+  }
+}
+
+export function isKmsError(e: unknown): e is KmsError {
+  return e instanceof KmsError;
+}
+
+/** The key reference after strict validation; `keyId` is exactly what the tenant registered. */
+export interface KeyRef {
+  provider: KmsProviderName;
+  keyId: string;
+}
+
+export interface WrapResult {
+  wrapped: Buffer;
+  /** The key version that wrapped it (AWS: key ARN, Azure: key version, GCP: cryptoKeyVersion number). */
+  keyVersion: string | null;
+}
+
+export interface KeyDescription {
+  enabled: boolean;
+  /** Provider-specific state text (e.g. "Enabled", "PendingDeletion", "DISABLED"). */
+  state: string;
+  currentVersion: string | null;
+}
+
+export interface KmsProvider {
+  readonly name: KmsProviderName;
+  /** Throws KmsError("invalid") naming what is wrong with the reference. */
+  validateKeyRef(keyId: string): void;
+  /**
+   * Wraps a DEK (≤ 64 bytes). `context` (e.g. {tenant, dek}) is bound into the wrapped form where
+   * the provider supports it: AWS EncryptionContext (so key-policy conditions can name the tenant),
+   * GCP additionalAuthenticatedData (canonical JSON). Azure's wrapkey has no AAD.
+   */
+  wrap(keyId: string, dek: Buffer, context: Record<string, string>): Promise<WrapResult>;
+  unwrap(keyId: string, wrapped: Buffer, context: Record<string, string>): Promise<Buffer>;
+  describe(keyId: string): Promise<KeyDescription>;
+}
