@@ -1,0 +1,192 @@
+// What a tenant admin does in its own cloud: create a key, grant the vendor, and revoke in
+// every way the provider offers. Everything goes over the wire through the providers' real
+// SDKs (Azure role assignments, which have no data-plane API, through the emulator's control
+// endpoint), so tests, the demo seed and the benchmarks can drive an emulator in another process.
+import { randomBytes } from "node:crypto";
+import https from "node:https";
+import {
+  CancelKeyDeletionCommand,
+  CreateGrantCommand,
+  CreateKeyCommand,
+  DisableKeyCommand,
+  EnableKeyCommand,
+  KMSClient,
+  RevokeGrantCommand,
+  ScheduleKeyDeletionCommand,
+} from "@aws-sdk/client-kms";
+import { ClientSecretCredential } from "@azure/identity";
+import { KeyClient } from "@azure/keyvault-keys";
+import { KeyManagementServiceClient } from "@google-cloud/kms";
+import { grpc } from "google-gax";
+import { AWS_EMULATOR_DEMO_TENANT, AWS_EMULATOR_VENDOR, type AwsPrincipal } from "./aws/server";
+import { AZURE_EMULATOR_DEMO_TENANT, AZURE_EMULATOR_VENDOR, type AzurePrincipal } from "./azure/server";
+import { GCP_EMULATOR_DEMO_TENANT, GCP_EMULATOR_VENDOR, type GcpPrincipal } from "./gcp/server";
+
+const suffix = () => randomBytes(4).toString("hex");
+
+export class AwsTenantActions {
+  readonly client: KMSClient;
+  constructor(
+    endpoint: string,
+    region = "us-east-1",
+    readonly principal: AwsPrincipal = AWS_EMULATOR_DEMO_TENANT,
+  ) {
+    this.client = new KMSClient({ endpoint, region, credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey }, maxAttempts: 1 });
+  }
+
+  async createKey(description = "cmek demo key"): Promise<string> {
+    const r = await this.client.send(new CreateKeyCommand({ Description: description }));
+    return r.KeyMetadata!.Arn!;
+  }
+
+  /** Grants the broker's principal what it needs; returns the grant id for RevokeGrant. */
+  async grantVendor(keyArn: string, vendorArn = AWS_EMULATOR_VENDOR.arn): Promise<string> {
+    const r = await this.client.send(
+      new CreateGrantCommand({ KeyId: keyArn, GranteePrincipal: vendorArn, Operations: ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"] }),
+    );
+    return r.GrantId!;
+  }
+
+  async createKeyForVendor(): Promise<{ keyArn: string; grantId: string }> {
+    const keyArn = await this.createKey();
+    return { keyArn, grantId: await this.grantVendor(keyArn) };
+  }
+
+  disable = (keyArn: string) => this.client.send(new DisableKeyCommand({ KeyId: keyArn }));
+  enable = (keyArn: string) => this.client.send(new EnableKeyCommand({ KeyId: keyArn }));
+  scheduleDeletion = (keyArn: string) => this.client.send(new ScheduleKeyDeletionCommand({ KeyId: keyArn, PendingWindowInDays: 7 }));
+  /** Like AWS, this leaves the key disabled; enable it afterwards. */
+  cancelDeletion = (keyArn: string) => this.client.send(new CancelKeyDeletionCommand({ KeyId: keyArn }));
+  revokeGrant = (keyArn: string, grantId: string) => this.client.send(new RevokeGrantCommand({ KeyId: keyArn, GrantId: grantId }));
+
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+export class AzureTenantActions {
+  readonly keys: KeyClient;
+  constructor(
+    readonly vaultUrl: string,
+    private readonly caPem: string,
+    authorityHost: string,
+    principal: AzurePrincipal = AZURE_EMULATOR_DEMO_TENANT,
+  ) {
+    const tlsOptions = { ca: caPem };
+    const credential = new ClientSecretCredential(principal.tenantId, principal.clientId, principal.clientSecret, {
+      authorityHost,
+      disableInstanceDiscovery: true,
+      additionallyAllowedTenants: ["*"],
+      tlsOptions,
+    } as never);
+    this.keys = new KeyClient(vaultUrl, credential, { disableChallengeResourceVerification: true, tlsOptions, retryOptions: { maxRetries: 0 } } as never);
+  }
+
+  /** Creates an RSA key (or an oct-HSM key, Managed HSM style) and returns its versionless key URI. */
+  async createKey(kind: "RSA" | "oct-HSM" = "RSA", name = `cmek-${suffix()}`): Promise<string> {
+    await this.keys.createKey(name, kind, kind === "oct-HSM" ? { keySize: 256 } : { keySize: 2048 });
+    return `${this.vaultUrl}/keys/${name}`;
+  }
+
+  /** Emulates the role assignment "Key Vault Crypto Service Encryption User" for the vendor on this key. */
+  async setVendorAccess(keyUri: string, allowed: boolean, clientId = AZURE_EMULATOR_VENDOR.clientId): Promise<void> {
+    await this.control("PUT", "/_emulator/access", { keyName: keyName(keyUri), clientId, allowed });
+  }
+
+  async createKeyForVendor(kind: "RSA" | "oct-HSM" = "RSA"): Promise<string> {
+    const uri = await this.createKey(kind);
+    await this.setVendorAccess(uri, true);
+    return uri;
+  }
+
+  async setEnabled(keyUri: string, enabled: boolean): Promise<void> {
+    await this.keys.updateKeyProperties(keyName(keyUri), { enabled });
+  }
+
+  async delete(keyUri: string): Promise<void> {
+    const poller = await this.keys.beginDeleteKey(keyName(keyUri), { intervalInMs: 50 });
+    await poller.pollUntilDone();
+  }
+
+  async recover(keyUri: string): Promise<void> {
+    const poller = await this.keys.beginRecoverDeletedKey(keyName(keyUri), { intervalInMs: 50 });
+    await poller.pollUntilDone();
+  }
+
+  private control(method: string, path: string, body: unknown): Promise<void> {
+    const url = new URL(path, this.vaultUrl);
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, { method, ca: this.caPem, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } }, (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode && res.statusCode < 300 ? resolve() : reject(new Error(`emulator control ${path}: HTTP ${res.statusCode}`))));
+      });
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+}
+
+function keyName(keyUri: string): string {
+  return new URL(keyUri).pathname.split("/")[2]!;
+}
+
+type GetIamReq = Parameters<KeyManagementServiceClient["getIamPolicy"]>[0];
+type SetIamReq = Parameters<KeyManagementServiceClient["setIamPolicy"]>[0];
+
+export class GcpTenantActions {
+  readonly client: KeyManagementServiceClient;
+  private readonly callOpts: { otherArgs: { headers: { authorization: string } } };
+
+  constructor(
+    host: string,
+    port: number,
+    readonly principal: GcpPrincipal = GCP_EMULATOR_DEMO_TENANT,
+    readonly project = "demo-tenant-project",
+  ) {
+    this.client = new KeyManagementServiceClient({ apiEndpoint: host, port, sslCreds: grpc.credentials.createInsecure(), universeDomain: "googleapis.com" });
+    this.callOpts = { otherArgs: { headers: { authorization: `Bearer ${principal.token}` } } };
+  }
+
+  async createKey(location = "us-east1", ring = `ring-${suffix()}`, keyId = `key-${suffix()}`): Promise<string> {
+    const parent = `projects/${this.project}/locations/${location}`;
+    await this.client.createKeyRing({ parent, keyRingId: ring, keyRing: {} }, this.callOpts).catch((e: { code?: number }) => {
+      if (e.code !== 6) throw e; // ALREADY_EXISTS
+    });
+    const [key] = await this.client.createCryptoKey({ parent: `${parent}/keyRings/${ring}`, cryptoKeyId: keyId, cryptoKey: { purpose: "ENCRYPT_DECRYPT" } }, this.callOpts);
+    return key.name!;
+  }
+
+  async setVendorBinding(keyName: string, present: boolean, member = GCP_EMULATOR_VENDOR.member): Promise<void> {
+    const [policy] = await this.client.getIamPolicy({ resource: keyName } as GetIamReq, this.callOpts);
+    const role = "roles/cloudkms.cryptoKeyEncrypterDecrypter";
+    const others = (policy.bindings ?? []).filter((b) => b.role !== role).map((b) => ({ role: b.role!, members: b.members ?? [] }));
+    const current = (policy.bindings ?? []).find((b) => b.role === role)?.members?.filter((m) => m !== member) ?? [];
+    const members = present ? [...current, member] : current;
+    const bindings = members.length ? [...others, { role, members }] : others;
+    await this.client.setIamPolicy({ resource: keyName, policy: { bindings, etag: policy.etag } } as SetIamReq, this.callOpts);
+  }
+
+  async createKeyForVendor(): Promise<string> {
+    const name = await this.createKey();
+    await this.setVendorBinding(name, true);
+    return name;
+  }
+
+  async setVersionState(keyName: string, state: "ENABLED" | "DISABLED", version = 1): Promise<void> {
+    await this.client.updateCryptoKeyVersion({ cryptoKeyVersion: { name: `${keyName}/cryptoKeyVersions/${version}`, state }, updateMask: { paths: ["state"] } }, this.callOpts);
+  }
+
+  async destroyVersion(keyName: string, version = 1): Promise<void> {
+    await this.client.destroyCryptoKeyVersion({ name: `${keyName}/cryptoKeyVersions/${version}` }, this.callOpts);
+  }
+
+  /** Restored versions come back DISABLED, as in Cloud KMS; enable afterwards. */
+  async restoreVersion(keyName: string, version = 1): Promise<void> {
+    await this.client.restoreCryptoKeyVersion({ name: `${keyName}/cryptoKeyVersions/${version}` }, this.callOpts);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
