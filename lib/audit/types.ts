@@ -1,0 +1,68 @@
+// What the rest of the broker hands to the audit log. lib/audit turns each entry into a
+// hash-chained row; `record` resolves only once the entry is durable (group commit).
+
+export type AuditActorType = "service_token" | "admin_token" | "console_user" | "system";
+
+export interface AuditActor {
+  type: AuditActorType;
+  id?: string;
+  name?: string;
+}
+
+export type AuditAction =
+  // data path
+  | "encrypt"
+  | "decrypt"
+  // KMS calls made by the broker
+  | "kms.wrap"
+  | "kms.unwrap"
+  | "kms.probe"
+  | "kms.describe"
+  // control actions
+  | "tenant.create"
+  | "key.connect"
+  | "key.validate"
+  | "key.rotate"
+  | "tenant.lock"
+  | "tenant.unlock"
+  | "tenant.drill"
+  | "tenant.settings"
+  | "token.create"
+  | "token.revoke"
+  | "webhook.create"
+  | "webhook.delete"
+  | "console.login"
+  | "audit.export"
+  | "audit.prune";
+
+/** "success", or a failure class: "denied", "invalid", "locked", "revoked", "unavailable", "error". */
+export type AuditOutcome = "success" | "denied" | "invalid" | "locked" | "revoked" | "unavailable" | "error";
+
+export interface AuditEntryInput {
+  tenantId: string;
+  time?: Date;
+  actor: AuditActor;
+  action: AuditAction;
+  outcome: AuditOutcome;
+  provider?: string;
+  keyRef?: string;
+  keyVersion?: string | null;
+  dekId?: string;
+  cacheHit?: boolean;
+  latencyMs?: number;
+  bytes?: number;
+  purpose?: string;
+  requestId?: string;
+  /** Short machine-readable reason for failures and control actions (e.g. "tenant_locked", "kms:aws:disabled"). */
+  reason?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditSink {
+  /** Resolves when the entry is durable; rejects (AuditUnavailableError) when it cannot be stored. */
+  record(entry: AuditEntryInput): Promise<void>;
+}
+
+export class AuditUnavailableError extends Error {
+  override readonly name = "AuditUnavailableError";
+}
