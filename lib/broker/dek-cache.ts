@@ -1,0 +1,188 @@
+// Unwrapped DEKs in memory, per tenant. Bounded by TTL, by uses and by entry count (LRU);
+// every way out of the cache (expiry, eviction, tenant drop, replacement) destroys the bytes.
+// Concurrent misses on one DEK share one load (single flight). A DEK used within the refresh
+// margin of its expiry is reloaded in the background (refresh-ahead), so steady traffic never
+// waits on the KMS and every refresh doubles as a revocation check. The refreshed entry's TTL
+// runs on from the old expiry, so a hot DEK costs exactly one unwrap per TTL.
+import { DataKeyMaterial } from "../crypto/data-key-material";
+
+export interface DekCacheOptions {
+  ttlMs: number;
+  maxUses: number;
+  maxEntries: number;
+  /** Refresh when a DEK is used this close to its expiry (default: a fifth of the TTL, at most 5 s). */
+  refreshMarginMs?: number;
+  /** Background refreshes in flight per tenant (protects a throttled KMS from a refresh storm). */
+  maxRefreshesPerTenant?: number;
+  now?: () => number;
+}
+
+interface Entry {
+  tenantId: string;
+  dekId: string;
+  material: DataKeyMaterial;
+  expiresAt: number;
+  uses: number;
+  refreshing: boolean;
+}
+
+export type DekLoader = () => Promise<DataKeyMaterial>;
+
+/** The tenant's cache was dropped (lock) while its DEK was loading; the caller must re-check the tenant. */
+export class TenantDroppedError extends Error {
+  override readonly name = "TenantDroppedError";
+}
+
+export class DekCache {
+  private entries = new Map<string, Entry>();
+  private inflight = new Map<string, Promise<DataKeyMaterial>>();
+  private generation = new Map<string, number>();
+  private refreshesByTenant = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly refreshMarginMs: number;
+  private readonly maxRefreshes: number;
+  stats = { hits: 0, misses: 0, loads: 0, refreshes: 0, evictions: 0, expirations: 0 };
+
+  constructor(private readonly opts: DekCacheOptions) {
+    this.now = opts.now ?? Date.now;
+    this.refreshMarginMs = Math.min(opts.refreshMarginMs ?? 5000, opts.ttlMs / 5);
+    this.maxRefreshes = opts.maxRefreshesPerTenant ?? 2;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Returns the DEK and whether it was a cache hit; `loader` runs at most once for concurrent misses. */
+  async get(tenantId: string, dekId: string, loader: DekLoader): Promise<{ material: DataKeyMaterial; hit: boolean }> {
+    const e = this.entries.get(dekId);
+    const t = this.now();
+    if (e && e.tenantId === tenantId) {
+      if (t < e.expiresAt && e.uses < this.opts.maxUses) {
+        e.uses++;
+        this.touch(e);
+        this.stats.hits++;
+        if (t >= e.expiresAt - this.refreshMarginMs) this.refreshAhead(e, loader);
+        return { material: e.material, hit: true };
+      }
+      this.remove(e, "expirations");
+    }
+    this.stats.misses++;
+    return { material: await this.load(tenantId, dekId, loader), hit: false };
+  }
+
+  /** Inserts a DEK the broker just generated (and wrapped), so its first uses need no unwrap. */
+  put(tenantId: string, dekId: string, material: DataKeyMaterial): void {
+    const old = this.entries.get(dekId);
+    if (old) this.remove(old, "evictions");
+    this.insert(tenantId, dekId, material);
+  }
+
+  private load(tenantId: string, dekId: string, loader: DekLoader): Promise<DataKeyMaterial> {
+    const pending = this.inflight.get(dekId);
+    if (pending) return pending;
+    const gen = this.generation.get(tenantId) ?? 0;
+    const p = (async () => {
+      this.stats.loads++;
+      const material = await loader();
+      if ((this.generation.get(tenantId) ?? 0) !== gen) {
+        material.destroy();
+        throw new TenantDroppedError("tenant's keys were dropped while loading");
+      }
+      this.insert(tenantId, dekId, material);
+      return material;
+    })().finally(() => this.inflight.delete(dekId));
+    this.inflight.set(dekId, p);
+    return p;
+  }
+
+  private refreshAhead(e: Entry, loader: DekLoader): void {
+    const running = this.refreshesByTenant.get(e.tenantId) ?? 0;
+    if (e.refreshing || running >= this.maxRefreshes) return;
+    e.refreshing = true;
+    this.refreshesByTenant.set(e.tenantId, running + 1);
+    const gen = this.generation.get(e.tenantId) ?? 0;
+    this.stats.refreshes++;
+    loader()
+      .then((material) => {
+        const current = this.entries.get(e.dekId);
+        if ((this.generation.get(e.tenantId) ?? 0) !== gen || current !== e) {
+          material.destroy();
+          return;
+        }
+        e.material.destroy();
+        e.material = material;
+        // At most margin + TTL after this (successful) revocation check.
+        e.expiresAt = Math.min(e.expiresAt, this.now() + this.refreshMarginMs) + this.opts.ttlMs;
+        e.uses = 0;
+      })
+      // A failed refresh leaves the entry to serve until its TTL; the loader already reported the error.
+      .catch(() => {})
+      .finally(() => {
+        e.refreshing = false;
+        this.refreshesByTenant.set(e.tenantId, (this.refreshesByTenant.get(e.tenantId) ?? 1) - 1);
+      });
+  }
+
+  private insert(tenantId: string, dekId: string, material: DataKeyMaterial): void {
+    const t = this.now();
+    this.entries.set(dekId, { tenantId, dekId, material, expiresAt: t + this.opts.ttlMs, uses: 0, refreshing: false });
+    while (this.entries.size > this.opts.maxEntries) {
+      const oldest = this.entries.values().next().value as Entry;
+      this.remove(oldest, "evictions");
+    }
+  }
+
+  private touch(e: Entry): void {
+    // Map keeps insertion order; re-inserting makes it the most recently used.
+    this.entries.delete(e.dekId);
+    this.entries.set(e.dekId, e);
+  }
+
+  private remove(e: Entry, why: "evictions" | "expirations"): void {
+    this.entries.delete(e.dekId);
+    e.material.destroy();
+    this.stats[why]++;
+  }
+
+  /** Destroys every cached DEK of the tenant and voids loads in flight. Returns how many were dropped. */
+  dropTenant(tenantId: string): number {
+    this.generation.set(tenantId, (this.generation.get(tenantId) ?? 0) + 1);
+    let n = 0;
+    for (const e of [...this.entries.values()]) {
+      if (e.tenantId === tenantId) {
+        this.entries.delete(e.dekId);
+        e.material.destroy();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Destroys expired entries; called on a timer so idle DEKs do not outlive their TTL in memory. */
+  sweep(): number {
+    const t = this.now();
+    let n = 0;
+    for (const e of [...this.entries.values()]) {
+      if (t >= e.expiresAt) {
+        this.remove(e, "expirations");
+        n++;
+      }
+    }
+    return n;
+  }
+
+  tenantsWithCachedKeys(): Set<string> {
+    return new Set([...this.entries.values()].map((e) => e.tenantId));
+  }
+
+  countForTenant(tenantId: string): number {
+    let n = 0;
+    for (const e of this.entries.values()) if (e.tenantId === tenantId) n++;
+    return n;
+  }
+
+  clear(): void {
+    for (const e of [...this.entries.values()]) this.remove(e, "evictions");
+  }
+}

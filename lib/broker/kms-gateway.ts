@@ -1,0 +1,139 @@
+// Every KMS call the broker makes on a tenant's behalf goes through here: it is timed,
+// audited, counted in the tenant's key health, and a `revoked` answer locks the tenant at
+// once (detection on use). `unavailable` never locks.
+import type { AuditActor, AuditAction, AuditSink } from "../audit/types";
+import { DataKeyMaterial } from "../crypto/data-key-material";
+import { providerFor, type KmsProviders } from "../kms/registry";
+import { isKmsError, KmsError, type KmsProviderName, type WrapResult } from "../kms/types";
+import type { KeyHealthTracker } from "./key-health";
+import type { KmsMetrics } from "./metrics";
+
+export interface KeyOnRecord {
+  provider: KmsProviderName;
+  keyRef: string;
+}
+
+export interface KmsCallMeta {
+  tenantId: string;
+  actor: AuditActor;
+  requestId?: string;
+  dekId?: string;
+  /** "kms.wrap" etc. are inferred; probes pass "kms.probe". */
+  action?: AuditAction;
+  /** Set false for calls whose revoked answer must not lock (key validation of a not-yet-connected key). */
+  lockOnRevoked?: boolean;
+  /** When the revocation itself happened, if known (push events, tests); recorded for time-to-lock. */
+  revokedAt?: Date;
+  /** Data-path calls fail fast while the key's circuit is open; probes and validations always call. */
+  dataPath?: boolean;
+}
+
+
+
+/** `requestId` is that of the request whose KMS call found the revocation, so its lock entry links to it in the audit log. */
+export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string) => Promise<void>;
+
+export class KmsGateway {
+  constructor(
+    private readonly providers: KmsProviders,
+    private readonly audit: AuditSink,
+    private readonly health: KeyHealthTracker,
+    private readonly metrics: KmsMetrics,
+    private readonly onRevoked: RevokedHandler,
+    /** After an unreachable answer, data-path calls for that key answer 503 at once for this long (0: off). */
+    private readonly circuitOpenMs = 5000,
+  ) {}
+
+  /** Keys whose KMS was unreachable just now, and until when requests skip them. */
+  private readonly openUntil = new Map<string, number>();
+
+  async wrap(key: KeyOnRecord, plaintext: Buffer, context: Record<string, string>, meta: KmsCallMeta): Promise<WrapResult> {
+    return this.call("kms.wrap", key, meta, (p) => p.wrap(key.keyRef, plaintext, context), (r) => r.keyVersion);
+  }
+
+  /** Unwraps a DEK into memory that the caller owns (and must destroy). */
+  async unwrapDataKey(key: KeyOnRecord, wrapped: Buffer, context: Record<string, string>, meta: KmsCallMeta): Promise<DataKeyMaterial> {
+    const raw = await this.call("kms.unwrap", key, meta, (p) => p.unwrap(key.keyRef, wrapped, context), () => null);
+    return DataKeyMaterial.takeFrom(raw);
+  }
+
+  async unwrapRaw(key: KeyOnRecord, wrapped: Buffer, context: Record<string, string>, meta: KmsCallMeta): Promise<Buffer> {
+    return this.call("kms.unwrap", key, meta, (p) => p.unwrap(key.keyRef, wrapped, context), () => null);
+  }
+
+  async describe(key: KeyOnRecord, meta: KmsCallMeta) {
+    return this.call("kms.describe", key, meta, (p) => p.describe(key.keyRef), (d) => d.currentVersion);
+  }
+
+  private async call<T>(
+    defaultAction: AuditAction,
+    key: KeyOnRecord,
+    meta: KmsCallMeta,
+    fn: (p: ReturnType<typeof providerFor>) => Promise<T>,
+    versionOf: (r: T) => string | null,
+  ): Promise<T> {
+    const action = meta.action ?? defaultAction;
+    const circuit = `${key.provider} ${key.keyRef}`;
+    if (meta.dataPath) {
+      const until = this.openUntil.get(circuit) ?? 0;
+      // Without this, every cache miss in an outage would wait out the full timeout and retries.
+      // Only "unavailable" opens it, so it can never hide a revocation; the prober keeps checking.
+      if (Date.now() < until) {
+        throw new KmsError("unavailable", key.provider, "the tenant's KMS was unreachable moments ago; not calling it again yet", {
+          providerCode: "circuit_open",
+          retryAfterSeconds: Math.max(1, Math.ceil((until - Date.now()) / 1000)),
+        });
+      }
+    }
+    const started = performance.now();
+    const op = action.replace("kms.", "");
+    try {
+      const result = await fn(providerFor(this.providers, key.provider));
+      this.openUntil.delete(circuit);
+      const latencyMs = performance.now() - started;
+      this.health.success(meta.tenantId, latencyMs);
+      this.metrics.kmsCall(key.provider, op, "success", latencyMs);
+      await this.audit.record({
+        tenantId: meta.tenantId,
+        actor: meta.actor,
+        action,
+        outcome: "success",
+        provider: key.provider,
+        keyRef: key.keyRef,
+        keyVersion: versionOf(result),
+        dekId: meta.dekId,
+        latencyMs,
+        requestId: meta.requestId,
+      });
+      return result;
+    } catch (e) {
+      const latencyMs = performance.now() - started;
+      const err = isKmsError(e) ? e : new KmsError("unavailable", key.provider, `unexpected KMS client failure: ${(e as Error)?.message ?? String(e)}`);
+      const code = err.detail.providerCode ?? null;
+      this.health.failure(meta.tenantId, err.kind, code);
+      this.metrics.kmsCall(key.provider, op, err.kind, latencyMs);
+      if (err.kind === "unavailable" && this.circuitOpenMs > 0) {
+        this.openUntil.set(circuit, Date.now() + Math.max(this.circuitOpenMs, (err.detail.retryAfterSeconds ?? 0) * 1000));
+      }
+      const detectedAt = new Date();
+      // Lock before anything else (even the audit write) so no other request is served meanwhile.
+      if (err.kind === "revoked" && meta.lockOnRevoked !== false) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
+      await this.audit
+        .record({
+          tenantId: meta.tenantId,
+          actor: meta.actor,
+          action,
+          outcome: err.kind,
+          provider: key.provider,
+          keyRef: key.keyRef,
+          dekId: meta.dekId,
+          latencyMs,
+          requestId: meta.requestId,
+          reason: err.kind === "revoked" ? `kms:${key.provider}:${err.reason}` : (code ?? err.kind),
+          detail: { message: err.message.slice(0, 500) },
+        })
+        .catch(() => {});
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// One probe of a tenant's key: unwrap the canary the broker wrapped at validation. It needs
+// exactly the permission the data path needs, so a revoked answer here is a revocation (and
+// the gateway locks the tenant); a success on a tenant the KMS had locked resumes it, after a
+// full wrap + unwrap re-validation, unless the tenant chose manual resume.
+import { isKmsError } from "../kms/types";
+import type { AuditActor } from "../audit/types";
+import type { Broker } from "./broker";
+import { canaryContext, validateKeyRoundTrip } from "./key-validation";
+import type { TenantView } from "./tenant-registry";
+
+export type ProbeOutcome = "success" | "revoked" | "unavailable" | "invalid" | "skipped" | "resumed";
+
+export interface ProbeResult {
+  tenantId: string;
+  outcome: ProbeOutcome;
+  latencyMs: number;
+  reason?: string;
+  /** Server-suggested delay on an unavailable answer (throttling); the prober waits at least this long. */
+  retryAfterSeconds?: number;
+  /** KMS calls this probe made: 1, or 3 when it resumed the tenant (canary unwrap + wrap/unwrap re-validation). */
+  kmsCalls?: number;
+}
+
+// Not derived from broker.ts's SYSTEM_ACTOR: broker.ts imports the prober, which imports this
+// module, and a value import back into broker.ts would be read before it is initialised.
+const PROBE_ACTOR: AuditActor = { type: "system", name: "prober" };
+
+export async function probeTenantKey(broker: Broker, tenantIn: TenantView, opts: { revokedAt?: Date } = {}): Promise<ProbeResult> {
+  // Probe against fresh state: another instance may have locked or resumed the tenant.
+  const tenant = (await broker.registry.load({ id: tenantIn.id })) ?? tenantIn;
+  const key = tenant.key;
+  const started = performance.now();
+  if (!key || !key.canaryWrapped) return { tenantId: tenant.id, outcome: "skipped", latencyMs: 0, reason: "no connected key" };
+  const ref = { provider: key.provider, keyRef: key.keyRef };
+  let outcome: ProbeOutcome = "success";
+  let reason: string | undefined;
+  let retryAfterSeconds: number | undefined;
+  try {
+    const canary = await broker.kms.unwrapRaw(ref, key.canaryWrapped, canaryContext(tenant.id), {
+      tenantId: tenant.id,
+      actor: PROBE_ACTOR,
+      action: "kms.probe",
+      // A kill-switch or drill lock is already in force; a revoked answer then changes nothing.
+      lockOnRevoked: tenant.state !== "locked" || tenant.lockSource === "kms",
+      revokedAt: opts.revokedAt,
+    });
+    canary.fill(0);
+  } catch (e) {
+    outcome = isKmsError(e) ? e.kind : "unavailable";
+    reason = isKmsError(e) ? (e.reason ?? e.detail.providerCode) : (e as Error).message;
+    retryAfterSeconds = isKmsError(e) ? e.detail.retryAfterSeconds : undefined;
+  }
+  const latencyMs = performance.now() - started;
+  await broker.db.prisma.keyConnection
+    .update({ where: { id: key.connectionId }, data: { lastProbeAt: new Date(), lastProbeOutcome: outcome, lastProbeLatencyMs: Math.round(latencyMs), lastError: reason ?? null } })
+    .catch(() => {});
+  if (outcome === "success" && tenant.state === "locked" && tenant.lockSource === "kms" && !tenant.manualResume) {
+    const check = await validateKeyRoundTrip(broker.kms, tenant.id, ref, PROBE_ACTOR, { lockOnRevoked: false });
+    if (check.ok) {
+      await broker.locks.markActive(tenant, "probe", PROBE_ACTOR);
+      return { tenantId: tenant.id, outcome: "resumed", latencyMs, kmsCalls: 3 };
+    }
+    return { tenantId: tenant.id, outcome, latencyMs, reason, kmsCalls: 3 };
+  }
+  return { tenantId: tenant.id, outcome, latencyMs, reason, retryAfterSeconds, kmsCalls: 1 };
+}

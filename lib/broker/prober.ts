@@ -1,0 +1,334 @@
+// The active prober: probes each key worth probing once per interval, cluster-wide.
+//
+// Which keys: those of tenants with DEKs cached on some instance (each instance reports the
+// tenants it holds DEKs for, in one batched upsert per interval), of tenants whose KMS this
+// instance recently saw unreachable (so "kms_unreachable" clears by itself), and of tenants the
+// KMS locked (to notice restoration and resume). An idle tenant is never probed: its next request
+// reaches the KMS anyway, so probing it would cost KMS calls and detect nothing.
+//
+// One probe per key per interval across the cluster: due rows of key_probe are claimed in one
+// statement (FOR UPDATE SKIP LOCKED) that also moves next_probe_at one interval ahead and leases
+// the row to this instance until the probe ends, so neither a concurrent claim nor a slow probe
+// overlapping the next interval can make two instances probe the same key.
+//
+// Jitter is applied early, never late: the next probe comes after interval × U(1 − jitter, 1),
+// so the interval stays an upper bound on the gap between probes (and time-to-lock stays within
+// interval + probe latency), at the cost of ~jitter/2 more probes than one per interval.
+import { Counter, Gauge } from "prom-client";
+import type { Broker } from "./broker";
+import { probeTenantKey, type ProbeOutcome, type ProbeResult } from "./probe";
+
+export interface ProberOptions {
+  intervalMs: number;
+  /** Interval for keys whose tenant the KMS locked. */
+  lockedIntervalMs: number;
+  /** Scheduled probes in flight on this instance. */
+  concurrency: number;
+  /** Fraction of the interval a probe may come early (default 0.2). */
+  jitter?: number;
+  /** How often due keys are claimed; default interval/10, between 50 ms and 1 s. */
+  tickMs?: number;
+  /** KMS call timeout; the lease must outlive a probe that hits it on every attempt. */
+  kmsTimeoutMs?: number;
+}
+
+export interface ProberStats {
+  running: boolean;
+  probes: number;
+  byOutcome: Record<ProbeOutcome, number>;
+  /** KMS calls made by probes (a probe that resumes a tenant also re-validates: 3 calls). */
+  kmsCalls: number;
+  onDemand: number;
+  inFlight: number;
+  claims: number;
+  activityFlushes: number;
+  /** Over the last `windowSeconds` (up to 60). */
+  probesPerSecond: number;
+  kmsCallsPerSecond: number;
+  windowSeconds: number;
+}
+
+const OUTCOMES: ProbeOutcome[] = ["success", "revoked", "unavailable", "invalid", "skipped", "resumed"];
+/** How long after its last unavailable answer a tenant's key keeps being probed without DEKs cached. */
+const UNREACHABLE_FOLLOW_MS = 10 * 60_000;
+/** Unavailable answers back off exponentially up to this many intervals. */
+const MAX_BACKOFF_INTERVALS = 4;
+const RATE_WINDOW_S = 60;
+
+type Claimed = {
+  key_connection_id: string;
+  tenant_id: string;
+  consecutive_failures: number;
+  kms_locked: boolean;
+};
+
+export class Prober {
+  private readonly intervalMs: number;
+  private readonly lockedIntervalMs: number;
+  private readonly concurrency: number;
+  private readonly jitter: number;
+  private readonly tickMs: number;
+  private readonly leaseMs: number;
+  private readonly activityPeriodMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private ticking: Promise<void> | null = null;
+  private inFlight = new Set<Promise<unknown>>();
+  private lastActivityFlush = 0;
+  private lastNewTenantCheck = 0;
+  private flushedTenants = new Set<string>();
+  private onDemand = new Map<string, { running: Promise<ProbeResult>; trailing: Promise<ProbeResult> | null }>();
+  private buckets = new Map<number, { probes: number; calls: number }>();
+  private startedAt = 0;
+  private counters = { probes: 0, kmsCalls: 0, onDemand: 0, claims: 0, activityFlushes: 0, byOutcome: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<ProbeOutcome, number> };
+  private readonly probesTotal: Counter<"outcome" | "trigger">;
+
+  constructor(
+    private readonly broker: Broker,
+    opts: ProberOptions,
+  ) {
+    this.intervalMs = opts.intervalMs;
+    this.lockedIntervalMs = opts.lockedIntervalMs;
+    this.concurrency = opts.concurrency;
+    this.jitter = Math.min(Math.max(opts.jitter ?? 0.2, 0), 0.9);
+    this.tickMs = opts.tickMs ?? Math.min(1000, Math.max(50, Math.floor(Math.min(opts.intervalMs, opts.lockedIntervalMs) / 10)));
+    this.leaseMs = Math.max(10_000, 8 * (opts.kmsTimeoutMs ?? 2000));
+    // Activity is reported once per interval (not per request); capped so a very long interval
+    // still notices newly idle tenants within minutes.
+    this.activityPeriodMs = Math.min(opts.intervalMs, 60_000);
+    const registry = broker.metrics.registry;
+    this.probesTotal = new Counter({ name: "cmek_probes_total", help: "Key probes by outcome and trigger (schedule or on_demand)", labelNames: ["outcome", "trigger"], registers: [registry] });
+    const self = this;
+    new Gauge({ name: "cmek_probes_in_flight", help: "Scheduled probes running on this instance", registers: [registry], collect() { this.set(self.inFlight.size); } });
+    new Gauge({ name: "cmek_probe_kms_calls_per_second", help: "KMS calls made by probes on this instance, last 60 s", registers: [registry], collect() { this.set(self.stats().kmsCallsPerSecond); } });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.startedAt = Date.now();
+    this.schedule(0);
+  }
+
+  /** Stops claiming and waits (bounded) for probes in flight, so none outlives the database handle. */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.ticking?.catch(() => {});
+    const pending = [...this.inFlight, ...[...this.onDemand.values()].flatMap((d) => [d.running, d.trailing ?? d.running])];
+    await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 5_000).unref())]);
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.ticking = this.tick()
+        .catch(() => {})
+        .finally(() => {
+          this.ticking = null;
+          this.schedule(this.tickMs);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One scheduler step: report activity when due, then claim and start due probes up to the cap. */
+  async tick(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastActivityFlush >= this.activityPeriodMs) {
+      await this.recordActivity();
+    } else if (now - this.lastNewTenantCheck >= Math.min(1000, this.activityPeriodMs)) {
+      // A tenant that just got DEKs cached must not wait a whole period to be probed: its DEK
+      // unwrap was the last check, and the bound is one interval from there.
+      this.lastNewTenantCheck = now;
+      const cached = this.broker.cache.tenantsWithCachedKeys();
+      for (const t of cached) {
+        if (!this.flushedTenants.has(t)) {
+          await this.recordActivity(cached);
+          break;
+        }
+      }
+    }
+    const room = this.concurrency - this.inFlight.size;
+    if (room <= 0 || !this.running) return;
+    const claimed = await this.claim(room);
+    for (const row of claimed) {
+      const p = this.runScheduled(row).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    }
+  }
+
+  /**
+   * One batched upsert: marks keys of tenants this instance holds DEKs for (or recently found
+   * unreachable) as active, and makes sure keys of KMS-locked tenants have a schedule row.
+   */
+  async recordActivity(cached = this.broker.cache.tenantsWithCachedKeys()): Promise<number> {
+    const now = Date.now();
+    this.lastActivityFlush = now;
+    this.lastNewTenantCheck = now;
+    const ids = new Set(cached);
+    for (const t of this.broker.health.unreachableTenants(UNREACHABLE_FOLLOW_MS, now)) ids.add(t);
+    const list = [...ids];
+    const rows = await this.broker.db.query<{ n: number }>(
+      `WITH up AS (
+         INSERT INTO key_probe (key_connection_id, tenant_id, next_probe_at, last_activity_at)
+         SELECT kc.id, kc.tenant_id, now(), CASE WHEN kc.tenant_id = ANY($1::uuid[]) THEN now() END
+           FROM key_connection kc JOIN tenant t ON t.id = kc.tenant_id
+          WHERE kc.status = 'connected'
+            AND (kc.tenant_id = ANY($1::uuid[]) OR (t.state = 'locked' AND t.lock_source = 'kms'))
+         ON CONFLICT (key_connection_id) DO UPDATE SET last_activity_at = COALESCE(EXCLUDED.last_activity_at, key_probe.last_activity_at)
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM up`,
+      [list],
+    );
+    this.flushedTenants = new Set(cached);
+    this.counters.activityFlushes++;
+    return rows[0]?.n ?? 0;
+  }
+
+  private async claim(limit: number): Promise<Claimed[]> {
+    this.counters.claims++;
+    // Active = reported within 2.5 activity periods (one missed report is tolerated).
+    const activeWindowMs = 2.5 * this.activityPeriodMs + 1000;
+    return this.broker.db.query<Claimed>(
+      `UPDATE key_probe kp
+          SET leased_by = $1,
+              lease_until = now() + make_interval(secs => $2::float8 / 1000),
+              next_probe_at = now() + make_interval(secs => (CASE WHEN due.kms_locked THEN $3::float8 ELSE $4::float8 END) / 1000 * (1 - $5::float8 * random()))
+         FROM (SELECT p.key_connection_id, (t.state = 'locked') AS kms_locked
+                 FROM key_probe p
+                 JOIN key_connection kc ON kc.id = p.key_connection_id AND kc.status = 'connected'
+                 JOIN tenant t ON t.id = p.tenant_id
+                WHERE p.next_probe_at <= now()
+                  AND (p.lease_until IS NULL OR p.lease_until < now())
+                  AND ((t.state = 'active' AND p.last_activity_at > now() - make_interval(secs => $6::float8 / 1000))
+                       OR (t.state = 'locked' AND t.lock_source = 'kms'))
+                ORDER BY p.next_probe_at
+                LIMIT $7
+                  FOR UPDATE OF p SKIP LOCKED) due
+        WHERE kp.key_connection_id = due.key_connection_id
+       RETURNING kp.key_connection_id, kp.tenant_id, kp.consecutive_failures, due.kms_locked`,
+      [this.broker.config.instanceId, this.leaseMs, this.lockedIntervalMs, this.intervalMs, this.jitter, activeWindowMs, limit],
+    );
+  }
+
+  private async runScheduled(row: Claimed): Promise<void> {
+    let result: ProbeResult | null = null;
+    try {
+      const tenant = await this.broker.registry.getById(row.tenant_id);
+      if (tenant) result = await probeTenantKey(this.broker, tenant);
+    } catch {
+      // A failure outside the KMS call (database) is retried at the next interval.
+    } finally {
+      if (result) this.count(result, "schedule");
+      await this.release(row, result).catch(() => {});
+    }
+  }
+
+  /** Ends the lease; an unavailable answer pushes the next probe out (exponential backoff with jitter, Retry-After honoured). */
+  private async release(row: Claimed, result: ProbeResult | null): Promise<void> {
+    const failed = result?.outcome === "unavailable";
+    let delayMs = 0;
+    if (failed) {
+      const base = row.kms_locked ? this.lockedIntervalMs : this.intervalMs;
+      const backoff = base * Math.min(2 ** (row.consecutive_failures + 1), MAX_BACKOFF_INTERVALS) * (1 - this.jitter * Math.random());
+      delayMs = Math.max(backoff, (result?.retryAfterSeconds ?? 0) * 1000);
+    }
+    await this.broker.db.query(
+      `UPDATE key_probe
+          SET leased_by = NULL, lease_until = NULL,
+              consecutive_failures = CASE WHEN $3 THEN consecutive_failures + 1 ELSE 0 END,
+              next_probe_at = CASE WHEN $3 THEN GREATEST(next_probe_at, now() + make_interval(secs => $4::float8 / 1000)) ELSE next_probe_at END
+        WHERE key_connection_id = $1 AND leased_by = $2`,
+      [row.key_connection_id, this.broker.config.instanceId, failed, delayMs],
+    );
+  }
+
+  /**
+   * Probes the tenant's key now, outside the schedule (push events, drills, tests). Concurrent
+   * calls for one tenant share the running probe plus at most one probe started after it, so
+   * an event that arrives mid-probe is still acted on, and a burst of events costs two calls.
+   */
+  probeNow(tenantId: string, opts: { revokedAt?: Date } = {}): Promise<ProbeResult> {
+    const current = this.onDemand.get(tenantId);
+    if (current) {
+      current.trailing ??= current.running.catch(() => null).then(() => this.runOnDemand(tenantId, opts));
+      return current.trailing;
+    }
+    const entry: { running: Promise<ProbeResult>; trailing: Promise<ProbeResult> | null } = { running: null as never, trailing: null };
+    entry.running = this.runOnDemand(tenantId, opts).finally(() => {
+      if (entry.trailing) {
+        const next = { running: entry.trailing, trailing: null };
+        this.onDemand.set(tenantId, next);
+        void entry.trailing.finally(() => {
+          if (this.onDemand.get(tenantId) === next) this.onDemand.delete(tenantId);
+        });
+      } else if (this.onDemand.get(tenantId) === entry) {
+        this.onDemand.delete(tenantId);
+      }
+    });
+    this.onDemand.set(tenantId, entry);
+    return entry.running;
+  }
+
+  private async runOnDemand(tenantId: string, opts: { revokedAt?: Date }): Promise<ProbeResult> {
+    const tenant = await this.broker.registry.getById(tenantId);
+    if (!tenant) return { tenantId, outcome: "skipped", latencyMs: 0, reason: "no such tenant" };
+    const result = await probeTenantKey(this.broker, tenant, opts);
+    this.counters.onDemand++;
+    this.count(result, "on_demand");
+    // This probe counts for the interval: the scheduled one need not follow right behind it.
+    if (tenant.key && result.outcome !== "unavailable") {
+      const next = result.outcome === "revoked" ? this.lockedIntervalMs : this.intervalMs;
+      await this.broker.db
+        .query(`UPDATE key_probe SET next_probe_at = GREATEST(next_probe_at, now() + make_interval(secs => $2::float8 / 1000)) WHERE key_connection_id = $1`, [
+          tenant.key.connectionId,
+          next * (1 - this.jitter * Math.random()),
+        ])
+        .catch(() => {});
+    }
+    return result;
+  }
+
+  private count(r: ProbeResult, trigger: "schedule" | "on_demand"): void {
+    const calls = r.outcome === "skipped" ? 0 : (r.kmsCalls ?? 1);
+    this.counters.probes++;
+    this.counters.kmsCalls += calls;
+    this.counters.byOutcome[r.outcome]++;
+    this.probesTotal.inc({ outcome: r.outcome, trigger });
+    const sec = Math.floor(Date.now() / 1000);
+    const b = this.buckets.get(sec) ?? { probes: 0, calls: 0 };
+    b.probes++;
+    b.calls += calls;
+    this.buckets.set(sec, b);
+    for (const k of this.buckets.keys()) if (k <= sec - RATE_WINDOW_S) this.buckets.delete(k);
+  }
+
+  stats(): ProberStats {
+    const nowS = Date.now() / 1000;
+    const window = Math.max(1, Math.min(RATE_WINDOW_S, this.startedAt ? nowS - this.startedAt / 1000 : RATE_WINDOW_S));
+    let probes = 0;
+    let calls = 0;
+    for (const [sec, b] of this.buckets) {
+      if (sec > nowS - window - 1) {
+        probes += b.probes;
+        calls += b.calls;
+      }
+    }
+    return {
+      running: this.running,
+      probes: this.counters.probes,
+      byOutcome: { ...this.counters.byOutcome },
+      kmsCalls: this.counters.kmsCalls,
+      onDemand: this.counters.onDemand,
+      inFlight: this.inFlight.size,
+      claims: this.counters.claims,
+      activityFlushes: this.counters.activityFlushes,
+      probesPerSecond: probes / window,
+      kmsCallsPerSecond: calls / window,
+      windowSeconds: Math.round(window),
+    };
+  }
+}

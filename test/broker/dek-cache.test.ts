@@ -1,0 +1,117 @@
+import { describe, expect, test } from "vitest";
+import { DataKeyMaterial } from "@/lib/crypto/data-key-material";
+import { DekCache, TenantDroppedError } from "@/lib/broker/dek-cache";
+
+function clock() {
+  let t = 1_000_000;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+describe("DekCache", () => {
+  test("1,000 concurrent misses on one DEK run the loader once", async () => {
+    const cache = new DekCache({ ttlMs: 60_000, maxUses: 1e9, maxEntries: 10 });
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 20));
+      return DataKeyMaterial.generate();
+    };
+    const results = await Promise.all(Array.from({ length: 1000 }, () => cache.get("t1", "d1", loader)));
+    expect(loads).toBe(1);
+    expect(new Set(results.map((r) => r.material)).size).toBe(1);
+    expect((await cache.get("t1", "d1", loader)).hit).toBe(true);
+  });
+
+  test("expiry after TTL reloads and zeroes the old buffer", async () => {
+    const c = clock();
+    const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });
+    let loads = 0;
+    const loader = async () => (loads++, DataKeyMaterial.generate());
+    const first = (await cache.get("t", "d", loader)).material;
+    const buf = DataKeyMaterial.unsafeBufferOf(first)!;
+    c.advance(1001);
+    const second = await cache.get("t", "d", loader);
+    expect(second.hit).toBe(false);
+    expect(loads).toBe(2);
+    expect(buf.every((b) => b === 0)).toBe(true);
+  });
+
+  test("sweep zeroes expired entries without access; LRU eviction and max uses zero too", async () => {
+    const c = clock();
+    const cache = new DekCache({ ttlMs: 1000, maxUses: 3, maxEntries: 2, now: c.now });
+    const mats = [DataKeyMaterial.generate(), DataKeyMaterial.generate(), DataKeyMaterial.generate()];
+    const bufs = mats.map((m) => DataKeyMaterial.unsafeBufferOf(m)!);
+    cache.put("t", "a", mats[0]!);
+    cache.put("t", "b", mats[1]!);
+    cache.put("t", "c", mats[2]!);
+    expect(bufs[0]!.every((b) => b === 0)).toBe(true);
+    const loader = async () => DataKeyMaterial.generate();
+    for (let i = 0; i < 3; i++) expect((await cache.get("t", "b", loader)).hit).toBe(true);
+    expect((await cache.get("t", "b", loader)).hit).toBe(false);
+    expect(bufs[1]!.every((b) => b === 0)).toBe(true);
+    c.advance(1001);
+    cache.sweep();
+    expect(bufs[2]!.every((b) => b === 0)).toBe(true);
+    expect(cache.size).toBe(0);
+  });
+
+  test("dropTenant zeroes that tenant's DEKs only and voids an in-flight load", async () => {
+    const cache = new DekCache({ ttlMs: 60_000, maxUses: 1e9, maxEntries: 10 });
+    const a = DataKeyMaterial.generate();
+    const b = DataKeyMaterial.generate();
+    cache.put("A", "a", a);
+    cache.put("B", "b", b);
+    let release!: () => void;
+    const slow = cache.get("A", "late", () => new Promise((r) => (release = () => r(DataKeyMaterial.generate()))));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(cache.dropTenant("A")).toBe(1);
+    expect(a.destroyed).toBe(true);
+    expect(b.destroyed).toBe(false);
+    release();
+    await expect(slow).rejects.toBeInstanceOf(TenantDroppedError);
+    expect(cache.countForTenant("A")).toBe(0);
+  });
+
+  test("refresh-ahead reloads a hot DEK in the background before expiry", async () => {
+    const c = clock();
+    const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });
+    let loads = 0;
+    const loader = async () => (loads++, DataKeyMaterial.generate());
+    await cache.get("t", "d", loader);
+    c.advance(850);
+    const r = await cache.get("t", "d", loader);
+    expect(r.hit).toBe(true);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(loads).toBe(2);
+    c.advance(500);
+    expect((await cache.get("t", "d", loader)).hit).toBe(true);
+  });
+
+  test("a hot DEK costs one unwrap per TTL, refresh-ahead included", async () => {
+    const c = clock();
+    const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });
+    let loads = 0;
+    const loader = async () => (loads++, DataKeyMaterial.generate());
+    let misses = 0;
+    for (let t = 0; t < 10_000; t += 25) {
+      if (!(await cache.get("t", "d", loader)).hit) misses++;
+      await new Promise((r) => setImmediate(r));
+      c.advance(25);
+    }
+    expect(misses).toBe(1);
+    // The first load, then one refresh per TTL: refreshes at 0.8 s, 1.8 s, ... 9.8 s (the last one
+    // already serves 10-11 s). With 0.8 x TTL refreshes it would have been 1 + 12.
+    expect(loads).toBe(11);
+  });
+
+  test("refresh-ahead concurrency is capped per tenant", async () => {
+    const c = clock();
+    const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 100, now: c.now, maxRefreshesPerTenant: 2 });
+    for (let i = 0; i < 10; i++) cache.put("t", `d${i}`, DataKeyMaterial.generate());
+    c.advance(900);
+    let started = 0;
+    const never = () => (started++, new Promise<DataKeyMaterial>(() => {}));
+    for (let i = 0; i < 10; i++) await cache.get("t", `d${i}`, never);
+    expect(started).toBe(2);
+  });
+});
