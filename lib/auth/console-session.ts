@@ -1,0 +1,107 @@
+// The API's side of console sessions: the /api/v1 endpoints accept the next-auth session
+// cookie as well as Bearer tokens (DESIGN.md: one resolver, same actor context). Cookie-
+// authenticated mutations must prove they come from the console's own JavaScript (a custom
+// header, which cross-site forms cannot send and cross-site fetch cannot send without a CORS
+// preflight we never answer) and from our own origin. Key-changing actions also need a recent
+// login.
+import type { FastifyRequest } from "fastify";
+import { decode } from "next-auth/jwt";
+import type { Database } from "../db/database";
+import { BrokerError } from "../broker/errors";
+import type { ConsoleCaller, ConsoleSessionResolver } from "../http/auth";
+import { sessionCookieName } from "./config-shared";
+import { isFreshAuth } from "./roles";
+import { ActiveUserCache } from "./users";
+
+export const CSRF_HEADER = "x-cmek-csrf";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Route patterns (Fastify's, with :params) whose mutations need a login within the re-auth window. */
+const REAUTH_ROUTES = /^\/api\/v1\/tenants\/:slug\/(lock|unlock|key|drills?)(\/|$)/;
+
+export interface ConsoleSessionOptions {
+  secret: string;
+  secureCookies: boolean;
+  /** The console's public origin (NEXTAUTH_URL), when configured; otherwise the request's Host is the origin. */
+  publicOrigin?: string;
+}
+
+export function parseCookies(header: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!header) return out;
+  for (const part of header.split(";")) {
+    const i = part.indexOf("=");
+    if (i < 0) continue;
+    const name = part.slice(0, i).trim();
+    if (!name || out.has(name)) continue;
+    let value = part.slice(i + 1).trim();
+    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    try {
+      out.set(name, decodeURIComponent(value));
+    } catch {
+      out.set(name, value);
+    }
+  }
+  return out;
+}
+
+/** next-auth splits large cookies into name.0, name.1, ... */
+function readSessionCookie(cookies: Map<string, string>, name: string): string | null {
+  const whole = cookies.get(name);
+  if (whole) return whole;
+  const chunks: string[] = [];
+  for (let i = 0; cookies.has(`${name}.${i}`); i++) chunks.push(cookies.get(`${name}.${i}`)!);
+  return chunks.length ? chunks.join("") : null;
+}
+
+function checkSameOrigin(req: FastifyRequest, publicOrigin: string | undefined): void {
+  if (req.headers[CSRF_HEADER] !== "1") {
+    throw new BrokerError("forbidden", `console requests that change state must send the ${CSRF_HEADER} header`);
+  }
+  const origin = req.headers.origin;
+  if (typeof origin !== "string") throw new BrokerError("forbidden", "console requests that change state must carry an Origin header");
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    throw new BrokerError("forbidden", "malformed Origin header");
+  }
+  const expected = publicOrigin ? new URL(publicOrigin).host : req.headers.host;
+  if (!expected || originHost !== expected) throw new BrokerError("forbidden", "cross-origin request refused");
+}
+
+export function createConsoleSessionResolver(db: Database, opts: ConsoleSessionOptions): ConsoleSessionResolver {
+  const users = new ActiveUserCache(db);
+  const cookieName = sessionCookieName(opts.secureCookies);
+  return async (req) => {
+    const raw = readSessionCookie(parseCookies(req.headers.cookie), cookieName);
+    if (!raw) return null;
+    let token;
+    try {
+      token = await decode({ token: raw, secret: opts.secret });
+    } catch {
+      return null;
+    }
+    if (!token || typeof token.userId !== "string") return null;
+    const user = await users.get(token.userId);
+    if (!user) return null;
+    const caller: ConsoleCaller = {
+      kind: "console",
+      userId: user.id,
+      email: user.email,
+      role: user.role,
+      tenantId: user.tenantId,
+      tenantSlug: user.tenantSlug,
+      authTime: typeof token.authTime === "number" ? token.authTime : 0,
+    };
+    if (!SAFE_METHODS.has(req.method)) {
+      checkSameOrigin(req, opts.publicOrigin);
+      const pattern = req.routeOptions?.url ?? "";
+      if (REAUTH_ROUTES.test(pattern) && !isFreshAuth(caller.authTime)) {
+        throw new BrokerError("reauth_required", "confirm your password to do this (last sign-in was more than 5 minutes ago)");
+      }
+    }
+    return caller;
+  };
+}

@@ -1,0 +1,81 @@
+// The lean HTTP API (DESIGN.md: the data path cannot afford Next.js route handlers).
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
+import type { Broker } from "../broker/broker";
+import { hashToken } from "../broker/service-tokens";
+import type { ConsoleSessionResolver } from "./auth";
+import { errorHandler, sendError } from "./errors";
+import { registerRoute, routes, type RouteEnv } from "./route";
+import { auditRoutes } from "./routes/audit";
+import { dataRoutes } from "./routes/data";
+import { systemRoutes } from "./routes/system";
+import { tenantRoutes } from "./routes/tenants";
+import { consoleRoutes } from "./routes/console";
+import { fleetRoutes } from "./routes/fleet";
+import { kmsEventRoutes } from "./routes/kms-events";
+import { drillRoutes } from "./routes/drill";
+import { MAX_PLAINTEXT_BYTES } from "./schemas";
+
+export interface ApiOptions {
+  broker: Broker;
+  adminToken: string | undefined;
+  resolveSession?: ConsoleSessionResolver;
+  logLevel?: string;
+  /** Lets server.ts own the listener and hand non-API requests to Next.js. */
+  serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
+  /** Extra route groups (audit, events, drills) registered by their modules. */
+  extraRoutes?: Array<(env: RouteEnv) => void>;
+  audit?: Pick<RouteEnv, "auditFeed" | "webhooks" | "allowPrivateWebhooks">;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: opts.logLevel ?? "info",
+      // Bodies hold plaintext and tokens: never log them, nor the Authorization header.
+      serializers: {
+        req: (req) => ({ method: req.method, url: req.url, id: req.id }),
+        res: (res) => ({ statusCode: res.statusCode }),
+      },
+    },
+    // Per-request lines would cost throughput on the data path; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    // base64 of 1 MiB plus JSON framing, context and purpose.
+    bodyLimit: Math.ceil((MAX_PLAINTEXT_BYTES * 4) / 3) + 64 * 1024,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    serverFactory: opts.serverFactory,
+    return503OnClosing: true,
+  });
+  app.addHook("onSend", async (req, reply, payload) => {
+    reply.header("x-request-id", req.id);
+    reply.header("cache-control", "no-store");
+    return payload;
+  });
+  app.setErrorHandler(errorHandler);
+  // Event Grid's CloudEvents deliveries are JSON under their own media types.
+  app.addContentTypeParser(/^application\/cloudevents(-batch)?\+json/, { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+  app.setNotFoundHandler((req, reply) => sendError(reply, "not_found", 404, `no route ${req.method} ${req.url.split("?")[0]}`));
+
+  const env: RouteEnv = {
+    broker: opts.broker,
+    adminTokenHash: opts.adminToken ? hashToken(opts.adminToken) : undefined,
+    resolveSession: opts.resolveSession,
+    ...opts.audit,
+  };
+  routes.length = 0;
+  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const r of routes) registerRoute(app, env, r);
+  await app.ready();
+  return app;
+}
+
+export function isApiPath(url: string | undefined): boolean {
+  if (!url) return false;
+  return url.startsWith("/api/v1/") || url === "/api/v1" || url.startsWith("/api/health") || url.startsWith("/api/metrics");
+}

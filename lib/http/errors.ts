@@ -1,0 +1,68 @@
+// The one place where errors become HTTP answers. Unknown errors are logged and answered
+// with a generic 500; bad input never gets there, and no stack trace is ever sent.
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { ZodError } from "zod";
+import { BrokerError, type BrokerErrorCode } from "../broker/errors";
+
+export const STATUS_OF: Record<BrokerErrorCode, number> = {
+  invalid_request: 400,
+  invalid_key_ref: 400,
+  unauthenticated: 401,
+  reauth_required: 401,
+  forbidden: 403,
+  tenant_not_found: 404,
+  not_found: 404,
+  conflict: 409,
+  tenant_not_ready: 409,
+  payload_too_large: 413,
+  invalid_ciphertext: 422,
+  grant_invalid: 422,
+  tenant_locked: 423,
+  kms_unavailable: 503,
+  audit_unavailable: 503,
+};
+
+export function sendError(reply: FastifyReply, code: string, status: number, message: string, extra: Record<string, unknown> = {}) {
+  return reply.code(status).type("application/json").send({ error: { code, message, ...extra } });
+}
+
+/** Fastify's own errors (body parsing, limits, routing) as the API's codes. */
+function fromFastify(err: { code?: string; statusCode?: number; message: string }): [string, number, string] | null {
+  switch (err.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return ["invalid_request", 400, err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "request body is empty; send a JSON object" : "request body is not valid JSON"];
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return ["payload_too_large", 413, "request body is too large (plaintext is limited to 1 MiB)"];
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return ["invalid_request", 415, "send the body as application/json"];
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return ["invalid_request", 400, "content-length does not match the body"];
+  }
+  if (err instanceof SyntaxError || (err as { type?: string }).type === "entity.parse.failed") return ["invalid_request", 400, "request body is not valid JSON"];
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return ["invalid_request", err.statusCode, err.message];
+  return null;
+}
+
+export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof BrokerError) {
+    if (err.retryAfterSeconds !== undefined) reply.header("retry-after", String(err.retryAfterSeconds));
+    return sendError(reply, err.code, STATUS_OF[err.code], err.message, err.extra);
+  }
+  if (err instanceof ZodError) {
+    return sendError(reply, "invalid_request", 400, describeZodError(err), {
+      issues: err.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+    });
+  }
+  const mapped = fromFastify(err as { code?: string; statusCode?: number; message: string });
+  if (mapped) return sendError(reply, mapped[0], mapped[1], mapped[2]);
+  req.log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name, stack: (err as Error)?.stack } }, "unhandled error");
+  return sendError(reply, "internal_error", 500, "internal error; the request id in x-request-id identifies it in the broker's log");
+}
+
+export function describeZodError(err: ZodError): string {
+  return err.issues
+    .slice(0, 5)
+    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+    .join("; ");
+}

@@ -1,0 +1,69 @@
+// The data path: encrypt and decrypt for internal services holding a service token.
+import type { Broker, DataRequest } from "../../broker/broker";
+import { BrokerError } from "../../broker/errors";
+import { defineRoute, type RouteEnv } from "../route";
+import { MAX_PLAINTEXT_BYTES, ZDecryptRequest, ZDecryptResponse, ZEncryptRequest, ZEncryptResponse, ZError, ZSlugParams } from "../schemas";
+
+function decodeBase64(s: string, field: string, limit: number): Buffer {
+  const buf = Buffer.from(s, "base64");
+  if (buf.length > limit) throw new BrokerError("payload_too_large", `${field} is larger than ${limit} bytes`);
+  return buf;
+}
+
+async function auditRefusal(broker: Broker, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown) {
+  const tenant = await broker.registry.getBySlug(slug).catch(() => null);
+  if (!tenant) return;
+  await broker.audit
+    .record({
+      tenantId: tenant.id,
+      actor: { type: "system", name: "unauthenticated" },
+      action: op,
+      outcome: "denied",
+      requestId,
+      reason: error instanceof BrokerError ? error.code : "unauthenticated",
+    })
+    .catch(() => {});
+}
+
+export function dataRoutes(env: RouteEnv) {
+  const { broker } = env;
+  const errors = { 400: ZError, 401: ZError, 403: ZError, 404: ZError, 409: ZError, 413: ZError, 423: ZError, 503: ZError };
+
+  defineRoute({
+    method: "POST",
+    url: "/api/v1/tenants/:slug/encrypt",
+    summary: "Encrypt up to 1 MiB under the tenant's current DEK",
+    tag: "data",
+    access: "service",
+    params: ZSlugParams,
+    body: ZEncryptRequest,
+    responses: { 200: ZEncryptResponse, ...errors },
+    onRefused: ({ params, requestId, error }) => auditRefusal(broker, params.slug, "encrypt", requestId, error),
+    handler: async ({ params, body, caller, requestId }) => {
+      const plaintext = decodeBase64(body.plaintext, "plaintext", MAX_PLAINTEXT_BYTES);
+      const req: DataRequest = { requestId, purpose: body.purpose, context: body.context };
+      const sealed = await broker.encrypt(caller as never, params.slug, plaintext, req);
+      return { ciphertext: sealed.toString("base64") };
+    },
+  });
+
+  defineRoute({
+    method: "POST",
+    url: "/api/v1/tenants/:slug/decrypt",
+    summary: "Decrypt a ciphertext of this tenant, with the same context it was encrypted with",
+    tag: "data",
+    access: "service",
+    params: ZSlugParams,
+    body: ZDecryptRequest,
+    responses: { 200: ZDecryptResponse, 422: ZError, ...errors },
+    onRefused: ({ params, requestId, error }) => auditRefusal(broker, params.slug, "decrypt", requestId, error),
+    handler: async ({ params, body, caller, requestId }) => {
+      const ciphertext = decodeBase64(body.ciphertext, "ciphertext", MAX_PLAINTEXT_BYTES + 1024);
+      const req: DataRequest = { requestId, purpose: body.purpose, context: body.context };
+      const plaintext = await broker.decrypt(caller as never, params.slug, ciphertext, req);
+      const out = plaintext.toString("base64");
+      plaintext.fill(0);
+      return { plaintext: out };
+    },
+  });
+}

@@ -1,0 +1,44 @@
+// Liveness/readiness, Prometheus metrics and the OpenAPI document.
+import { defineRoute, openApiDocument, routes, type RouteEnv } from "../route";
+
+export function systemRoutes(env: RouteEnv) {
+  const { broker } = env;
+
+  defineRoute({
+    method: "GET",
+    url: "/api/health",
+    summary: "Liveness and readiness (database reachable)",
+    tag: "system",
+    access: "public",
+    responses: { 200: "ready", 503: "not ready" },
+    handler: async ({ reply }) => {
+      const started = performance.now();
+      try {
+        await broker.db.query("SELECT 1");
+        return { status: "ok", database: "ok", databaseLatencyMs: Math.round((performance.now() - started) * 10) / 10, instance: broker.config.instanceId };
+      } catch {
+        return reply.code(503).send({ status: "degraded", database: "unreachable", instance: broker.config.instanceId });
+      }
+    },
+  });
+
+  defineRoute({
+    method: "GET",
+    url: "/api/metrics",
+    summary: "Prometheus metrics of this instance",
+    tag: "system",
+    access: "public",
+    responses: { 200: "text/plain" },
+    handler: async ({ reply }) => reply.type(broker.metrics.registry.contentType).send(await broker.metrics.registry.metrics()),
+  });
+
+  defineRoute({
+    method: "GET",
+    url: "/api/v1/openapi.json",
+    summary: "This document",
+    tag: "system",
+    access: "public",
+    responses: { 200: "OpenAPI 3.1" },
+    handler: async () => openApiDocument(routes),
+  });
+}
