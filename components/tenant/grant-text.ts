@@ -1,0 +1,125 @@
+// The exact grants a tenant gives the vendor, per cloud. Pure functions, so the wizard shows
+// them as the user types and tests can check them.
+export interface ConnectInfo {
+  tenantId: string;
+  slug: string;
+  aws: { principal: string | null; region: string };
+  azure: { appId: string | null; allowedHosts: string[] };
+  gcp: { serviceAccount: string | null };
+}
+
+export type Provider = "aws" | "azure" | "gcp";
+
+export interface GrantSnippet {
+  title: string;
+  description: string;
+  code: string;
+  testId: string;
+}
+
+const placeholder = (v: string | null, name: string) => v ?? `<${name}: not configured on this broker>`;
+
+/** The key policy statement (and the create-grant alternative) binding the vendor to this tenant's encryption context. */
+export function awsGrants(info: ConnectInfo, keyArn: string): GrantSnippet[] {
+  const principal = placeholder(info.aws.principal, "vendor AWS principal");
+  const statement = {
+    Sid: `AllowCmekBroker-${info.slug}`,
+    Effect: "Allow",
+    Principal: { AWS: principal },
+    Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+    Resource: "*",
+    Condition: { StringEquals: { "kms:EncryptionContext:tenant": info.tenantId } },
+  };
+  const key = keyArn || "<your key ARN>";
+  return [
+    {
+      title: "Key policy statement",
+      description: "Add this statement to the key policy's Statement array. The condition limits the vendor to data of your tenant: the broker always sends your tenant id as encryption context.",
+      code: JSON.stringify(statement, null, 2),
+      testId: "grant-aws-policy",
+    },
+    {
+      title: "Or: a grant with the AWS CLI",
+      description: "A grant gives the same permission without editing the key policy; revoke it with aws kms revoke-grant.",
+      code: [
+        "aws kms create-grant \\",
+        `  --key-id ${key} \\`,
+        `  --grantee-principal ${principal} \\`,
+        "  --operations Encrypt Decrypt GenerateDataKey \\",
+        `  --constraints EncryptionContextSubset={tenant=${info.tenantId}} \\`,
+        "  --name cmek-broker",
+      ].join("\n"),
+      testId: "grant-aws-cli",
+    },
+  ];
+}
+
+/** The Azure role assignment on the key's scope. */
+export function azureGrants(info: ConnectInfo, keyUri: string): GrantSnippet[] {
+  const appId = placeholder(info.azure.appId, "vendor application id");
+  let vault = "<vault-name>";
+  let keyName = "<key-name>";
+  try {
+    const u = new URL(keyUri);
+    vault = u.hostname.split(".")[0] ?? vault;
+    keyName = u.pathname.split("/")[2] || keyName;
+  } catch {
+    /* keep placeholders until the URI parses */
+  }
+  const scope = `$(az keyvault show --name ${vault} --query id -o tsv)/keys/${keyName}`;
+  return [
+    {
+      title: "Role assignment (Azure RBAC)",
+      description: "Assign the vendor's application the crypto service role on this key only.",
+      code: [
+        "az role assignment create \\",
+        '  --role "Key Vault Crypto Service Encryption User" \\',
+        `  --assignee ${appId} \\`,
+        `  --scope "${scope}"`,
+      ].join("\n"),
+      testId: "grant-azure-cli",
+    },
+    {
+      title: "Or: an access policy (vaults without RBAC)",
+      description: "Older vaults use access policies instead of role assignments.",
+      code: [`az keyvault set-policy --name ${vault} \\`, `  --spn ${appId} \\`, "  --key-permissions get wrapKey unwrapKey"].join("\n"),
+      testId: "grant-azure-policy",
+    },
+  ];
+}
+
+/** The IAM binding on the CryptoKey. */
+export function gcpGrants(info: ConnectInfo, keyName: string): GrantSnippet[] {
+  const sa = placeholder(info.gcp.serviceAccount, "vendor service account");
+  const m = /^projects\/([^/]+)\/locations\/([^/]+)\/keyRings\/([^/]+)\/cryptoKeys\/([^/]+)$/.exec(keyName);
+  const [project, location, ring, key] = m ? [m[1], m[2], m[3], m[4]] : ["<project>", "<location>", "<key-ring>", "<key>"];
+  return [
+    {
+      title: "IAM policy binding",
+      description: "Let the vendor's service account encrypt and decrypt with this key only.",
+      code: [
+        `gcloud kms keys add-iam-policy-binding ${key} \\`,
+        `  --project ${project} --location ${location} --keyring ${ring} \\`,
+        `  --member serviceAccount:${sa} \\`,
+        "  --role roles/cloudkms.cryptoKeyEncrypterDecrypter",
+      ].join("\n"),
+      testId: "grant-gcp-cli",
+    },
+  ];
+}
+
+export function grantsFor(provider: Provider, info: ConnectInfo, keyId: string): GrantSnippet[] {
+  return provider === "aws" ? awsGrants(info, keyId) : provider === "azure" ? azureGrants(info, keyId) : gcpGrants(info, keyId);
+}
+
+export const KEY_PLACEHOLDER: Record<Provider, string> = {
+  aws: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+  azure: "https://my-vault.vault.azure.net/keys/my-key",
+  gcp: "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key",
+};
+
+export const KEY_LABEL: Record<Provider, string> = {
+  aws: "Key ARN (or alias ARN)",
+  azure: "Key URI (versionless)",
+  gcp: "CryptoKey resource name",
+};

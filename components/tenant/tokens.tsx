@@ -1,0 +1,144 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, tenantPath } from "../api";
+import { fmtAgo, fmtTime } from "../format";
+import { qk } from "../query-keys";
+import { Badge } from "../ui/badge";
+import { Button } from "../ui/button";
+import { Card, CardTitle } from "../ui/card";
+import { ShownOnceSecret } from "../ui/copy-button";
+import { Dialog } from "../ui/dialog";
+import { Field } from "../ui/input";
+import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
+import { Table, Td, Th } from "../ui/table";
+
+interface TokenRow {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export function TokensPanel({ slug }: { slug: string }) {
+  const qc = useQueryClient();
+  const [name, setName] = useState("");
+  const [revoking, setRevoking] = useState<TokenRow | null>(null);
+  const list = useQuery({ queryKey: qk.tokens(slug), queryFn: ({ signal }) => api<{ tokens: TokenRow[] }>(tenantPath(slug, "/tokens"), { signal }) });
+  const create = useMutation({
+    mutationFn: (n: string) => api<{ id: string; token: string; name: string }>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } }),
+    onSuccess: () => {
+      setName("");
+      return qc.invalidateQueries({ queryKey: qk.tokens(slug) });
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => api(tenantPath(slug, `/tokens/${id}`), { method: "DELETE" }),
+    onSuccess: () => {
+      setRevoking(null);
+      return qc.invalidateQueries({ queryKey: qk.tokens(slug) });
+    },
+  });
+
+  return (
+    <div className="stack">
+      <div className="page-head">
+        <div>
+          <h1>Service tokens</h1>
+          <p className="muted">Your services call the broker's encrypt and decrypt endpoints with these. Tokens are stored hashed: each is shown once, when created.</p>
+        </div>
+      </div>
+      <Card>
+        <CardTitle>Create a token</CardTitle>
+        <form
+          className="row"
+          style={{ alignItems: "flex-end" }}
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (name.trim()) create.mutate(name.trim());
+          }}
+        >
+          <div style={{ flex: "1 1 280px" }}>
+            <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. billing-service" maxLength={100} required />
+          </div>
+          <Button type="submit" loading={create.isPending}>
+            Create token
+          </Button>
+        </form>
+        {create.isError ? <ErrorState error={create.error} title="Could not create the token" /> : null}
+        {create.isSuccess ? (
+          <ShownOnceSecret secret={create.data.token} testId="new-token" copyLabel="Copy token">
+            Copy the token for <strong>{create.data.name}</strong> now.
+          </ShownOnceSecret>
+        ) : null}
+      </Card>
+      <Card>
+        <CardTitle>Tokens</CardTitle>
+        {list.isPending ? (
+          <LoadingBlock label="Loading tokens" />
+        ) : list.isError ? (
+          <ErrorState error={list.error} onRetry={() => void list.refetch()} />
+        ) : list.data.tokens.length === 0 ? (
+          <EmptyState title="No service tokens yet">
+            <p>Create one above and give it to the service that encrypts your data.</p>
+          </EmptyState>
+        ) : (
+          <Table caption="Service tokens">
+            <thead>
+              <tr>
+                <Th>Name</Th>
+                <Th>Prefix</Th>
+                <Th>Created</Th>
+                <Th>Last used</Th>
+                <Th>Status</Th>
+                <Th>
+                  <span className="sr-only">Actions</span>
+                </Th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.data.tokens.map((t) => (
+                <tr key={t.id} data-testid={`token-row-${t.name}`}>
+                  <Td>{t.name}</Td>
+                  <Td>
+                    <code>{t.prefix}…</code>
+                  </Td>
+                  <Td>{fmtTime(t.createdAt)}</Td>
+                  <Td>{t.lastUsedAt ? fmtAgo(t.lastUsedAt) : "never"}</Td>
+                  <Td>{t.revokedAt ? <Badge tone="neutral">revoked</Badge> : <Badge tone="success">active</Badge>}</Td>
+                  <Td>
+                    {t.revokedAt ? null : (
+                      <Button variant="secondary" size="sm" onClick={() => setRevoking(t)} aria-label={`Revoke ${t.name}`}>
+                        Revoke
+                      </Button>
+                    )}
+                  </Td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
+        )}
+      </Card>
+      <Dialog
+        open={revoking !== null}
+        title={`Revoke ${revoking?.name ?? "token"}?`}
+        onClose={() => setRevoking(null)}
+        actions={
+          <>
+            <Button variant="secondary" onClick={() => setRevoking(null)}>
+              Cancel
+            </Button>
+            <Button variant="danger" loading={revoke.isPending} onClick={() => revoking && revoke.mutate(revoking.id)}>
+              Revoke token
+            </Button>
+          </>
+        }
+      >
+        <p>Services using this token get HTTP 401 from now on, on every broker instance. This cannot be undone.</p>
+        {revoke.isError ? <ErrorState error={revoke.error} title="Could not revoke" /> : null}
+      </Dialog>
+    </div>
+  );
+}

@@ -1,0 +1,108 @@
+// The e2e stack, run as its own process (tsx e2e/support/stack.ts) by Playwright's global
+// setup: the three KMS emulators on free ports, a fresh PostgreSQL database, and one broker
+// instance serving the API and the production build of the console (Next.js in-process),
+// seeded with tenants and console users. It writes what the tests need to a JSON file and
+// tears everything down on SIGTERM.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startEmulators } from "../../emulators/launch";
+import { AwsTenantActions } from "../../emulators/tenant-actions";
+import { loadConfig } from "../../lib/config/env";
+import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
+import { seedConsoleUsers } from "../../lib/auth/seed-users";
+import { createTestDatabase } from "../../test/support/postgres";
+
+export interface StackInfo {
+  url: string;
+  adminToken: string;
+  password: string;
+  nextAuthSecret: string;
+  tenants: Record<string, { id: string; slug: string }>;
+  /** globex: connected to an AWS key at start, with a service token, for the revocation test. */
+  globex: { keyArn: string; serviceToken: string };
+  aws: { url: string; region: string };
+  azure: { vaultUrl: string; caPem: string; authorityHost: string };
+  gcp: { grpcPort: number };
+}
+
+export const TENANT_SLUGS = ["acme", "initech", "umbrella", "globex"] as const;
+
+async function main() {
+  const outFile = process.argv[2];
+  const port = Number(process.env.E2E_PORT ?? 3917);
+  if (!outFile) throw new Error("usage: tsx e2e/support/stack.ts <info.json>");
+  const dataDir = mkdtempSync(path.join(tmpdir(), "cmek-e2e-"));
+  const emulators = await startEmulators({ dataDir, ports: { aws: 0, azure: 0, gcp: 0, gcpControl: 0 } });
+  const database = await createTestDatabase("cmek_e2e");
+  const adminToken = `e2e-admin-${randomBytes(16).toString("hex")}`;
+  const nextAuthSecret = randomBytes(32).toString("base64url");
+  const url = `http://127.0.0.1:${port}`;
+  Object.assign(process.env, {
+    NODE_ENV: "production",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    DATABASE_URL: database.url,
+    BROKER_ADMIN_TOKEN: adminToken,
+    BROKER_LOG_LEVEL: "warn",
+    BROKER_KMS_TIMEOUT_MS: "1500",
+    // Short cache and probe intervals so that a revocation is noticed within the test's patience.
+    BROKER_DEK_CACHE_TTL_MS: "1000",
+    BROKER_PROBE_INTERVAL_MS: "1000",
+    // The webhook spec's receiver listens on 127.0.0.1, which production refuses (SSRF guard).
+    BROKER_WEBHOOK_ALLOW_PRIVATE: "on",
+    NEXTAUTH_URL: url,
+    NEXTAUTH_SECRET: nextAuthSecret,
+    ...emulators.brokerEnv,
+  });
+  const runtime = await startBrokerRuntime({ config: loadConfig(), withNext: true });
+  const { broker } = runtime;
+  const actor = { type: "admin_token" as const, name: "e2e-seed" };
+  const tenants: StackInfo["tenants"] = {};
+  for (const slug of TENANT_SLUGS) {
+    const t = await broker.createTenant(actor, { slug, name: `${slug[0]!.toUpperCase()}${slug.slice(1)} Inc.` });
+    tenants[slug] = { id: t.id, slug };
+  }
+  const password = `e2e-${randomBytes(9).toString("base64url")}`;
+  await seedConsoleUsers(runtime.db, Object.values(tenants), password);
+
+  const aws = new AwsTenantActions(emulators.aws.url, emulators.aws.region);
+  const { keyArn } = await aws.createKeyForVendor();
+  aws.close();
+  await broker.connectKey(actor, "globex", { provider: "aws", keyId: keyArn });
+  const { token: serviceToken } = await broker.createToken(actor, "globex", "e2e-revocation");
+
+  const info: StackInfo = {
+    url,
+    adminToken,
+    password,
+    nextAuthSecret,
+    tenants,
+    globex: { keyArn, serviceToken },
+    aws: { url: emulators.aws.url, region: emulators.aws.region },
+    azure: { vaultUrl: emulators.azure.vaultUrl, caPem: emulators.azure.caPem, authorityHost: emulators.azure.authorityHost },
+    gcp: { grpcPort: emulators.gcp.grpcPort },
+  };
+  writeFileSync(outFile, JSON.stringify(info), { mode: 0o600 });
+  console.log(`e2e stack ready on ${url}`);
+
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    await runtime.close().catch((e) => console.error(e));
+    await emulators.close().catch((e) => console.error(e));
+    await database.drop().catch((e) => console.error(e));
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown());
+  process.on("SIGINT", () => void shutdown());
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
