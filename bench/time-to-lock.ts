@@ -1,0 +1,124 @@
+// Scenario 4: time-to-lock. Three broker instances on one PostgreSQL database, probe interval 1 s.
+// (a) Revocations at the emulators (one tenant and key per provider × kind, all at once), while
+//     a decrypt loop runs against instance A: time from issuing the revocation call to the first
+//     423 seen by the loop. The probe may run on any of the three instances (cluster-wide schedule).
+// (b) Kill switch on A while loops run on B and C: time from the lock call's return (and from its
+//     start) to the first 423 on each of the other instances.
+import { randomBytes } from "node:crypto";
+import { ms, type Mode, type Section } from "./lib/report";
+import { readyTenant, type ApiClient, type Stack } from "./lib/stack";
+import { median, percentile, round, sleep } from "./lib/stats";
+import { pool } from "./lib/tenants";
+
+type Ready = Awaited<ReturnType<typeof readyTenant>>;
+
+const KINDS: Array<{ provider: "aws" | "azure" | "gcp"; kind: string; revoke: (s: Stack, t: Ready) => Promise<unknown> }> = [
+  { provider: "aws", kind: "disable key", revoke: (s, t) => s.aws.disable(t.keyId) },
+  { provider: "aws", kind: "schedule deletion", revoke: (s, t) => s.aws.scheduleDeletion(t.keyId) },
+  { provider: "aws", kind: "revoke grant", revoke: (s, t) => s.aws.revokeGrant(t.keyId, t.grantId!) },
+  { provider: "azure", kind: "disable key", revoke: (s, t) => s.azure.setEnabled(t.keyId, false) },
+  { provider: "azure", kind: "delete key", revoke: (s, t) => s.azure.delete(t.keyId) },
+  { provider: "azure", kind: "remove access", revoke: (s, t) => s.azure.setVendorAccess(t.keyId, false) },
+  { provider: "gcp", kind: "disable version", revoke: (s, t) => s.gcp.setVersionState(t.keyId, "DISABLED") },
+  { provider: "gcp", kind: "destroy version", revoke: (s, t) => s.gcp.destroyVersion(t.keyId) },
+  { provider: "gcp", kind: "remove IAM binding", revoke: (s, t) => s.gcp.setVendorBinding(t.keyId, false) },
+];
+
+/** Decrypts in `workers` parallel loops until the first 423 (or `timeoutMs`); resolves with its performance.now() time. */
+function untilLocked(api: ApiClient, slug: string, token: string, ciphertext: string, workers: number, timeoutMs: number) {
+  let first: number | null = null;
+  const others: number[] = [];
+  const deadline = performance.now() + timeoutMs;
+  const loop = async () => {
+    while (first === null && performance.now() < deadline) {
+      const r = await api.decrypt(slug, token, ciphertext);
+      if (r.status === 423) first ??= performance.now();
+      else if (r.status !== 200) others.push(r.status);
+    }
+  };
+  return Promise.all(Array.from({ length: workers }, loop)).then(() => ({ at: first, others }));
+}
+
+export async function timeToLock(stack: Stack, mode: Mode): Promise<Section> {
+  const db = await stack.database();
+  const env = { BROKER_PROBE_INTERVAL_MS: "1000" };
+  const start = (id: string) => stack.broker(db.url, { ...env, BROKER_INSTANCE_ID: `ttl-${id}` });
+  const [a, b, c] = await Promise.all([start("A"), start("B"), start("C")]);
+  const rows: Section["rows"] = [];
+  const data: Record<string, unknown> = {};
+  const plaintext = randomBytes(1024);
+
+  // (a) revocations at the emulators
+  const reps = mode.quick ? 1 : 4;
+  const samples = new Map<string, number[]>(KINDS.map((k) => [`${k.provider} ${k.kind}`, []]));
+  const misses: string[] = [];
+  for (let rep = 0; rep < reps; rep++) {
+    const prepared = await pool(KINDS, 3, async (k, i) => {
+      const t = await readyTenant(stack, a.api, `ttl-${rep}-${i}`, k.provider);
+      const ct: string = (await a.api.encrypt(t.slug, t.token, plaintext)).body.ciphertext;
+      return { k, t, ct };
+    });
+    // Let each tenant's key be registered as active and probed once, as in steady state.
+    await sleep(2000);
+    await Promise.all(
+      prepared.map(async ({ k, t, ct }) => {
+        const watching = untilLocked(a.api, t.slug, t.token, ct, 2, 15_000);
+        const t0 = performance.now();
+        await k.revoke(stack, t);
+        const { at, others } = await watching;
+        if (at === null) misses.push(`${k.provider} ${k.kind}: no 423 within 15 s (other answers: ${others.join(",") || "none"})`);
+        else samples.get(`${k.provider} ${k.kind}`)!.push(at - t0);
+      }),
+    );
+  }
+  const all = [...samples.values()].flat();
+  rows.push([`revocation → first 423, all kinds: p50 / p99 (n=${all.length})`, `${ms(percentile(all, 50))} / ${ms(percentile(all, 99))}`]);
+  for (const [kind, xs] of samples) rows.push([`  ${kind}: median / max (n=${xs.length})`, `${ms(median(xs))} / ${ms(Math.max(...xs))}`]);
+  data.revocation = Object.fromEntries(samples);
+
+  // (b) kill-switch fan-out
+  const lockReps = mode.quick ? 3 : 10;
+  const t = await readyTenant(stack, a.api, "ttl-kill", "aws");
+  const ct: string = (await a.api.encrypt(t.slug, t.token, plaintext)).body.ciphertext;
+  const fromReturn: number[] = [];
+  const fromStart: number[] = [];
+  for (let i = 0; i < lockReps; i++) {
+    // Warm: the DEK cached on B and C, answers 200 there.
+    for (const x of [b, c]) {
+      for (let tries = 0; (await x.api.decrypt(t.slug, t.token, ct)).status !== 200; tries++) {
+        if (tries > 200) throw new Error("kill switch: tenant did not resume on every instance");
+        await sleep(20);
+      }
+    }
+    const watchers = [b, c].map((x) => untilLocked(x.api, t.slug, t.token, ct, 4, 10_000));
+    await sleep(200);
+    const s0 = performance.now();
+    const lock = await a.api.admin("POST", `/api/v1/tenants/${t.slug}/lock`, { reason: "bench kill switch" });
+    const r0 = performance.now();
+    if (lock.status !== 200) throw new Error(`lock: ${lock.status} ${JSON.stringify(lock.body)}`);
+    for (const w of await Promise.all(watchers)) {
+      if (w.at === null) misses.push("kill switch: no 423 within 10 s");
+      else {
+        fromReturn.push(w.at - r0);
+        fromStart.push(w.at - s0);
+      }
+    }
+    const un = await a.api.admin("POST", `/api/v1/tenants/${t.slug}/unlock`);
+    if (un.status !== 200) throw new Error(`unlock: ${un.status} ${JSON.stringify(un.body)}`);
+  }
+  rows.push([`kill switch on A → first 423 on B/C, from lock return: p50 / p99 (n=${fromReturn.length})`, `${ms(percentile(fromReturn, 50))} / ${ms(percentile(fromReturn, 99))}`]);
+  rows.push(["  same, from lock call start: p50 / p99", `${ms(percentile(fromStart, 50))} / ${ms(percentile(fromStart, 99))}`]);
+  rows.push(["  lock call duration: median", ms(median(fromStart.map((x, i) => x - fromReturn[i]!)))]);
+  data.killSwitch = { fromReturn, fromStart };
+  await Promise.all([a, b, c].map((x) => x.stop()));
+  return {
+    title: "4. Time-to-lock (3 instances on one PostgreSQL, probe interval 1 s)",
+    rows,
+    notes: [
+      `${reps} round(s) of all ${KINDS.length} revocation kinds at once (each its own tenant and key); time measured from issuing the revocation call (SDK round trip included) to the first 423 answered to the decrypt loop (2 loops per tenant on instance A).`,
+      "a negative 'from lock return' means B/C refused before the lock call had returned to the caller (the lock waits for the fan-out).",
+      ...misses,
+    ],
+    data,
+  };
+}
