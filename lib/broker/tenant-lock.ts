@@ -61,7 +61,7 @@ export class TenantLockService {
     this.cache.dropTenant(tenant.id);
     // The caller's view may no longer be the one requests are served from (a concurrent reload
     // replaces it), so the lock goes on both. The version moves when the database write returns.
-    for (const view of [tenant]) {
+    for (const view of new Set([tenant, this.registry.cached(tenant.id)])) {
       if (view && view.state !== "locked") Object.assign(view, { state: "locked", lockReason: reason, lockSource: source, stateSince: since });
     }
   }
@@ -69,7 +69,7 @@ export class TenantLockService {
   /** Applies a committed transition to the caller's view and to the registry's current one. */
   private applyCommitted(tenant: TenantView, s: Pick<TenantView, "state" | "stateVersion" | "stateSince" | "lockReason" | "lockSource">): void {
     Object.assign(tenant, s);
-
+    this.registry.applyState(tenant.id, s);
   }
 
   async lock(tenant: TenantView, input: LockInput): Promise<LockOutcome> {
