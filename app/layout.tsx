@@ -6,6 +6,7 @@ import "./globals.css";
 export const metadata: Metadata = {
   title: { default: "cmek-broker console", template: "%s · cmek-broker" },
   description: "Connect, watch and revoke customer-managed encryption keys.",
+  icons: { icon: "/favicon.svg" },
 };
 
 export default function RootLayout({ children }: { children: ReactNode }) {
