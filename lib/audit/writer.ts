@@ -1,9 +1,17 @@
 // Group-commit writer. Entries queue in memory; one flush at a time takes everything queued
-// (up to maxBatch), appends it to each tenant's chain in ONE transaction and resolves every
-// entry's promise only after COMMIT, so an acknowledged request always has a durable entry.
-// While a flush is in flight new entries wait for the next one, so batches grow with load
-// and the per-entry cost of a commit (the fsync) shrinks.
-import type { Database, SqlExecutor } from "../db/database";
+// (up to maxBatch), appends it to each tenant's chain and resolves every entry's promise only
+// after the rows are committed, so an acknowledged request always has a durable entry. While a
+// flush is in flight new entries wait for the next one, so batches grow with load.
+//
+// The common case costs one round trip: the writer remembers the head of every chain it last
+// appended to and sends the linked rows as ONE autocommitted INSERT on a connection of its own
+// (the statement takes the tenants' advisory locks itself).
+// Under load each round trip waits a full turn of the broker's busy event loop, so the count
+// of round trips per batch, not the SQL, sets the throughput. If another instance appended to
+// one of those chains meanwhile, the INSERT hits the (tenant_id, seq) unique index, changes
+// nothing, and the batch is appended again the careful way: in a transaction that takes the
+// tenants' advisory locks and reads their heads first (also the way for chains not yet known).
+import type { Database, ReservedSession, SqlExecutor } from "../db/database";
 import type { AuditEventRecord } from "./canonical";
 import {
   AUDIT_LOCK_NAMESPACE,
@@ -33,8 +41,6 @@ export interface AuditWriterOptions {
    * at the cost of one fsync per batch (about 14 ms on the reference machine), which caps throughput.
    */
   durability?: "server" | "disk";
-  /** Batches committed concurrently (default 2 on PostgreSQL, 1 on PGlite). */
-  maxInFlight?: number;
 }
 
 export interface AuditWriterStats {
@@ -57,10 +63,11 @@ interface Queued {
 
 export class AuditWriter implements AuditSink {
   private queue: Queued[] = [];
-  /** Batches being committed now; two in flight keep the broker busy while one commit is on the wire. */
-  private inFlight = 0;
-  private readonly maxInFlight: number;
+  private inFlight = false;
   private scheduled = false;
+  /** Head of each chain as this writer last committed it: the next batch links onto it without reading it. */
+  private readonly heads = new Map<string, ChainHead>();
+  private session: ReservedSession | null = null;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
   private readonly listeners = new Set<DurableListener>();
@@ -76,9 +83,6 @@ export class AuditWriter implements AuditSink {
     this.maxBatch = Math.max(1, opts.maxBatch ?? 1000);
     this.maxQueue = Math.max(1, opts.maxQueue ?? 100_000);
     this.commitTimeoutMs = opts.commitTimeoutMs ?? 10_000;
-    // Each batch takes its tenants' advisory locks before reading their chain heads, so concurrent
-    // batches stay one valid chain. PGlite has a single connection: more would only queue.
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? (db.kind === "pglite" ? 1 : 2));
   }
 
   record(entry: AuditEntryInput): Promise<void> {
@@ -104,7 +108,7 @@ export class AuditWriter implements AuditSink {
 
   /** Resolves once everything queued before the call is durable or failed. */
   flush(): Promise<void> {
-    if (this.inFlight === 0 && !this.scheduled && this.queue.length === 0) return Promise.resolve();
+    if (!this.inFlight && !this.scheduled && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -112,6 +116,8 @@ export class AuditWriter implements AuditSink {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    this.session?.release();
+    this.session = null;
   }
 
   stats(): AuditWriterStats {
@@ -119,7 +125,7 @@ export class AuditWriter implements AuditSink {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.maxInFlight) return;
+    if (this.scheduled || this.inFlight) return;
     this.scheduled = true;
     // setImmediate rather than a microtask: entries recorded by other I/O callbacks of this turn join the batch.
     setImmediate(() => {
@@ -129,29 +135,29 @@ export class AuditWriter implements AuditSink {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.inFlight++;
-      void this.commitBatch(batch).finally(() => {
-        this.inFlight--;
-        if (this.queue.length > 0) this.schedule();
-        else if (this.inFlight === 0 && !this.scheduled) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const w of waiters) w();
-        }
-      });
-    }
+    if (this.inFlight || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight = true;
+    void this.commitBatch(batch).finally(() => {
+      this.inFlight = false;
+      if (this.queue.length > 0) this.schedule();
+      else if (!this.scheduled) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    });
   }
 
   private async commitBatch(batch: Queued[]): Promise<void> {
     let records: AuditEventRecord[];
     try {
-      records = await withTimeout(
-        this.db.transaction((tx) => appendToChains(tx, batch.map((q) => q.fields)), { asyncCommit: this.opts.durability !== "disk" }),
-        this.commitTimeoutMs,
-      );
+      records = await withTimeout(this.append(batch.map((q) => q.fields)), this.commitTimeoutMs);
     } catch (e) {
+      // The statement may still be running (a hung server): drop the connection with it.
+      this.session?.release();
+      this.session = null;
+      this.heads.clear();
       this.s.failedBatches += 1;
       this.s.failedEntries += batch.length;
       this.opts.onError?.(e, batch.length);
@@ -172,6 +178,55 @@ export class AuditWriter implements AuditSink {
       }
     }
   }
+
+  private async append(fields: PendingFields[]): Promise<AuditEventRecord[]> {
+    const byTenant = groupByTenant(fields);
+    const known = [...byTenant.keys()].every((t) => this.heads.has(t));
+    if (known) {
+      const links = linkAll(byTenant, this.heads);
+      try {
+        this.session ??= await this.db.reserveSession({ asyncCommit: this.opts.durability !== "disk" });
+        const records = await insertLinks(this.session, links, { lock: true });
+        this.remember(links);
+        return records;
+      } catch (e) {
+        for (const t of byTenant.keys()) this.heads.delete(t);
+        if (!isUniqueViolation(e)) throw e;
+        // Another instance appended to one of these chains since: relink from the real heads.
+      }
+    }
+    const { records, links } = await this.db.transaction((tx) => appendToChainsWithLinks(tx, fields), { asyncCommit: this.opts.durability !== "disk" });
+    this.remember(links);
+    return records;
+  }
+
+  private remember(links: Omit<AuditEventRecord, "id">[]): void {
+    // Bounded: forgetting a head only means the next batch for that chain reads it again.
+    if (this.heads.size > MAX_REMEMBERED_HEADS) this.heads.clear();
+    for (const l of links) this.heads.set(l.tenantId, { seq: l.seq, hash: l.hash });
+  }
+}
+
+const MAX_REMEMBERED_HEADS = 100_000;
+
+function isUniqueViolation(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "23505";
+}
+
+function groupByTenant(entries: PendingFields[]): Map<string, PendingFields[]> {
+  const byTenant = new Map<string, PendingFields[]>();
+  for (const f of entries) {
+    const list = byTenant.get(f.tenantId);
+    if (list) list.push(f);
+    else byTenant.set(f.tenantId, [f]);
+  }
+  return byTenant;
+}
+
+function linkAll(byTenant: Map<string, PendingFields[]>, heads: Map<string, ChainHead>): Omit<AuditEventRecord, "id">[] {
+  const links: Omit<AuditEventRecord, "id">[] = [];
+  for (const t of [...byTenant.keys()].sort()) links.push(...linkEntries(heads.get(t) ?? EMPTY_HEAD, byTenant.get(t)!).links);
+  return links;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -191,34 +246,46 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * share one database append to a tenant's chain one after another and never deadlock.
  */
 export async function appendToChains(tx: SqlExecutor, entries: PendingFields[]): Promise<AuditEventRecord[]> {
-  if (entries.length === 0) return [];
-  const byTenant = new Map<string, PendingFields[]>();
-  for (const f of entries) {
-    const list = byTenant.get(f.tenantId);
-    if (list) list.push(f);
-    else byTenant.set(f.tenantId, [f]);
-  }
+  return (await appendToChainsWithLinks(tx, entries)).records;
+}
+
+async function appendToChainsWithLinks(tx: SqlExecutor, entries: PendingFields[]): Promise<{ records: AuditEventRecord[]; links: Omit<AuditEventRecord, "id">[] }> {
+  if (entries.length === 0) return { records: [], links: [] };
+  const byTenant = groupByTenant(entries);
   const tenants = [...byTenant.keys()].sort();
   const lockKeys = [...new Set(tenants.map(tenantLockKey))].sort((a, b) => a - b);
-  // Locks are taken left to right in one round trip; the keys are our own integers, not input.
-  await tx.query(`SELECT ${lockKeys.map((k, i) => `pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, ${k}) AS l${i}`).join(", ")}`);
+  // Locks are taken left to right, then the heads are read in a later statement (so with a snapshot
+  // taken after the locks were granted). Both go in one parameterless round trip, which also carries
+  // the BEGIN: the lock keys are our own integers and the tenant ids were checked to be UUIDs.
+  const heads = await readHeads(
+    tx,
+    tenants,
+    `SELECT ${lockKeys.map((k, i) => `pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, ${k}) AS l${i}`).join(", ")}`,
+  );
+  const links = linkAll(byTenant, heads);
+  return { records: await insertLinks(tx, links, { lock: false }), links };
+}
 
-  const heads = await readHeads(tx, tenants);
-  const links: Omit<AuditEventRecord, "id">[] = [];
-  for (const t of tenants) {
-    links.push(...linkEntries(heads.get(t) ?? EMPTY_HEAD, byTenant.get(t)!).links);
-  }
-
-  // One INSERT ... SELECT FROM unnest(<one array per column>): 21 parameters whatever the
-  // batch size, so there is no bind-parameter limit to chunk around, and PostgreSQL parses
-  // and plans one small statement instead of a VALUES list of 21 x N placeholders.
+/**
+ * One INSERT ... SELECT FROM unnest(<one array per column>): 21 parameters whatever the batch
+ * size, so there is no bind-parameter limit to chunk around, and PostgreSQL parses and plans one
+ * small statement instead of a VALUES list of 21 x N placeholders. One statement is atomic on
+ * its own: on a unique violation no row of the batch is written.
+ */
+async function insertLinks(db: SqlExecutor, links: Omit<AuditEventRecord, "id">[], opts: { lock: boolean }): Promise<AuditEventRecord[]> {
   const col = <T>(f: (l: Omit<AuditEventRecord, "id">) => T): T[] => links.map(f);
-  const rows = await tx.query<{ id: unknown; tenant_id: string; seq: unknown }>(
-    `INSERT INTO audit_event (tenant_id, seq, time, actor_type, actor_id, actor_name, action, outcome, provider, key_ref,
+  // With `lock`, the statement takes the tenants' advisory locks (in key order, like the locked
+  // transaction) before it can produce a row to insert: every row joins the one-row lock result.
+  // So a writer that read the heads under the locks is never interleaved with, and only a stale
+  // remembered head can conflict.
+  const lockKeys = opts.lock ? [...new Set(links.map((l) => tenantLockKey(l.tenantId)))] : [];
+  const rows = await db.query<{ id: unknown; tenant_id: string; seq: unknown }>(
+    `${opts.lock ? `WITH locked AS MATERIALIZED (SELECT count(pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, k)) FROM (SELECT k FROM unnest($22::int4[]) k ORDER BY k) keys) ` : ""}
+     INSERT INTO audit_event (tenant_id, seq, time, actor_type, actor_id, actor_name, action, outcome, provider, key_ref,
        key_version, dek_id, cache_hit, latency_ms, bytes, purpose, request_id, reason, detail, prev_hash, hash)
-     SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+     SELECT u.* FROM ${opts.lock ? "locked, " : ""}unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
        $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::float8[], $15::int4[], $16::text[], $17::text[],
-       $18::text[], $19::jsonb[], $20::text[], $21::text[])
+       $18::text[], $19::jsonb[], $20::text[], $21::text[]) u
      RETURNING id, tenant_id, seq`,
     [
       col((l) => l.tenantId), col((l) => l.seq), col((l) => l.time), col((l) => l.actorType), col((l) => l.actorId),
@@ -226,6 +293,7 @@ export async function appendToChains(tx: SqlExecutor, entries: PendingFields[]):
       col((l) => l.keyVersion), col((l) => l.dekId), col((l) => l.cacheHit), col((l) => l.latencyMs), col((l) => l.bytes),
       col((l) => l.purpose), col((l) => l.requestId), col((l) => l.reason),
       col((l) => (l.detail === null ? null : JSON.stringify(l.detail))), col((l) => l.prevHash), col((l) => l.hash),
+      ...(opts.lock ? [lockKeys] : []),
     ],
   );
   const ids = new Map<string, string>();
@@ -233,16 +301,19 @@ export async function appendToChains(tx: SqlExecutor, entries: PendingFields[]):
   return links.map((l) => ({ id: ids.get(`${l.tenantId}:${l.seq}`) ?? "", ...l }));
 }
 
-/** Last link of each tenant's chain, in one query. Falls back to the newest checkpoint when every entry was pruned. */
-export async function readHeads(tx: SqlExecutor, tenants: string[]): Promise<Map<string, ChainHead>> {
+/**
+ * Last link of each tenant's chain, in one query. Falls back to the newest checkpoint when every entry was pruned.
+ * `before`: parameterless SQL sent in the same round trip ahead of the read (the ids are inlined for that, so they must be UUIDs).
+ */
+export async function readHeads(tx: SqlExecutor, tenants: string[], before?: string): Promise<Map<string, ChainHead>> {
   const heads = new Map<string, ChainHead>();
   if (tenants.length === 0) return heads;
+  for (const t of tenants) if (!UUID.test(t)) throw new Error("readHeads: tenant ids must be UUIDs");
   const rows = await tx.query<{ tenant_id: string; seq: unknown; hash: string | null; cp_seq: unknown; cp_hash: string | null }>(
-    `SELECT t.id::text AS tenant_id, e.seq, e.hash, c.seq AS cp_seq, c.hash AS cp_hash
-       FROM (VALUES ${tenants.map((_, i) => `($${i + 1}::uuid)`).join(",")}) AS t(id)
+    `${before ? `${before}; ` : ""}SELECT t.id::text AS tenant_id, e.seq, e.hash, c.seq AS cp_seq, c.hash AS cp_hash
+       FROM (VALUES ${tenants.map((id) => `('${id}'::uuid)`).join(",")}) AS t(id)
        LEFT JOIN LATERAL (SELECT seq, hash FROM audit_event WHERE tenant_id = t.id ORDER BY seq DESC LIMIT 1) e ON true
        LEFT JOIN LATERAL (SELECT seq, hash FROM audit_checkpoint WHERE tenant_id = t.id ORDER BY seq DESC LIMIT 1) c ON true`,
-    tenants,
   );
   for (const r of rows) {
     if (r.seq !== null && r.seq !== undefined) heads.set(r.tenant_id, { seq: Number(r.seq), hash: String(r.hash) });
@@ -250,6 +321,8 @@ export async function readHeads(tx: SqlExecutor, tenants: string[]): Promise<Map
   }
   return heads;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** For BROKER_AUDIT=off: accepts and drops every entry. */
 export class NoopAuditSink implements AuditSink {

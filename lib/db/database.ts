@@ -15,6 +15,12 @@ export interface SqlExecutor {
   exec(sql: string): Promise<void>;
 }
 
+/** A connection held by one user (the audit writer) until released. */
+export interface ReservedSession extends SqlExecutor {
+  /** Gives the connection up; it is closed rather than reused, so no session setting leaks into the pool. */
+  release(): void;
+}
+
 export interface ListenGapHandlers {
   onDisconnect?: () => void;
   onReconnect?: () => void;
@@ -28,6 +34,12 @@ export interface Database extends SqlExecutor {
    * server committed, without waiting for the WAL flush (synchronous_commit = off, this transaction only).
    */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>, opts?: { asyncCommit?: boolean }): Promise<T>;
+  /**
+   * A connection of its own, for one statement at a time. `asyncCommit`: its autocommitted statements
+   * return once the server committed, without waiting for the WAL flush (this connection only).
+   * On PGlite (one connection) it is the shared connection and the option is ignored.
+   */
+  reserveSession(opts?: { asyncCommit?: boolean }): Promise<ReservedSession>;
   /**
    * Subscribes to a notification channel; resolves once listening. If the listener connection
    * drops, `gap.onDisconnect` fires at once and `gap.onReconnect` once it listens again.
@@ -66,23 +78,58 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     },
     async transaction(fn, opts) {
       const client = await pool.connect();
+      const begin = opts?.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN";
+      let begun = false;
+      // BEGIN rides along with the transaction's first statement when that one has no parameters:
+      // a parameterless multi-statement query goes over the simple protocol in one round trip
+      // (the audit writer's hot transaction saves two of its five that way).
+      const run = async (sql: string, params?: unknown[]): Promise<Row[]> => {
+        if (!begun) {
+          begun = true;
+          if (!params || params.length === 0) {
+            const res = (await client.query(`${begin}; ${sql}`)) as unknown as pg.QueryResult | pg.QueryResult[];
+            return Array.isArray(res) ? res[res.length - 1]!.rows : res.rows;
+          }
+          await client.query(begin);
+        }
+        return (await client.query(sql, params as unknown[])).rows;
+      };
       try {
-        // One round trip: a parameterless multi-statement query goes over the simple protocol.
-        await client.query(opts?.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit = off" : "BEGIN");
         const result = await fn({
-          query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+          query: async (sql, params) => (await run(sql, params)) as never,
           exec: async (sql) => {
-            await client.query(sql);
+            await run(sql);
           },
         });
-        await client.query("COMMIT");
+        if (begun) await client.query("COMMIT");
         return result;
       } catch (e) {
-        await client.query("ROLLBACK").catch(() => {});
+        if (begun) await client.query("ROLLBACK").catch(() => {});
         throw e;
       } finally {
         client.release();
       }
+    },
+    async reserveSession(opts) {
+      const client = await pool.connect();
+      try {
+        if (opts?.asyncCommit) await client.query("SET synchronous_commit = off");
+      } catch (e) {
+        client.release(true);
+        throw e;
+      }
+      let released = false;
+      return {
+        query: async (sql, params) => (await client.query(sql, params as unknown[])).rows as never,
+        exec: async (sql) => {
+          await client.query(sql);
+        },
+        release() {
+          if (released) return;
+          released = true;
+          client.release(true);
+        },
+      };
     },
     async listen(channel, onMessage, gap) {
       const listener = new PgListener(url, channel, onMessage, gap ?? {});
@@ -180,12 +227,26 @@ async function openPglite(dir: string): Promise<Database> {
       return db.transaction(async (tx) => {
         if (opts?.asyncCommit) await tx.exec("SET LOCAL synchronous_commit = off");
         return fn({
-          query: async (sql, params) => (await tx.query(sql, params)).rows as never,
+          // Parameterless SQL may hold several statements (as on PostgreSQL): the last one's rows are returned.
+          query: async (sql, params) => {
+            if (params && params.length > 0) return (await tx.query(sql, params)).rows as never;
+            const results = await tx.exec(sql);
+            return (results[results.length - 1]?.rows ?? []) as never;
+          },
           exec: async (sql) => {
             await tx.exec(sql);
           },
         });
       });
+    },
+    async reserveSession() {
+      return {
+        query: async (sql, params) => (await db.query(sql, params)).rows as never,
+        exec: async (sql) => {
+          await db.exec(sql);
+        },
+        release() {},
+      };
     },
     async listen(channel, onMessage) {
       const unlisten = await db.listen(channel, onMessage);

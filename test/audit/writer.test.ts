@@ -116,6 +116,8 @@ describe("AuditWriter (PostgreSQL)", () => {
 
   it("rejects a failed batch and keeps working afterwards without a gap in the chain", async () => {
     let down = false;
+    // Both ways the writer appends fail while `down`: the one-statement insert on its own
+    // connection, and the locked transaction (a failure at COMMIT, after the INSERT ran).
     const flaky: Database = {
       ...t.db,
       transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -124,6 +126,16 @@ describe("AuditWriter (PostgreSQL)", () => {
           if (down) throw new Error("connection terminated unexpectedly");
           return r;
         });
+      },
+      async reserveSession(opts) {
+        const session = await t.db.reserveSession(opts);
+        return {
+          ...session,
+          query: async (sql, params) => {
+            if (down) throw new Error("connection terminated unexpectedly");
+            return session.query(sql, params);
+          },
+        };
       },
     };
     const writer = new AuditWriter(flaky);
