@@ -1,55 +1,145 @@
-// In-process fan-out of durable audit rows to per-tenant listeners (the console's SSE feed).
-// It only sees rows this instance wrote; a client of another instance gets that instance's
-// rows, and a reconnecting client can fill gaps from the list API using the seq it last saw.
+// Live fan-out of durable audit rows to per-tenant listeners (the console's SSE feed), for the
+// rows of every instance. Rows this instance wrote are handed over at once when they continue the
+// sequence already delivered; anything else (rows another instance wrote, seen as a gap or by
+// the poll) is read from the database in seq order. So each listener gets every row of its
+// tenant from the moment it subscribed, in order, exactly once.
+import type { Database } from "../db/database";
+import { AUDIT_COLUMNS, rowToRecord } from "./chain";
 import type { AuditEventRecord } from "./canonical";
 import type { DurableListener } from "./writer";
 
 export type LiveListener = (event: AuditEventRecord) => void;
 
-export class AuditLiveFeed {
-  private readonly byTenant = new Map<string, Set<LiveListener>>();
-  private detach: (() => void) | null = null;
+export interface AuditLiveFeedOptions {
+  /** How often watched tenants are checked for rows other instances wrote (default 1 s). */
+  pollMs?: number;
+}
 
-  /** Starts forwarding a writer's durable batches. */
+interface TenantFeed {
+  listeners: Set<LiveListener>;
+  /** Highest seq handed to the listeners; everything up to it has been delivered. */
+  cursor: number;
+  catchingUp: boolean;
+  again: boolean;
+}
+
+const PAGE = 500;
+
+export class AuditLiveFeed {
+  private readonly byTenant = new Map<string, TenantFeed>();
+  private readonly starting = new Map<string, Promise<TenantFeed>>();
+  private detach: (() => void) | null = null;
+  private readonly poll: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    opts: AuditLiveFeedOptions = {},
+  ) {
+    this.poll = setInterval(() => {
+      for (const [tenantId, feed] of this.byTenant) this.catchUp(tenantId, feed);
+    }, opts.pollMs ?? 1000);
+    this.poll.unref();
+  }
+
+  /** Starts taking this instance's durable batches from the writer. */
   attach(source: { onDurable(l: DurableListener): () => void }): void {
     this.detach?.();
     this.detach = source.onDurable((events) => this.publish(events));
   }
 
-  subscribe(tenantId: string, listener: LiveListener): () => void {
+  /** Resolves once the listener is in place: it receives every row made durable after that. */
+  async subscribe(tenantId: string, listener: LiveListener): Promise<() => void> {
     const key = tenantId.toLowerCase();
-    let set = this.byTenant.get(key);
-    if (!set) this.byTenant.set(key, (set = new Set()));
-    set.add(listener);
+    const feed = this.byTenant.get(key) ?? (await this.start(key));
+    feed.listeners.add(listener);
     return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.byTenant.get(key) === set) this.byTenant.delete(key);
+      feed.listeners.delete(listener);
+      if (feed.listeners.size === 0 && this.byTenant.get(key) === feed) this.byTenant.delete(key);
     };
+  }
+
+  private start(tenantId: string): Promise<TenantFeed> {
+    let p = this.starting.get(tenantId);
+    if (!p) {
+      p = (async () => {
+        // The head now (or, if every row was pruned, the last checkpoint's): rows after it are new.
+        const rows = await this.db.query<{ seq: unknown }>(
+          `SELECT COALESCE((SELECT max(seq) FROM audit_event WHERE tenant_id = $1), (SELECT max(seq) FROM audit_checkpoint WHERE tenant_id = $1), 0) AS seq`,
+          [tenantId],
+        );
+        const existing = this.byTenant.get(tenantId);
+        if (existing) return existing;
+        const feed: TenantFeed = { listeners: new Set(), cursor: Number(rows[0]?.seq ?? 0), catchingUp: false, again: false };
+        this.byTenant.set(tenantId, feed);
+        return feed;
+      })().finally(() => this.starting.delete(tenantId));
+      this.starting.set(tenantId, p);
+    }
+    return p;
   }
 
   publish(events: AuditEventRecord[]): void {
     if (this.byTenant.size === 0) return;
     for (const ev of events) {
-      const set = this.byTenant.get(ev.tenantId);
-      if (!set) continue;
-      for (const l of set) {
-        try {
-          l(ev);
-        } catch {
-          // One broken SSE connection must not starve the others.
-        }
+      const feed = this.byTenant.get(ev.tenantId);
+      if (!feed || ev.seq <= feed.cursor) continue;
+      if (ev.seq === feed.cursor + 1 && !feed.catchingUp) this.deliver(feed, ev);
+      // A gap: rows between were written by another instance; read them all in order.
+      else this.catchUp(ev.tenantId, feed);
+    }
+  }
+
+  private deliver(feed: TenantFeed, ev: AuditEventRecord): void {
+    feed.cursor = ev.seq;
+    for (const l of feed.listeners) {
+      try {
+        l(ev);
+      } catch {
+        // One broken SSE connection must not starve the others.
       }
     }
   }
 
+  private catchUp(tenantId: string, feed: TenantFeed): void {
+    if (this.closed) return;
+    if (feed.catchingUp) {
+      feed.again = true;
+      return;
+    }
+    feed.catchingUp = true;
+    void (async () => {
+      try {
+        do {
+          feed.again = false;
+          const rows = await this.db.query(
+            `SELECT ${AUDIT_COLUMNS} FROM audit_event WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`,
+            [tenantId, feed.cursor],
+          );
+          for (const r of rows) {
+            const ev = rowToRecord(r);
+            if (ev.seq > feed.cursor) this.deliver(feed, ev);
+          }
+          if (rows.length === PAGE) feed.again = true;
+        } while (feed.again && !this.closed && feed.listeners.size > 0);
+      } catch {
+        // The next poll or batch tries again; the listeners keep their place.
+      } finally {
+        feed.catchingUp = false;
+      }
+    })();
+  }
+
   subscriberCount(tenantId?: string): number {
-    if (tenantId) return this.byTenant.get(tenantId.toLowerCase())?.size ?? 0;
+    if (tenantId) return this.byTenant.get(tenantId.toLowerCase())?.listeners.size ?? 0;
     let n = 0;
-    for (const s of this.byTenant.values()) n += s.size;
+    for (const f of this.byTenant.values()) n += f.listeners.size;
     return n;
   }
 
   close(): void {
+    this.closed = true;
+    clearInterval(this.poll);
     this.detach?.();
     this.detach = null;
     this.byTenant.clear();

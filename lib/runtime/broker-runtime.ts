@@ -118,7 +118,7 @@ async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSi
   checkpoints.start();
   const webhooks = new WebhookDispatcher(db, audit, { onError: (e) => console.error(`audit webhooks: ${(e as Error).message}`) });
   await webhooks.start();
-  const feed = new AuditLiveFeed();
+  const feed = new AuditLiveFeed(db);
   feed.attach(audit);
   const retention = setInterval(() => void applyRetention(db).catch((e) => console.error(`audit retention: ${(e as Error).message}`)), 3_600_000);
   retention.unref();

@@ -166,13 +166,13 @@ describe("webhooks", () => {
 describe("live feed", () => {
   it("fans durable rows out per tenant", async () => {
     const writer = new AuditWriter(t.db);
-    const feed = new AuditLiveFeed();
+    const feed = new AuditLiveFeed(t.db);
     feed.attach(writer);
     const a = await createTenant(t.db);
     const b = await createTenant(t.db);
     const gotA: number[] = [];
-    const stop = feed.subscribe(a, (e) => gotA.push(e.seq));
-    feed.subscribe(b, () => {
+    const stop = await feed.subscribe(a, (e) => gotA.push(e.seq));
+    await feed.subscribe(b, () => {
       throw new Error("broken listener");
     });
     await Promise.all([writer.record(sampleEntry(a, 1)), writer.record(sampleEntry(b, 1)), writer.record(sampleEntry(a, 2))]);
@@ -183,5 +183,35 @@ describe("live feed", () => {
     expect(feed.subscriberCount()).toBe(1);
     feed.close();
     await writer.close();
+  });
+
+  it("also carries rows another instance wrote, in seq order, each once", async () => {
+    const other = await t.openAnother();
+    const local = new AuditWriter(t.db);
+    const remote = new AuditWriter(other);
+    const feed = new AuditLiveFeed(t.db, { pollMs: 100 });
+    feed.attach(local);
+    const tenant = await createTenant(t.db);
+    await local.record(sampleEntry(tenant, 0)); // before subscribing: not delivered
+    const got: AuditEventRecord[] = [];
+    await feed.subscribe(tenant, (e) => got.push(e));
+    // Interleaved writes of both instances to one chain; the local ones arrive with gaps.
+    for (let i = 1; i <= 40; i++) {
+      const w = i % 3 === 0 ? local : remote;
+      await w.record(sampleEntry(tenant, i));
+    }
+    const remoteOnly = await createTenant(t.db);
+    const gotRemote: number[] = [];
+    await feed.subscribe(remoteOnly, (e) => gotRemote.push(e.seq));
+    const sentAt = Date.now();
+    await remote.record(sampleEntry(remoteOnly, 1));
+    for (let i = 0; i < 50 && (got.length < 40 || gotRemote.length < 1); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(got.map((e) => e.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2));
+    expect(got.every((e) => e.tenantId === tenant && e.hash.length > 0)).toBe(true);
+    expect(gotRemote).toEqual([1]);
+    expect(Date.now() - sentAt).toBeLessThan(1000);
+    feed.close();
+    await Promise.all([local.close(), remote.close()]);
+    await other.close();
   });
 });

@@ -130,7 +130,7 @@ export function auditRoutes(env: RouteEnv) {
   defineRoute({
     method: "GET",
     url: "/api/v1/tenants/:slug/audit/stream",
-    summary: "Server-Sent Events: audit events of this tenant as they become durable (this instance's writes)",
+    summary: "Server-Sent Events: audit events of this tenant as they become durable, written by any instance",
     tag: "audit",
     access: "tenant_read",
     params: ZSlugParams,
@@ -142,13 +142,24 @@ export function auditRoutes(env: RouteEnv) {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
-      res.write(": connected\n\n");
-      const unsubscribe = feed.subscribe(t.id, (ev) => res.write(sseMessage(ev)));
+      let closed = false;
+      let unsubscribe = () => {};
       const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
       req.raw.on("close", () => {
+        closed = true;
         clearInterval(keepAlive);
         unsubscribe();
       });
+      try {
+        unsubscribe = await feed.subscribe(t.id, (ev) => res.write(sseMessage(ev)));
+      } catch {
+        clearInterval(keepAlive);
+        res.end("event: error\ndata: {\"error\":\"audit_unavailable\"}\n\n");
+        return;
+      }
+      if (closed) unsubscribe();
+      // Sent once the subscription is in place: every entry made durable after this line arrives.
+      else res.write(": connected\n\n");
     },
   });
 
