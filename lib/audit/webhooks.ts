@@ -9,9 +9,9 @@
 // signed body, so a replay cannot dodge the receiver's seen-id check by changing a header.
 // Retries of one batch reuse its delivery id: a receiver that already processed it should
 // answer 2xx to the duplicate.
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
-import type { Database } from "../db/database";
+import type { Database, ReservedSession } from "../db/database";
 import { AUDIT_COLUMNS, isUuid, rowToRecord } from "./chain";
 import { AuditQueryError, assertTenantId } from "./query";
 import type { DurableListener } from "./writer";
@@ -210,8 +210,10 @@ export interface WebhookDispatcherOptions {
   maxBackoffMs?: number;
   /** Per-attempt timeout (default 10 s). */
   requestTimeoutMs?: number;
-  /** Safety-net poll for events written by other instances and missed wake-ups (default 5 s). */
+  /** Reload of the subscriptions, and the moment a subscription whose owner died is taken over (default 5 s). */
   pollMs?: number;
+  /** How often owned subscriptions look for events written by other instances (default 500 ms). */
+  drainPollMs?: number;
   /** Listen on WEBHOOK_CHANGED_CHANNEL so subscriptions made on other instances are picked up at once (default true). */
   listen?: boolean;
   fetch?: typeof fetch;
@@ -227,10 +229,26 @@ interface SubState {
   wake: (() => void) | null;
 }
 
+/** Advisory-lock namespace of webhook ownership (the audit chains use their own). */
+const WEBHOOK_LOCK_NAMESPACE = 0x77656268; // "wehb"
+
+/**
+ * Delivers every tenant's audit events to its webhook subscriptions. With several instances on
+ * one database each subscription is delivered by exactly one of them: the instance holding its
+ * session-level advisory lock, on a connection reserved for that. If that instance dies, its
+ * connection and locks go with it and another instance takes over at its next reload.
+ */
 export class WebhookDispatcher {
   private readonly subs = new Map<string, SubState>();
   private stopped = true;
   private pollTimer: NodeJS.Timeout | null = null;
+  private drainTimer: NodeJS.Timeout | null = null;
+  /** The connection that holds the subscription locks (a promise: drains of several subscriptions ask at once). */
+  private session: Promise<ReservedSession> | null = null;
+  /** Subscriptions whose lock this instance holds. */
+  private readonly owned = new Set<string>();
+  /** Subscriptions another instance held at the last try: not asked again before the next reload. */
+  private readonly foreign = new Set<string>();
   private unsubscribeWriter: (() => void) | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private readonly running = new Set<Promise<void>>();
@@ -248,6 +266,7 @@ export class WebhookDispatcher {
       maxBackoffMs: opts.maxBackoffMs ?? 30_000,
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
       pollMs: opts.pollMs ?? 5_000,
+      drainPollMs: opts.drainPollMs ?? 500,
       listen: opts.listen ?? true,
     };
     this.fetchFn = opts.fetch ?? fetch;
@@ -271,6 +290,40 @@ export class WebhookDispatcher {
       void this.refresh().catch((e) => this.opts.onError?.(e));
     }, this.o.pollMs);
     this.pollTimer.unref();
+    this.drainTimer = setInterval(() => {
+      for (const s of this.subs.values()) if (this.owned.has(s.sub.id)) this.kick(s);
+    }, this.o.drainPollMs);
+    this.drainTimer.unref();
+  }
+
+  /** Takes the subscription's lock unless another instance holds it; true when this instance delivers it. */
+  private async own(id: string): Promise<boolean> {
+    if (this.owned.has(id)) return true;
+    if (this.foreign.has(id)) return false;
+    const session = (this.session ??= this.db.reserveSession());
+    try {
+      const rows = await (await session).query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1::int4, $2::int4) AS ok`, [WEBHOOK_LOCK_NAMESPACE, lockKeyOf(id)]);
+      if (rows[0]?.ok) this.owned.add(id);
+      else this.foreign.add(id);
+      return this.owned.has(id);
+    } catch (e) {
+      // The connection is gone and its locks with it: start over at the next reload.
+      if (this.session === session) this.releaseSession();
+      throw e;
+    }
+  }
+
+  private disown(id: string): void {
+    if (!this.owned.delete(id) || !this.session) return;
+    void this.session
+      .then((s) => s.query(`SELECT pg_advisory_unlock($1::int4, $2::int4)`, [WEBHOOK_LOCK_NAMESPACE, lockKeyOf(id)]))
+      .catch(() => {});
+  }
+
+  private releaseSession(): void {
+    void this.session?.then((s) => s.release()).catch(() => {});
+    this.session = null;
+    this.owned.clear();
   }
 
   /** Reloads subscriptions (call after create/delete when not listening) and kicks each. */
@@ -280,6 +333,7 @@ export class WebhookDispatcher {
       `SELECT id, tenant_id, url, secret, cursor_seq, disabled_at, created_at FROM webhook_subscription WHERE disabled_at IS NULL`,
     );
     const seen = new Set<string>();
+    this.foreign.clear();
     for (const r of rows) {
       const sub = { ...subOf(r), secret: String(r.secret) };
       seen.add(sub.id);
@@ -294,6 +348,7 @@ export class WebhookDispatcher {
         s.gone = true;
         s.wake?.();
         this.subs.delete(id);
+        this.disown(id);
       }
     }
     for (const s of this.subs.values()) this.kick(s);
@@ -320,6 +375,7 @@ export class WebhookDispatcher {
   }
 
   private async drain(s: SubState): Promise<void> {
+    if (!(await this.own(s.sub.id))) return;
     while (!this.stopped && !s.gone) {
       s.again = false;
       const rows = await this.db.query(
@@ -406,10 +462,18 @@ export class WebhookDispatcher {
     this.unsubscribeWriter = null;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    this.drainTimer = null;
     for (const s of this.subs.values()) s.wake?.();
     await this.unlisten?.().catch(() => {});
     this.unlisten = null;
     await Promise.allSettled([...this.running]);
     this.subs.clear();
+    // Closing the connection releases every subscription lock at once, for the other instances.
+    this.releaseSession();
   }
+}
+
+function lockKeyOf(subscriptionId: string): number {
+  return createHash("sha256").update(subscriptionId).digest().readInt32BE(0);
 }

@@ -161,6 +161,36 @@ describe("webhooks", () => {
     slow.closeAllConnections();
     await new Promise((r) => slow.close(r));
   });
+
+  it("with two instances each event is delivered once, within 1 s wherever it was written; the survivor takes over", async () => {
+    const other = await t.openAnother();
+    const tenant = await createTenant(t.db);
+    const writerA = new AuditWriter(t.db);
+    const writerB = new AuditWriter(other);
+    await createWebhookSubscription(t.db, tenant, url, { allowPrivate: true });
+    const a = new WebhookDispatcher(t.db, writerA, { pollMs: 200, listen: false });
+    const b = new WebhookDispatcher(other, writerB, { pollMs: 200, listen: false });
+    await a.start();
+    await b.start();
+    received = [];
+    const delivered = () =>
+      received.flatMap((r) => (JSON.parse(r.body) as { events: AuditEventRecord[] }).events.filter((e) => e.tenantId === tenant).map((e) => e.seq));
+    const sent = Date.now();
+    for (let i = 1; i <= 20; i++) await (i % 2 ? writerA : writerB).record(sampleEntry(tenant, i));
+    await waitFor(() => delivered().length >= 20, 2000);
+    expect(Date.now() - sent).toBeLessThan(1000 + 200);
+    await new Promise((r) => setTimeout(r, 600)); // time for any duplicate to show up
+    expect(delivered()).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+
+    // Whichever instance delivered, stopping both in turn leaves no gap: the other takes over.
+    await a.stop();
+    await writerB.record(sampleEntry(tenant, 21));
+    await waitFor(() => delivered().includes(21), 2000);
+    await b.stop();
+    expect(delivered()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    await Promise.all([writerA.close(), writerB.close()]);
+    await other.close();
+  });
 });
 
 describe("live feed", () => {
