@@ -27,14 +27,14 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   responses: Record<number, ZodType | string>;
   handler: (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
   /** Called before a refusal for missing or wrong credentials, so data routes can audit it. */
-  onRefused?: (ctx: { params: P; requestId: string; error: unknown }) => Promise<void>;
+  onRefused?: (ctx: { params: P; requestId: string; error: unknown; caller: Caller | null }) => Promise<void>;
 }
 
 export interface RouteEnv {
   broker: Broker;
   adminTokenHash: Buffer | undefined;
   resolveSession?: ConsoleSessionResolver;
-  /** Live audit events of this instance (SSE); absent when auditing is off. */
+  /** Live audit events of every instance (SSE); absent when auditing is off. */
   auditFeed?: AuditLiveFeed;
   webhooks?: { refresh(): Promise<void> | void };
   /** Demo only: emulators and local receivers live on loopback. */
@@ -58,7 +58,7 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef
       try {
         authorize(caller, def.access, (params as { slug?: string }).slug);
       } catch (error) {
-        await def.onRefused?.({ params, requestId: req.id, error });
+        await def.onRefused?.({ params, requestId: req.id, error, caller });
         throw error;
       }
       const body = def.body ? def.body.parse(req.body ?? undefined) : undefined;

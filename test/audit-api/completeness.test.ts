@@ -184,6 +184,11 @@ describe("audit completeness of the core and revocation API", () => {
     const unknown = track(await call("POST", `/api/v1/tenants/${slug}/encrypt`, { token: "cmk_not-a-real-token-000000000000", body: { plaintext: b64("x") } }));
     expect(unknown.status).toBe(401);
     await expectExactly(slug, unknown.rid, [{ ...UNAUTH, action: "encrypt", outcome: "denied", reason: "unauthenticated" }]);
+
+    // The vendor admin token is not a data credential: refused, and recorded under its own name.
+    const admin = track(await call("POST", `/api/v1/tenants/${slug}/decrypt`, { token: ADMIN_TOKEN, body: { ciphertext } }));
+    expect(admin.status).toBe(403);
+    await expectExactly(slug, admin.rid, [{ ...ADMIN, action: "decrypt", outcome: "denied", reason: "forbidden", dekId: null }]);
   });
 
   test("invalid: wrong context and a garbage ciphertext are 422 with one decrypt entry each (outcome invalid)", async () => {

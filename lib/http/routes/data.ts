@@ -1,6 +1,7 @@
 // The data path: encrypt and decrypt for internal services holding a service token.
 import type { Broker, DataRequest } from "../../broker/broker";
 import { BrokerError } from "../../broker/errors";
+import { actorOf, type Caller } from "../auth";
 import { defineRoute, type RouteEnv } from "../route";
 import { MAX_PLAINTEXT_BYTES, ZDecryptRequest, ZDecryptResponse, ZEncryptRequest, ZEncryptResponse, ZError, ZSlugParams } from "../schemas";
 
@@ -10,13 +11,14 @@ function decodeBase64(s: string, field: string, limit: number): Buffer {
   return buf;
 }
 
-async function auditRefusal(broker: Broker, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown) {
+async function auditRefusal(broker: Broker, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown, caller: Caller | null) {
   const tenant = await broker.registry.getBySlug(slug).catch(() => null);
   if (!tenant) return;
   await broker.audit
     .record({
       tenantId: tenant.id,
-      actor: { type: "system", name: "unauthenticated" },
+      // A known caller with the wrong kind of credential (the admin token, a console session) is named.
+      actor: caller ? actorOf(caller) : { type: "system", name: "unauthenticated" },
       action: op,
       outcome: "denied",
       requestId,
@@ -38,7 +40,7 @@ export function dataRoutes(env: RouteEnv) {
     params: ZSlugParams,
     body: ZEncryptRequest,
     responses: { 200: ZEncryptResponse, ...errors },
-    onRefused: ({ params, requestId, error }) => auditRefusal(broker, params.slug, "encrypt", requestId, error),
+    onRefused: ({ params, requestId, error, caller }) => auditRefusal(broker, params.slug, "encrypt", requestId, error, caller),
     handler: async ({ params, body, caller, requestId }) => {
       const plaintext = decodeBase64(body.plaintext, "plaintext", MAX_PLAINTEXT_BYTES);
       const req: DataRequest = { requestId, purpose: body.purpose, context: body.context };
@@ -56,7 +58,7 @@ export function dataRoutes(env: RouteEnv) {
     params: ZSlugParams,
     body: ZDecryptRequest,
     responses: { 200: ZDecryptResponse, 422: ZError, ...errors },
-    onRefused: ({ params, requestId, error }) => auditRefusal(broker, params.slug, "decrypt", requestId, error),
+    onRefused: ({ params, requestId, error, caller }) => auditRefusal(broker, params.slug, "decrypt", requestId, error, caller),
     handler: async ({ params, body, caller, requestId }) => {
       const ciphertext = decodeBase64(body.ciphertext, "ciphertext", MAX_PLAINTEXT_BYTES + 1024);
       const req: DataRequest = { requestId, purpose: body.purpose, context: body.context };
