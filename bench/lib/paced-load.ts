@@ -23,7 +23,7 @@ export async function pacedRun(t: Target, rate: number, durationS: number, maxSo
   const url = new URL(t.url + t.path);
   const body = Buffer.from(t.body);
   const headers = { "content-type": "application/json", "content-length": String(body.length), ...t.headers };
-  const total = Math.round(rate * durationS);
+  const total = Math.max(1, Math.round(rate * durationS));
   const latencies: number[] = [];
   let errors = 0;
   let late = 0;
@@ -49,6 +49,8 @@ export async function pacedRun(t: Target, rate: number, durationS: number, maxSo
         errors++;
         finish();
       });
+      // A server that stops answering ends the run with errors rather than hanging it.
+      req.setTimeout(10_000, () => req.destroy(new Error("timeout")));
       req.end(body);
     };
     const tick = () => {

@@ -15,7 +15,7 @@ export interface SqlExecutor {
   exec(sql: string): Promise<void>;
 }
 
-/** A connection held by one user (the audit writer) until released. */
+/** A connection held by one user until released (the audit writer, the webhook dispatcher's locks). */
 export interface ReservedSession extends SqlExecutor {
   /** Gives the connection up; it is closed rather than reused, so no session setting leaks into the pool. */
   release(): void;
