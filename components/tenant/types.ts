@@ -1,22 +1,10 @@
 // Response shapes of the endpoints the tenant pages read (lib/broker/fleet.ts, lib/http/schemas.ts).
-export interface TenantInfo {
-  id: string;
-  slug: string;
-  name: string;
-  state: "pending" | "active" | "locked";
-  since: string;
-  lockReason: string | null;
-  lockSource: string | null;
-  manualResume: boolean;
-}
+// Type-only imports: the API's zod schemas are the one definition, and nothing of them ships to the browser.
+import type { z } from "zod";
+import type { ZKey, ZTenant } from "@/lib/http/schemas";
 
-export interface KeyInfo {
-  id: string;
-  provider: "aws" | "azure" | "gcp";
-  keyId: string;
-  keyVersion: string | null;
-  lastValidatedAt: string | null;
-}
+export type TenantInfo = z.infer<typeof ZTenant>;
+export type KeyInfo = z.infer<typeof ZKey>;
 
 export type { ValidationStep } from "@/lib/broker/key-validation";
 
