@@ -52,15 +52,8 @@ function once(t: Target, connections: number, durationS: number) {
   });
 }
 
-interface Run {
-  rps: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  errors: number;
-  late: number;
-  cores: LoadFigures["cores"];
-}
+/** One measured run; the figures are the medians (or sums) of these over the rounds. */
+type Run = Omit<LoadFigures, "runsRps">;
 
 /** One run: closed loop with autocannon, or paced open loop when a rate is given (see paced-load.ts). */
 async function measureOnce(t: Target, o: LoadOptions, durationS: number): Promise<Omit<Run, "cores">> {

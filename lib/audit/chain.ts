@@ -4,6 +4,7 @@
 // millisecond time, JSONB-safe detail); otherwise a stored row could never re-verify.
 import { createHash } from "node:crypto";
 import { GENESIS_HASH, hashEntry, type AuditChainFields, type AuditEventRecord } from "./canonical";
+import type { SqlExecutor } from "../db/database";
 import type { AuditEntryInput } from "./types";
 
 export type PendingFields = Omit<AuditChainFields, "seq">;
@@ -109,9 +110,9 @@ export function linkEntries(head: ChainHead, pending: PendingFields[]): { links:
 /** Advisory-lock namespace ("AUDT") for the two-int form, so tenant locks never collide with other users of advisory locks. */
 export const AUDIT_LOCK_NAMESPACE = 0x41554454;
 
-/** A stable int4 per tenant; a collision only makes two tenants share a lock, which is harmless. */
-export function tenantLockKey(tenantId: string): number {
-  return createHash("sha256").update(tenantId.toLowerCase()).digest().readInt32BE(0);
+/** A stable int4 per id (a tenant, a webhook subscription) for advisory locks; a collision only makes two ids share a lock, which is harmless. */
+export function lockKeyOf(id: string): number {
+  return createHash("sha256").update(id.toLowerCase()).digest().readInt32BE(0);
 }
 
 export const AUDIT_COLUMNS =
@@ -153,4 +154,13 @@ export function rowToRecord(r: Record<string, unknown>): AuditEventRecord {
     prevHash: String(r.prev_hash),
     hash: String(r.hash),
   };
+}
+
+/** The tenant's entries after `afterSeq` (up to `untilSeq`), in seq order, at most `limit`: one page of a chain walk. */
+export async function readEventsAfter(db: SqlExecutor, tenantId: string, afterSeq: number, limit: number, untilSeq = Number.MAX_SAFE_INTEGER): Promise<AuditEventRecord[]> {
+  const rows = await db.query(
+    `SELECT ${AUDIT_COLUMNS} FROM audit_event WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT ${Math.max(1, Math.floor(limit))}`,
+    [tenantId, afterSeq, untilSeq],
+  );
+  return rows.map(rowToRecord);
 }

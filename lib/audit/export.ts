@@ -8,7 +8,7 @@
 // mid-chain: the start then widens back to the nearest checkpoint, so every export verifies).
 import { Readable } from "node:stream";
 import type { Database } from "../db/database";
-import { AUDIT_COLUMNS, rowToRecord } from "./chain";
+import { AUDIT_COLUMNS, readEventsAfter, rowToRecord } from "./chain";
 import { createCheckpoint, listCheckpoints, type AuditCheckpointRecord } from "./checkpoints";
 import { AuditQueryError, assertTenantId, buildAuditWhere, type AuditQueryFilters } from "./query";
 import { listPublicKeys } from "./signing";
@@ -106,12 +106,8 @@ async function* exportJsonl(db: Database, tenantId: string, f: AuditQueryFilters
   for (const cp of anchor) yield checkpointLine(cp);
   let after = start - 1;
   while (after < end) {
-    const rows = await db.query(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_event WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT ${pageSize}`,
-      [tenantId, after, end],
-    );
-    if (rows.length === 0) break;
-    const events = rows.map(rowToRecord);
+    const events = await readEventsAfter(db, tenantId, after, pageSize, end);
+    if (events.length === 0) break;
     const lastSeq = events[events.length - 1]!.seq;
     const cps = await listCheckpoints(db, tenantId, { fromSeq: after + 1, toSeq: lastSeq });
     let ci = 0;

@@ -4,7 +4,7 @@
 // the poll) is read from the database in seq order. So each listener gets every row of its
 // tenant from the moment it subscribed, in order, exactly once.
 import type { Database } from "../db/database";
-import { AUDIT_COLUMNS, rowToRecord } from "./chain";
+import { readEventsAfter } from "./chain";
 import type { AuditEventRecord } from "./canonical";
 import type { DurableListener } from "./writer";
 
@@ -112,15 +112,9 @@ export class AuditLiveFeed {
       try {
         do {
           feed.again = false;
-          const rows = await this.db.query(
-            `SELECT ${AUDIT_COLUMNS} FROM audit_event WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`,
-            [tenantId, feed.cursor],
-          );
-          for (const r of rows) {
-            const ev = rowToRecord(r);
-            if (ev.seq > feed.cursor) this.deliver(feed, ev);
-          }
-          if (rows.length === PAGE) feed.again = true;
+          const events = await readEventsAfter(this.db, tenantId, feed.cursor, PAGE);
+          for (const ev of events) if (ev.seq > feed.cursor) this.deliver(feed, ev);
+          if (events.length === PAGE) feed.again = true;
         } while (feed.again && !this.closed && feed.listeners.size > 0);
       } catch {
         // The next poll or batch tries again; the listeners keep their place.

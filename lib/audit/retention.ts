@@ -2,7 +2,7 @@
 // prefix goes, it is verified (so pruning cannot launder tampering) and a signed checkpoint
 // records the hash the first retained entry chains from; audit_prune() refuses without it.
 import type { Database } from "../db/database";
-import { AUDIT_LOCK_NAMESPACE, tenantLockKey } from "./chain";
+import { AUDIT_LOCK_NAMESPACE, lockKeyOf } from "./chain";
 import { insertCheckpoint, type AuditCheckpointRecord } from "./checkpoints";
 import { assertTenantId } from "./query";
 import { getBrokerSigner } from "./signing";
@@ -47,7 +47,7 @@ export async function pruneTenantAudit(db: Database, tenantId: string, olderThan
   const signer = await getBrokerSigner(db);
   return db.transaction(async (tx) => {
     // Same lock as the writer: the checkpoint and the delete see one consistent chain.
-    await tx.query(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, ${tenantLockKey(tenantId)})`);
+    await tx.query(`SELECT pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, ${lockKeyOf(tenantId)})`);
     const first = (await tx.query<{ prev_hash: string }>(`SELECT prev_hash FROM audit_event WHERE tenant_id = $1 AND seq = $2`, [tenantId, beforeSeq]))[0];
     if (!first) throw new Error(`audit entry seq ${beforeSeq} vanished while pruning`);
     const checkpoint = await insertCheckpoint(tx, signer, { tenantId, seq: beforeSeq - 1, hash: first.prev_hash, prunedBeforeSeq: beforeSeq });

@@ -4,7 +4,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { Database } from "../db/database";
 import { GENESIS_HASH, chainFieldsOf, hashEntry, type AuditEventRecord } from "./canonical";
-import { AUDIT_COLUMNS, rowToRecord } from "./chain";
+import { readEventsAfter } from "./chain";
 import { checkpointMessage, listCheckpoints, type AuditCheckpointRecord } from "./checkpoints";
 import { assertTenantId } from "./query";
 import { listPublicKeys, verifySignature, type BrokerPublicKey } from "./signing";
@@ -168,16 +168,12 @@ export async function verifyTenantChain(db: Database, tenantId: string, opts: Ve
   }
   let after = 0;
   for (;;) {
-    const rows = await db.query(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_event WHERE tenant_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT ${pageSize}`,
-      [tenantId, after, until],
-    );
-    for (const r of rows) {
-      const ev = rowToRecord(r);
+    const events = await readEventsAfter(db, tenantId, after, pageSize, until);
+    for (const ev of events) {
       if (!v.addEvent(ev)) return v.finish();
       after = ev.seq;
     }
-    if (rows.length < pageSize) break;
+    if (events.length < pageSize) break;
   }
   return v.finish(opts.untilSeq);
 }

@@ -9,10 +9,10 @@
 // signed body, so a replay cannot dodge the receiver's seen-id check by changing a header.
 // Retries of one batch reuse its delivery id: a receiver that already processed it should
 // answer 2xx to the duplicate.
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { isIP } from "node:net";
 import type { Database, ReservedSession } from "../db/database";
-import { AUDIT_COLUMNS, isUuid, rowToRecord } from "./chain";
+import { isUuid, lockKeyOf, readEventsAfter } from "./chain";
 import { AuditQueryError, assertTenantId } from "./query";
 import type { DurableListener } from "./writer";
 
@@ -378,12 +378,8 @@ export class WebhookDispatcher {
     if (!(await this.own(s.sub.id))) return;
     while (!this.stopped && !s.gone) {
       s.again = false;
-      const rows = await this.db.query(
-        `SELECT ${AUDIT_COLUMNS} FROM audit_event WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT ${this.o.batchSize}`,
-        [s.sub.tenantId, s.sub.cursorSeq],
-      );
-      if (rows.length === 0) return;
-      const events = rows.map(rowToRecord);
+      const events = await readEventsAfter(this.db, s.sub.tenantId, s.sub.cursorSeq, this.o.batchSize);
+      if (events.length === 0) return;
       const firstSeq = events[0]!.seq;
       const lastSeq = events[events.length - 1]!.seq;
       const deliveryId = randomUUID();
@@ -474,6 +470,4 @@ export class WebhookDispatcher {
   }
 }
 
-function lockKeyOf(subscriptionId: string): number {
-  return createHash("sha256").update(subscriptionId).digest().readInt32BE(0);
-}
+

@@ -16,9 +16,10 @@ import type { AuditEventRecord } from "./canonical";
 import {
   AUDIT_LOCK_NAMESPACE,
   EMPTY_HEAD,
+  isUuid,
   linkEntries,
   normalizeEntry,
-  tenantLockKey,
+  lockKeyOf,
   type ChainHead,
   type PendingFields,
 } from "./chain";
@@ -195,7 +196,7 @@ export class AuditWriter implements AuditSink {
         // Another instance appended to one of these chains since: relink from the real heads.
       }
     }
-    const { records, links } = await this.db.transaction((tx) => appendToChainsWithLinks(tx, fields), { asyncCommit: this.opts.durability !== "disk" });
+    const { records, links } = await this.db.transaction((tx) => appendToChains(tx, fields), { asyncCommit: this.opts.durability !== "disk" });
     this.remember(links);
     return records;
   }
@@ -245,15 +246,11 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
  * transaction. The per-tenant advisory locks, taken in a fixed order, make instances that
  * share one database append to a tenant's chain one after another and never deadlock.
  */
-export async function appendToChains(tx: SqlExecutor, entries: PendingFields[]): Promise<AuditEventRecord[]> {
-  return (await appendToChainsWithLinks(tx, entries)).records;
-}
-
-async function appendToChainsWithLinks(tx: SqlExecutor, entries: PendingFields[]): Promise<{ records: AuditEventRecord[]; links: Omit<AuditEventRecord, "id">[] }> {
+async function appendToChains(tx: SqlExecutor, entries: PendingFields[]): Promise<{ records: AuditEventRecord[]; links: Omit<AuditEventRecord, "id">[] }> {
   if (entries.length === 0) return { records: [], links: [] };
   const byTenant = groupByTenant(entries);
   const tenants = [...byTenant.keys()].sort();
-  const lockKeys = [...new Set(tenants.map(tenantLockKey))].sort((a, b) => a - b);
+  const lockKeys = [...new Set(tenants.map(lockKeyOf))].sort((a, b) => a - b);
   // Locks are taken left to right, then the heads are read in a later statement (so with a snapshot
   // taken after the locks were granted). Both go in one parameterless round trip, which also carries
   // the BEGIN: the lock keys are our own integers and the tenant ids were checked to be UUIDs.
@@ -278,7 +275,7 @@ async function insertLinks(db: SqlExecutor, links: Omit<AuditEventRecord, "id">[
   // transaction) before it can produce a row to insert: every row joins the one-row lock result.
   // So a writer that read the heads under the locks is never interleaved with, and only a stale
   // remembered head can conflict.
-  const lockKeys = opts.lock ? [...new Set(links.map((l) => tenantLockKey(l.tenantId)))] : [];
+  const lockKeys = opts.lock ? [...new Set(links.map((l) => lockKeyOf(l.tenantId)))] : [];
   const rows = await db.query<{ id: unknown; tenant_id: string; seq: unknown }>(
     `${opts.lock ? `WITH locked AS MATERIALIZED (SELECT count(pg_advisory_xact_lock(${AUDIT_LOCK_NAMESPACE}, k)) FROM (SELECT k FROM unnest($22::int4[]) k ORDER BY k) keys) ` : ""}
      INSERT INTO audit_event (tenant_id, seq, time, actor_type, actor_id, actor_name, action, outcome, provider, key_ref,
@@ -308,7 +305,7 @@ async function insertLinks(db: SqlExecutor, links: Omit<AuditEventRecord, "id">[
 export async function readHeads(tx: SqlExecutor, tenants: string[], before?: string): Promise<Map<string, ChainHead>> {
   const heads = new Map<string, ChainHead>();
   if (tenants.length === 0) return heads;
-  for (const t of tenants) if (!UUID.test(t)) throw new Error("readHeads: tenant ids must be UUIDs");
+  for (const t of tenants) if (!isUuid(t)) throw new Error("readHeads: tenant ids must be UUIDs");
   const rows = await tx.query<{ tenant_id: string; seq: unknown; hash: string | null; cp_seq: unknown; cp_hash: string | null }>(
     `${before ? `${before}; ` : ""}SELECT t.id::text AS tenant_id, e.seq, e.hash, c.seq AS cp_seq, c.hash AS cp_hash
        FROM (VALUES ${tenants.map((id) => `('${id}'::uuid)`).join(",")}) AS t(id)
@@ -321,8 +318,6 @@ export async function readHeads(tx: SqlExecutor, tenants: string[], before?: str
   }
   return heads;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** For BROKER_AUDIT=off: accepts and drops every entry. */
 export class NoopAuditSink implements AuditSink {
