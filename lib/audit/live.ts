@@ -6,7 +6,7 @@
 import type { Database } from "../db/database";
 import { readEventsAfter } from "./chain";
 import type { AuditEventRecord } from "./canonical";
-import type { DurableListener } from "./writer";
+import { readHeads, type DurableListener } from "./writer";
 
 export type LiveListener = (event: AuditEventRecord) => void;
 
@@ -64,13 +64,10 @@ export class AuditLiveFeed {
     if (!p) {
       p = (async () => {
         // The head now (or, if every row was pruned, the last checkpoint's): rows after it are new.
-        const rows = await this.db.query<{ seq: unknown }>(
-          `SELECT COALESCE((SELECT max(seq) FROM audit_event WHERE tenant_id = $1), (SELECT max(seq) FROM audit_checkpoint WHERE tenant_id = $1), 0) AS seq`,
-          [tenantId],
-        );
+        const head = (await readHeads(this.db, [tenantId])).get(tenantId);
         const existing = this.byTenant.get(tenantId);
         if (existing) return existing;
-        const feed: TenantFeed = { listeners: new Set(), cursor: Number(rows[0]?.seq ?? 0), catchingUp: false, again: false };
+        const feed: TenantFeed = { listeners: new Set(), cursor: head?.seq ?? 0, catchingUp: false, again: false };
         this.byTenant.set(tenantId, feed);
         return feed;
       })().finally(() => this.starting.delete(tenantId));
