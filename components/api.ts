@@ -1,12 +1,15 @@
 // The console's client for /api/v1: same-origin cookie auth, the CSRF header the API requires
 // for cookie-authenticated mutations, and the API's error envelope as a typed error.
+import type { ErrorBody } from "@/lib/http/schemas/errors";
+
 export class ApiError extends Error {
   override readonly name = "ApiError";
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly body: Record<string, unknown> = {},
+    /** The envelope's `error` member (lib/http/schemas/errors.ts); partial, since a proxy may answer instead of the API. */
+    readonly body: Partial<ErrorBody> = {},
   ) {
     super(message);
   }
@@ -34,7 +37,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   }
   if (!res.ok) {
     const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
-    throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? `The broker answered HTTP ${res.status}.`, (err ?? {}) as Record<string, unknown>);
+    throw new ApiError(res.status, err?.code ?? `http_${res.status}`, err?.message ?? `The broker answered HTTP ${res.status}.`, (err ?? {}) as Partial<ErrorBody>);
   }
   return json as T;
 }

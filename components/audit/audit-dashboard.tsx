@@ -4,10 +4,7 @@
 // operations per minute by outcome (counted by GET /audit/activity, not in the browser).
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import type { AuditActivity } from "@/lib/audit/aggregate";
-import type { AuditEventRecord } from "@/lib/audit/canonical";
 import { AUDIT_ACTIONS, AUDIT_OUTCOMES, AUDIT_RANGES, EMPTY_AUDIT_FILTERS, auditSearchParams, isUnfiltered, type AuditFilterState, type AuditRange } from "@/lib/audit/catalog";
-import type { AuditVerifyResult } from "@/lib/audit/verify";
 import { api, tenantPath } from "../api";
 import { fmtMs, fmtTime } from "../format";
 import { qk } from "../query-keys";
@@ -20,9 +17,9 @@ import { Alert, EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
 import { AuditEventDetail } from "./event-detail";
 import { OUTCOME_SERIES, outcomeTone } from "./outcomes";
+import type { AuditActivity, AuditEvent, AuditPage, AuditVerifyResult } from "./types";
 import { useAuditStream, type StreamMode } from "./use-audit-stream";
 
-type Page = { events: AuditEventRecord[]; nextCursor: string | null };
 
 const PAGE_SIZE = 50;
 const POLL_MS = 5_000;
@@ -37,7 +34,7 @@ const MODE_LABEL: Record<StreamMode, string> = {
   polling: `Live feed unavailable: refreshing every ${POLL_MS / 1000} s`,
 };
 
-function actorLabel(e: AuditEventRecord): string {
+function actorLabel(e: AuditEvent): string {
   return `${e.actorType}${e.actorName ? `: ${e.actorName}` : e.actorId ? `: ${e.actorId}` : ""}`;
 }
 
@@ -46,7 +43,7 @@ export function AuditDashboard({ slug }: { slug: string }) {
   const [filters, setFilters] = useState<AuditFilterState>(EMPTY_AUDIT_FILTERS);
   const [draft, setDraft] = useState<AuditFilterState>(EMPTY_AUDIT_FILTERS);
   const [search, setSearch] = useState("");
-  const [selected, setSelected] = useState<AuditEventRecord | null>(null);
+  const [selected, setSelected] = useState<AuditEvent | null>(null);
   const [fresh, setFresh] = useState<Set<number>>(() => new Set());
   const [liveCount, setLiveCount] = useState(0);
   // Filters are part of the key, so each combination is its own cached list.
@@ -69,7 +66,7 @@ export function AuditDashboard({ slug }: { slug: string }) {
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
   const onEvent = useCallback(
-    (ev: AuditEventRecord) => {
+    (ev: AuditEvent) => {
       setLiveCount((n) => n + 1);
       later("chart", () => void qc.invalidateQueries({ queryKey: qk.auditActivity(slug) }), 2_000);
       const f = filtersRef.current;
@@ -79,7 +76,7 @@ export function AuditDashboard({ slug }: { slug: string }) {
         later("list", () => void qc.invalidateQueries({ queryKey: key }), 500);
         return;
       }
-      qc.setQueryData<InfiniteData<Page, string | null>>(key, (old) => {
+      qc.setQueryData<InfiniteData<AuditPage, string | null>>(key, (old) => {
         if (!old || !old.pages[0]) return old;
         if (old.pages.some((p) => p.events.some((e) => e.seq === ev.seq))) return old;
         const first = old.pages[0];
@@ -101,7 +98,7 @@ export function AuditDashboard({ slug }: { slug: string }) {
       const p = auditSearchParams(filters);
       p.set("limit", String(PAGE_SIZE));
       if (pageParam) p.set("cursor", pageParam);
-      return api<Page>(tenantPath(slug, `/audit?${p}`), { signal });
+      return api<AuditPage>(tenantPath(slug, `/audit?${p}`), { signal });
     },
     getNextPageParam: (last) => last.nextCursor ?? null,
     placeholderData: (prev) => prev,
@@ -331,7 +328,8 @@ function LabelledSelect({ label, value, onChange, children }: { label: string; v
 function ActivityChart({ data }: { data: AuditActivity }) {
   const total = Object.values(data.totals).reduce((a, n) => a + n, 0);
   const peak = Math.max(0, ...data.minutes.map((m) => m.total));
-  const parts = OUTCOME_SERIES.filter((s) => data.totals[s.key]).map((s) => `${data.totals[s.key]} ${s.label}`);
+  const totals: Partial<Record<string, number>> = data.totals;
+  const parts = OUTCOME_SERIES.filter((s) => totals[s.key]).map((s) => `${totals[s.key]} ${s.label}`);
   const summary = total
     ? `${total} operations in the last ${data.minutes.length} minutes (${parts.join(", ")}); peak ${peak} per minute.`
     : `No operations in the last ${data.minutes.length} minutes.`;

@@ -1,5 +1,5 @@
 "use client";
-import type { AuditEventRecord } from "@/lib/audit/canonical";
+import type { AuditEvent } from "./types";
 import { fmtTime } from "../format";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
@@ -8,7 +8,7 @@ import { Dialog } from "../ui/dialog";
 import { outcomeTone } from "./outcomes";
 
 // Every field of the record, in the order the hash covers them, then the chain links.
-const FIELDS: Array<[keyof AuditEventRecord, string]> = [
+const FIELDS: Array<[keyof AuditEvent, string]> = [
   ["seq", "Sequence"],
   ["id", "Row id"],
   ["time", "Time (UTC)"],
@@ -38,7 +38,7 @@ function show(v: unknown): string {
   return String(v);
 }
 
-export function AuditEventDetail({ event, onClose }: { event: AuditEventRecord | null; onClose: () => void }) {
+export function AuditEventDetail({ event, onClose }: { event: AuditEvent | null; onClose: () => void }) {
   return (
     <Dialog
       open={event !== null}

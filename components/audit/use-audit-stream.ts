@@ -3,7 +3,7 @@
 // When the stream cannot be kept open (a proxy that buffers, the feed turned off, repeated
 // errors) the dashboard falls back to polling the list API instead of going silently stale.
 import { useEffect, useRef, useState } from "react";
-import type { AuditEventRecord } from "@/lib/audit/canonical";
+import type { AuditEvent } from "./types";
 import { tenantPath } from "../api";
 
 export type StreamMode = "connecting" | "live" | "reconnecting" | "polling";
@@ -11,7 +11,7 @@ export type StreamMode = "connecting" | "live" | "reconnecting" | "polling";
 /** Consecutive errors before giving up on the stream (EventSource retries by itself in between). */
 const MAX_STREAM_ERRORS = 3;
 
-export function useAuditStream(slug: string, handlers: { onEvent: (ev: AuditEventRecord) => void; onReconnect: () => void }): StreamMode {
+export function useAuditStream(slug: string, handlers: { onEvent: (ev: AuditEvent) => void; onReconnect: () => void }): StreamMode {
   const [mode, setMode] = useState<StreamMode>("connecting");
   // Handlers change every render; the connection must not.
   const ref = useRef(handlers);
@@ -32,7 +32,7 @@ export function useAuditStream(slug: string, handlers: { onEvent: (ev: AuditEven
     };
     es.addEventListener("audit", (m) => {
       try {
-        ref.current.onEvent(JSON.parse((m as MessageEvent<string>).data) as AuditEventRecord);
+        ref.current.onEvent(JSON.parse((m as MessageEvent<string>).data) as AuditEvent);
       } catch {
         /* a malformed frame is skipped; the next poll or reconnect catches up */
       }

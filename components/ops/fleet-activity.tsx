@@ -5,17 +5,10 @@ import { useQuery } from "@tanstack/react-query";
 import { api } from "../api";
 import { fmtPct } from "../format";
 import { qk } from "../query-keys";
+import type { FleetKmsActivity } from "./types";
 import { StackedBarChart } from "../ui/bar-chart";
 import { Card, CardTitle } from "../ui/card";
 import { ErrorState, LoadingBlock } from "../ui/state";
-
-interface FleetKmsActivity {
-  from: string;
-  to: string;
-  minutes: Array<{ minute: string; calls: number; errors: number }>;
-  calls: number;
-  errors: number;
-}
 
 const ACTIVITY_POLL_MS = 15_000;
 

@@ -12,38 +12,10 @@ import { Input, Select } from "../ui/input";
 import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { SortableTh, Table, Td, Th, type SortDir } from "../ui/table";
 import { FleetActivity } from "./fleet-activity";
+import type { FleetPage } from "./types";
 
 /** Live without reload: an operator sees a lock within a few seconds. */
 export const FLEET_POLL_MS = 2_000;
-
-interface FleetTenant {
-  id: string;
-  slug: string;
-  name: string;
-  state: string;
-  since: string;
-  lockReason: string | null;
-  provider: string | null;
-  keyId: string | null;
-  health: "locked" | "unreachable" | "pending" | "ok";
-  lastProbeAt: string | null;
-  lastProbeOutcome: string | null;
-  lastProbeLatencyMs: number | null;
-  latencyMsP50: number | null;
-  latencyMsP99: number | null;
-  errorRate: number | null;
-  lastSuccessAt: string | null;
-  cacheHitRatio: number | null;
-}
-
-interface FleetPage {
-  tenants: FleetTenant[];
-  page: number;
-  pageSize: number;
-  total: number;
-  pages: number;
-  summary: Record<"locked" | "unreachable" | "pending" | "ok", number>;
-}
 
 type SortKey = "priority" | "slug" | "name" | "state" | "provider" | "lastProbe" | "probeLatency" | "since";
 

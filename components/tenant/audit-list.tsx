@@ -10,26 +10,10 @@ import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
 import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
-
-interface AuditEvent {
-  seq?: number | string;
-  time: string;
-  actor?: { type?: string; id?: string; name?: string } | string;
-  actorType?: string;
-  actorName?: string | null;
-  action: string;
-  outcome: string;
-  cacheHit?: boolean | null;
-  latencyMs?: number | null;
-  purpose?: string | null;
-  requestId?: string | null;
-  reason?: string | null;
-}
+import type { AuditEvent, AuditPage } from "../audit/types";
 
 function actorLabel(e: AuditEvent): string {
-  if (typeof e.actor === "string") return e.actor;
-  if (e.actor) return `${e.actor.type ?? ""}${e.actor.name ? `: ${e.actor.name}` : ""}`;
-  return `${e.actorType ?? ""}${e.actorName ? `: ${e.actorName}` : ""}`;
+  return `${e.actorType}${e.actorName ? `: ${e.actorName}` : ""}`;
 }
 
 export function AuditList({ slug, compact = false }: { slug: string; compact?: boolean }) {
@@ -37,7 +21,7 @@ export function AuditList({ slug, compact = false }: { slug: string; compact?: b
     queryKey: qk.audit(slug),
     initialPageParam: null as string | null,
     queryFn: ({ pageParam, signal }) =>
-      api<{ events: AuditEvent[]; nextCursor: string | null }>(tenantPath(slug, `/audit?limit=${compact ? 10 : 50}${pageParam ? `&cursor=${encodeURIComponent(pageParam)}` : ""}`), { signal }),
+      api<AuditPage>(tenantPath(slug, `/audit?limit=${compact ? 10 : 50}${pageParam ? `&cursor=${encodeURIComponent(pageParam)}` : ""}`), { signal }),
     getNextPageParam: (last) => last.nextCursor ?? null,
     refetchInterval: 5_000,
   });

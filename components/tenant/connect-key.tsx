@@ -14,7 +14,7 @@ import { CodeBlock } from "../ui/copy-button";
 import { Field } from "../ui/input";
 import { Alert, ErrorState, LoadingBlock } from "../ui/state";
 import { grantsFor, KEY_LABEL, KEY_PLACEHOLDER, type ConnectInfo, type Provider } from "./grant-text";
-import type { KeyInfo, TenantInfo, ValidationStep } from "./types";
+import type { ConnectKeyResult, KeyRefCheck, ValidationStep } from "./types";
 import { ValidationSteps } from "./validation-steps";
 
 function useDebounced<T>(value: T, ms: number): T {
@@ -36,12 +36,12 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
   const info = useQuery({ queryKey: qk.connectInfo(slug), queryFn: ({ signal }) => api<ConnectInfo>(tenantPath(slug, "/connect-info"), { signal }), staleTime: 60_000 });
   const format = useQuery({
     queryKey: ["key-ref", provider, debouncedKey],
-    queryFn: ({ signal }) => api<{ ok: boolean; message?: string }>("/api/v1/key-ref/validate", { method: "POST", body: { provider, keyId: debouncedKey }, signal }),
+    queryFn: ({ signal }) => api<KeyRefCheck>("/api/v1/key-ref/validate", { method: "POST", body: { provider, keyId: debouncedKey }, signal }),
     enabled: debouncedKey.length > 0,
     staleTime: Infinity,
   });
   const connect = useMutation({
-    mutationFn: () => sensitive(() => api<{ tenant: TenantInfo; key: KeyInfo; validation: { steps: ValidationStep[] } }>(tenantPath(slug, "/key"), { method: "PUT", body: { provider, keyId: keyId.trim() } })),
+    mutationFn: () => sensitive(() => api<ConnectKeyResult>(tenantPath(slug, "/key"), { method: "PUT", body: { provider, keyId: keyId.trim() } })),
     onSuccess: () => qc.invalidateQueries({ queryKey: qk.health(slug) }),
   });
 

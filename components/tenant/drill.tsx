@@ -8,7 +8,7 @@ import { qk } from "../query-keys";
 import { useSensitiveAction } from "../reauth";
 import { Button } from "../ui/button";
 import { Alert, ErrorState } from "../ui/state";
-import type { DrillReport } from "@/lib/broker/drill";
+import type { DrillReport } from "./types";
 
 
 const OUTCOME_TEXT: Record<DrillReport["outcome"], string> = {

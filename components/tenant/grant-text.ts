@@ -1,12 +1,8 @@
 // The exact grants a tenant gives the vendor, per cloud. Pure functions, so the wizard shows
 // them as the user types and tests can check them.
-export interface ConnectInfo {
-  tenantId: string;
-  slug: string;
-  aws: { principal: string | null; region: string };
-  azure: { appId: string | null; allowedHosts: string[] };
-  gcp: { serviceAccount: string | null };
-}
+import type { ConnectInfo } from "./types";
+
+export type { ConnectInfo };
 
 export type Provider = "aws" | "azure" | "gcp";
 

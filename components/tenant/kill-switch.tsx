@@ -9,7 +9,7 @@ import { Card, CardTitle } from "../ui/card";
 import { Dialog } from "../ui/dialog";
 import { Field } from "../ui/input";
 import { Alert, ErrorState } from "../ui/state";
-import type { TenantInfo, ValidationStep } from "./types";
+import type { TenantInfo, UnlockResult, ValidationStep } from "./types";
 import { RevocationDrill } from "./drill";
 import { ValidationSteps } from "./validation-steps";
 
@@ -31,7 +31,7 @@ export function KillSwitch({ slug, tenant }: { slug: string; tenant: TenantInfo 
     },
   });
   const unlock = useMutation({
-    mutationFn: () => sensitive(() => api<{ validation: { steps: ValidationStep[] } }>(tenantPath(slug, "/unlock"), { method: "POST" })),
+    mutationFn: () => sensitive(() => api<UnlockResult>(tenantPath(slug, "/unlock"), { method: "POST" })),
     onSuccess: (r) => {
       setUnlockSteps(r.validation.steps);
       return refresh();

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { api, tenantPath } from "../api";
 import { fmtAgo, fmtTime } from "../format";
 import { qk } from "../query-keys";
+import type { CreatedToken, TokenList, TokenRow } from "./types";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
@@ -13,22 +14,14 @@ import { Field } from "../ui/input";
 import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
 
-interface TokenRow {
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
 
 export function TokensPanel({ slug }: { slug: string }) {
   const qc = useQueryClient();
   const [name, setName] = useState("");
   const [revoking, setRevoking] = useState<TokenRow | null>(null);
-  const list = useQuery({ queryKey: qk.tokens(slug), queryFn: ({ signal }) => api<{ tokens: TokenRow[] }>(tenantPath(slug, "/tokens"), { signal }) });
+  const list = useQuery({ queryKey: qk.tokens(slug), queryFn: ({ signal }) => api<TokenList>(tenantPath(slug, "/tokens"), { signal }) });
   const create = useMutation({
-    mutationFn: (n: string) => api<{ id: string; token: string; name: string }>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } }),
+    mutationFn: (n: string) => api<CreatedToken>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } }),
     onSuccess: () => {
       setName("");
       return qc.invalidateQueries({ queryKey: qk.tokens(slug) });

@@ -3,10 +3,10 @@
 // secret that is returned once at creation (stored by the broker, never shown again).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import type { WebhookDeliveryInfo, WebhookSubscriptionInfo } from "@/lib/audit/webhooks";
 import { api, tenantPath } from "../api";
 import { fmtMs, fmtTime } from "../format";
 import { qk } from "../query-keys";
+import type { WebhookCreated, WebhookDelivery, WebhookInfo } from "./types";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
@@ -22,10 +22,10 @@ export function WebhooksPanel({ slug }: { slug: string }) {
   const qc = useQueryClient();
   const [url, setUrl] = useState("");
   const [open, setOpen] = useState<string | null>(null);
-  const [removing, setRemoving] = useState<WebhookSubscriptionInfo | null>(null);
-  const list = useQuery({ queryKey: qk.webhooks(slug), queryFn: ({ signal }) => api<{ webhooks: WebhookSubscriptionInfo[] }>(tenantPath(slug, "/webhooks"), { signal }) });
+  const [removing, setRemoving] = useState<WebhookInfo | null>(null);
+  const list = useQuery({ queryKey: qk.webhooks(slug), queryFn: ({ signal }) => api<{ webhooks: WebhookInfo[] }>(tenantPath(slug, "/webhooks"), { signal }) });
   const create = useMutation({
-    mutationFn: (u: string) => api<{ webhook: WebhookSubscriptionInfo; secret: string }>(tenantPath(slug, "/webhooks"), { method: "POST", body: { url: u } }),
+    mutationFn: (u: string) => api<WebhookCreated>(tenantPath(slug, "/webhooks"), { method: "POST", body: { url: u } }),
     onSuccess: (r) => {
       setUrl("");
       setOpen(r.webhook.id);
@@ -154,10 +154,10 @@ export function WebhooksPanel({ slug }: { slug: string }) {
   );
 }
 
-function DeliveryLog({ slug, hook }: { slug: string; hook: WebhookSubscriptionInfo }) {
+function DeliveryLog({ slug, hook }: { slug: string; hook: WebhookInfo }) {
   const q = useQuery({
     queryKey: qk.webhookDeliveries(slug, hook.id),
-    queryFn: ({ signal }) => api<{ deliveries: WebhookDeliveryInfo[] }>(tenantPath(slug, `/webhooks/${hook.id}/deliveries?limit=50`), { signal }),
+    queryFn: ({ signal }) => api<{ deliveries: WebhookDelivery[] }>(tenantPath(slug, `/webhooks/${hook.id}/deliveries?limit=50`), { signal }),
     refetchInterval: DELIVERY_POLL_MS,
   });
   const rows = q.data?.deliveries ?? [];

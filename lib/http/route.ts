@@ -1,9 +1,13 @@
 // A route is declared once: its schemas validate the request and feed the OpenAPI document.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { z, type ZodType } from "zod";
+import type { ZodType } from "zod";
 import type { AuditLiveFeed } from "../audit/live";
 import type { Broker } from "../broker/broker";
 import { authorize, resolveCaller, type Access, type Caller, type ConsoleSessionResolver } from "./auth";
+import { responseSerializer, type ResponseMap } from "./contract";
+
+export { openApiDocument } from "./openapi";
+export type { MediaResponse, ResponseDecl, ResponseMap } from "./contract";
 
 export interface RouteContext<B, Q, P> {
   req: FastifyRequest;
@@ -24,7 +28,8 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   params?: ZodType<P>;
   body?: ZodType<B>;
   query?: ZodType<Q>;
-  responses: Record<number, ZodType | string>;
+  /** Per status: the JSON body's schema (the answer is serialized through it), or a non-JSON body (lib/http/contract.ts). */
+  responses: ResponseMap;
   handler: (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
   /** Called before a refusal for missing or wrong credentials, so data routes can audit it. */
   onRefused?: (ctx: { params: P; requestId: string; error: unknown; caller: Caller | null }) => Promise<void>;
@@ -52,6 +57,7 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef
   app.route({
     method: def.method,
     url: def.url,
+    preSerialization: responseSerializer(def),
     handler: async (req, reply) => {
       const params = def.params ? def.params.parse(req.params) : req.params;
       const caller = def.access === "public" ? null : await resolveCaller(req, env.broker, env.adminTokenHash, env.resolveSession);
@@ -66,39 +72,4 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef
       return def.handler({ req, reply, caller, body, query, params, requestId: req.id });
     },
   });
-}
-
-/** OpenAPI 3.1 from the declared routes. */
-export function openApiDocument(defs: RouteDef<any, any, any>[]) {
-  const paths: Record<string, Record<string, unknown>> = {};
-  const json = (s: ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any" });
-  for (const d of defs) {
-    const path = d.url.replace(/:(\w+)/g, "{$1}");
-    const op: Record<string, unknown> = {
-      summary: d.summary,
-      tags: [d.tag],
-      security: d.access === "public" ? [] : [{ bearer: [] }],
-      parameters: [...(d.url.match(/:(\w+)/g) ?? []).map((p) => ({ name: p.slice(1), in: "path", required: true, schema: { type: "string" } }))],
-      responses: Object.fromEntries(
-        Object.entries(d.responses).map(([status, s]) => [
-          status,
-          typeof s === "string" ? { description: s } : { description: status.startsWith("2") ? "OK" : "Error", content: { "application/json": { schema: json(s) } } },
-        ]),
-      ),
-    };
-    if (d.query) {
-      const q = json(d.query) as { properties?: Record<string, unknown>; required?: string[] };
-      for (const [name, schema] of Object.entries(q.properties ?? {})) {
-        (op.parameters as unknown[]).push({ name, in: "query", required: q.required?.includes(name) ?? false, schema });
-      }
-    }
-    if (d.body) op.requestBody = { required: true, content: { "application/json": { schema: json(d.body) } } };
-    paths[path] = { ...(paths[path] ?? {}), [d.method.toLowerCase()]: op };
-  }
-  return {
-    openapi: "3.1.0",
-    info: { title: "cmek-broker API", version: "1", description: "Envelope encryption under each tenant's own KMS key. Errors are {\"error\": {\"code\", \"message\"}}." },
-    components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
-    paths,
-  };
 }

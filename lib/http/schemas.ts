@@ -78,15 +78,8 @@ export const ZTokenList = z.object({
 export const ZLockRequest = z.strictObject({ reason: z.string().trim().min(1).max(500) });
 export const ZSettingsRequest = z.strictObject({ manualResume: z.boolean() });
 
-export const ZStatusResponse = z.object({
-  state: z.enum(["pending", "active", "locked"]),
-  since: z.string(),
-  reason: z.string().nullable(),
-  lockSource: z.string().nullable().optional(),
-  health: z.record(z.string(), z.unknown()).optional(),
-  lastLock: z.record(z.string(), z.unknown()).nullable().optional(),
-});
-
-export const ZError = z.object({ error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()) });
+// Response schemas beyond the ones above live per route group in ./schemas/*.ts.
+export { ZStatusResponse } from "./schemas/status";
+export { ZError } from "./schemas/errors";
 
 export const ZSlugParams = z.object({ slug: ZSlug });

@@ -17,6 +17,7 @@ import { addAuditWebhook, asInvalidRequest, exportAudit, removeAuditWebhook, set
 import { actorOf } from "../auth";
 import { defineRoute, type RouteEnv } from "../route";
 import { ZError, ZSlugParams } from "../schemas";
+import { ZAuditActivity, ZAuditEvent, ZAuditPage, ZAuditPublicKeys, ZAuditRetention, ZAuditVerifyResult, ZWebhookCreated, ZWebhookDeliveries, ZWebhookList } from "../schemas/audit";
 
 const csv = z
   .string()
@@ -67,7 +68,7 @@ export function auditRoutes(env: RouteEnv) {
     access: "tenant_read",
     params: ZSlugParams,
     query: ZAuditListQuery,
-    responses: { 200: z.object({ events: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() }), ...errors },
+    responses: { 200: ZAuditPage, ...errors },
     handler: async ({ params, query }) => {
       const t = await broker.requireTenant(params.slug);
       return asInvalidRequest(() => listAuditEvents(db, t.id, toFilters(query), { limit: query.limit, cursor: query.cursor ?? null }));
@@ -82,7 +83,10 @@ export function auditRoutes(env: RouteEnv) {
     access: "tenant_read",
     params: ZSlugParams,
     query: ZExportQuery,
-    responses: { 200: "application/x-ndjson or text/csv stream", ...errors },
+    responses: {
+      200: { description: "JSON Lines (a header line, then events and signed checkpoints; self-verifying) or CSV, streamed as an attachment", media: ["application/x-ndjson", "text/csv"] },
+      ...errors,
+    },
     handler: async ({ params, query, reply, caller, requestId }) => {
       const { format, ...rest } = query;
       const out = await exportAudit(broker, actorOf(caller!), params.slug, format, toFilters(rest), requestId);
@@ -97,7 +101,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "audit",
     access: "tenant_read",
     params: ZSlugParams,
-    responses: { 200: z.object({ ok: z.boolean(), count: z.number(), firstBadEntry: z.unknown().optional() }).loose(), ...errors },
+    responses: { 200: ZAuditVerifyResult, ...errors },
     handler: async ({ params }) => {
       const t = await broker.requireTenant(params.slug);
       return verifyTenantChain(db, t.id);
@@ -112,15 +116,7 @@ export function auditRoutes(env: RouteEnv) {
     access: "tenant_read",
     params: ZSlugParams,
     query: z.object({ minutes: z.coerce.number().int().min(1).max(ACTIVITY_MAX_MINUTES).default(60) }),
-    responses: {
-      200: z.object({
-        from: z.string(),
-        to: z.string(),
-        minutes: z.array(z.object({ minute: z.string(), total: z.number(), outcomes: z.record(z.string(), z.number()) })),
-        totals: z.record(z.string(), z.number()),
-      }),
-      ...errors,
-    },
+    responses: { 200: ZAuditActivity, ...errors },
     handler: async ({ params, query }) => {
       const t = await broker.requireTenant(params.slug);
       return tenantAuditActivity(db, t.id, { minutes: query.minutes });
@@ -134,7 +130,10 @@ export function auditRoutes(env: RouteEnv) {
     tag: "audit",
     access: "tenant_read",
     params: ZSlugParams,
-    responses: { 200: "text/event-stream", ...errors },
+    responses: {
+      200: { description: "Server-Sent Events: `event: audit` with `id` the entry's seq and `data` one audit event (x-itemSchema); comment lines keep the connection alive", media: ["text/event-stream"], itemSchema: ZAuditEvent },
+      ...errors,
+    },
     handler: async ({ params, req, reply }) => {
       const t = await broker.requireTenant(params.slug);
       const feed = env.auditFeed;
@@ -169,7 +168,7 @@ export function auditRoutes(env: RouteEnv) {
     summary: "The broker's Ed25519 public key(s) that sign audit checkpoints",
     tag: "audit",
     access: "public",
-    responses: { 200: z.object({ current: z.object({ keyId: z.string(), publicKeyPem: z.string() }), all: z.array(z.object({ keyId: z.string(), publicKeyPem: z.string() })) }) },
+    responses: { 200: ZAuditPublicKeys },
     handler: async () => ({ current: await getPublicKey(db), all: await listPublicKeys(db) }),
   });
 
@@ -181,11 +180,9 @@ export function auditRoutes(env: RouteEnv) {
     access: "tenant_admin",
     params: ZSlugParams,
     body: z.strictObject({ days: z.number().int().min(1).max(3650).nullable() }),
-    responses: { 200: z.object({ retentionDays: z.number().nullable() }), ...errors },
+    responses: { 200: ZAuditRetention, ...errors },
     handler: async ({ params, body, caller, requestId }) => setAuditRetention(broker, actorOf(caller!), params.slug, body.days, requestId),
   });
-
-  const ZWebhook = z.object({ id: z.string(), url: z.string(), createdAt: z.string() }).loose();
 
   defineRoute({
     method: "GET",
@@ -194,7 +191,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "webhooks",
     access: "tenant_read",
     params: ZSlugParams,
-    responses: { 200: z.object({ webhooks: z.array(ZWebhook) }), ...errors },
+    responses: { 200: ZWebhookList, ...errors },
     handler: async ({ params }) => {
       const t = await broker.requireTenant(params.slug);
       return { webhooks: await listWebhookSubscriptions(db, t.id) };
@@ -209,7 +206,7 @@ export function auditRoutes(env: RouteEnv) {
     access: "tenant_admin",
     params: ZSlugParams,
     body: z.strictObject({ url: z.url().max(2048) }),
-    responses: { 201: z.object({ webhook: ZWebhook, secret: z.string() }), ...errors },
+    responses: { 201: ZWebhookCreated, ...errors },
     handler: async ({ params, body, caller, reply, requestId }) => {
       const created = await addAuditWebhook(broker, actorOf(caller!), params.slug, body.url, { allowPrivate: env.allowPrivateWebhooks ?? false, requestId });
       // The dispatcher also learns of it by notification; refreshing here just saves that trip.
@@ -241,7 +238,7 @@ export function auditRoutes(env: RouteEnv) {
     access: "tenant_read",
     params: ZSlugParams.extend({ webhookId: z.uuid() }),
     query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
-    responses: { 200: z.object({ deliveries: z.array(z.record(z.string(), z.unknown())) }), ...errors },
+    responses: { 200: ZWebhookDeliveries, ...errors },
     handler: async ({ params, query }) => {
       const t = await broker.requireTenant(params.slug);
       return { deliveries: await listWebhookDeliveries(db, t.id, params.webhookId, { limit: query.limit }) };

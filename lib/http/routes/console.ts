@@ -10,8 +10,9 @@ import { resolveCaller } from "../auth";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
 import { ZError, ZSlugParams } from "../schemas";
+import { ZConnectInfo, ZKeyRefCheck, ZTenantHealth } from "../schemas/tenants";
 
-const ZMe = z.object({
+export const ZMe = z.object({
   kind: z.enum(["admin", "service", "console"]),
   email: z.string().nullable(),
   role: z.string().nullable(),
@@ -58,7 +59,7 @@ export function consoleRoutes(env: RouteEnv) {
     tag: "keys",
     access: "public",
     body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: z.string().max(4096) }),
-    responses: { 200: z.object({ ok: z.boolean(), message: z.string().optional() }), 401: ZError },
+    responses: { 200: ZKeyRefCheck, 401: ZError },
     handler: async ({ req, body }) => {
       await requireCaller(req);
       return broker.checkKeyRef(body.provider, body.keyId.trim());
@@ -72,7 +73,7 @@ export function consoleRoutes(env: RouteEnv) {
     tag: "keys",
     access: "tenant_read",
     params: ZSlugParams,
-    responses: { 200: z.record(z.string(), z.unknown()), ...errors },
+    responses: { 200: ZConnectInfo, ...errors },
     handler: async ({ params }) => {
       const t = await broker.requireTenant(params.slug);
       const c = broker.config;
@@ -97,7 +98,7 @@ export function consoleRoutes(env: RouteEnv) {
     tag: "tenants",
     access: "tenant_read",
     params: ZSlugParams,
-    responses: { 200: z.record(z.string(), z.unknown()), ...errors },
+    responses: { 200: ZTenantHealth, ...errors },
     handler: async ({ params }) => tenantHealth(broker, params.slug),
   });
 }

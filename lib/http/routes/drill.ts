@@ -5,7 +5,7 @@ import { actorOf } from "../auth";
 import { defineRoute, type RouteEnv } from "../route";
 import { ZError, ZSlugParams, ZValidationStep } from "../schemas";
 
-const ZDrillReport = z.object({
+export const ZDrillReport = z.object({
   outcome: z.enum(["completed", "key_revoked", "superseded", "resumed_unverified"]),
   state: z.enum(["pending", "active", "locked"]),
   lockedAt: z.string(),

@@ -4,15 +4,7 @@ import { fleetKmsActivity, listFleet, ZFleetQuery } from "../../broker/fleet";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
 import { ZError } from "../schemas";
-
-const ZFleetResponse = z.object({
-  tenants: z.array(z.record(z.string(), z.unknown())),
-  page: z.number(),
-  pageSize: z.number(),
-  total: z.number(),
-  pages: z.number(),
-  summary: z.record(z.string(), z.number()),
-});
+import { ZFleetKmsActivity, ZFleetPage } from "../schemas/fleet";
 
 export function fleetRoutes(env: RouteEnv) {
   defineRoute({
@@ -22,7 +14,7 @@ export function fleetRoutes(env: RouteEnv) {
     tag: "fleet",
     access: "vendor_read",
     query: ZFleetQuery,
-    responses: { 200: ZFleetResponse, 400: ZError, 401: ZError, 403: ZError },
+    responses: { 200: ZFleetPage, 400: ZError, 401: ZError, 403: ZError },
     handler: async ({ query }) => listFleet(env.broker, query),
   });
 
@@ -33,18 +25,7 @@ export function fleetRoutes(env: RouteEnv) {
     tag: "fleet",
     access: "vendor_read",
     query: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(60) }),
-    responses: {
-      200: z.object({
-        from: z.string(),
-        to: z.string(),
-        minutes: z.array(z.object({ minute: z.string(), calls: z.number(), errors: z.number() })),
-        calls: z.number(),
-        errors: z.number(),
-      }),
-      400: ZError,
-      401: ZError,
-      403: ZError,
-    },
+    responses: { 200: ZFleetKmsActivity, 400: ZError, 401: ZError, 403: ZError },
     handler: async ({ query }) => fleetKmsActivity(env.broker, { minutes: query.minutes }),
   });
 }

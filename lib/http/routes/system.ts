@@ -1,5 +1,6 @@
 // Liveness/readiness, Prometheus metrics and the OpenAPI document.
 import { defineRoute, openApiDocument, routes, type RouteEnv } from "../route";
+import { ZHealthDegraded, ZHealthReady } from "../schemas/system";
 
 export function systemRoutes(env: RouteEnv) {
   const { broker } = env;
@@ -10,7 +11,7 @@ export function systemRoutes(env: RouteEnv) {
     summary: "Liveness and readiness (database reachable)",
     tag: "system",
     access: "public",
-    responses: { 200: "ready", 503: "not ready" },
+    responses: { 200: ZHealthReady.describe("ready"), 503: ZHealthDegraded.describe("not ready: the database is unreachable") },
     handler: async ({ reply }) => {
       const started = performance.now();
       try {
@@ -28,7 +29,7 @@ export function systemRoutes(env: RouteEnv) {
     summary: "Prometheus metrics of this instance",
     tag: "system",
     access: "public",
-    responses: { 200: "text/plain" },
+    responses: { 200: { description: "Prometheus text exposition format", media: ["text/plain"] } },
     handler: async ({ reply }) => reply.type(broker.metrics.registry.contentType).send(await broker.metrics.registry.metrics()),
   });
 
@@ -38,7 +39,7 @@ export function systemRoutes(env: RouteEnv) {
     summary: "This document",
     tag: "system",
     access: "public",
-    responses: { 200: "OpenAPI 3.1" },
+    responses: { 200: { description: "This OpenAPI 3.1 document (its own schema is the OpenAPI 3.1 specification)", media: ["application/json"] } },
     handler: async () => openApiDocument(routes),
   });
 }

@@ -1,0 +1,40 @@
+// The one error envelope every route answers with: {"error": {"code", "message", ...}}.
+// The optional members are the extras BrokerError and the error handler attach; any other
+// member is stripped on the way out, so an error can never leak more than this declares.
+import { z } from "zod";
+import type { BrokerErrorCode } from "../../broker/errors";
+import { STATUS_OF } from "../errors";
+
+const BROKER_ERROR_CODES = Object.keys(STATUS_OF) as [BrokerErrorCode, ...BrokerErrorCode[]];
+
+export const ZErrorCode = z
+  .enum([...BROKER_ERROR_CODES, "internal_error", "event_source_unreachable"])
+  .describe("Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts)");
+
+/** A validation step as error extras carry it (grant_invalid, kms_unavailable). */
+const ZErrorStep = z.object({
+  step: z.enum(["wrap", "unwrap", "compare", "describe"]),
+  ok: z.boolean(),
+  latencyMs: z.number(),
+  error: z.object({ kind: z.string(), reason: z.string().optional(), code: z.string().optional(), message: z.string() }).optional(),
+});
+
+export const ZErrorBody = z.object({
+  code: ZErrorCode,
+  message: z.string(),
+  issues: z
+    .array(z.object({ path: z.string().describe("dot-separated path of the offending member"), message: z.string() }))
+    .optional()
+    .describe("invalid_request: what is wrong with the request, per member"),
+  field: z.string().optional().describe("invalid_key_ref: the request member that holds the bad reference"),
+  steps: z.array(ZErrorStep).optional().describe("grant_invalid, kms_unavailable: the key validation steps that ran"),
+  step: z.enum(["wrap", "unwrap", "compare", "describe"]).optional().describe("grant_invalid: the step that failed"),
+  reason: z.string().nullable().optional().describe("grant_invalid: failure class; tenant_locked, conflict: the lock reason"),
+  providerCode: z.string().nullable().optional().describe("grant_invalid: the KMS's own error code"),
+  state: z.enum(["pending", "active", "locked"]).optional().describe("conflict: the tenant's state"),
+  since: z.string().optional().describe("tenant_locked: when the lock took effect (ISO 8601)"),
+});
+
+export const ZError = z.object({ error: ZErrorBody }).describe("Error envelope");
+export type ErrorEnvelope = z.infer<typeof ZError>;
+export type ErrorBody = z.infer<typeof ZErrorBody>;
