@@ -1,0 +1,290 @@
+// The published contract is the real one: every operation in /api/v1/openapi.json is called
+// with real requests (a success and a representative error), against the real PostgreSQL and
+// the KMS emulators, and each answer is validated against the schema the document gives for its
+// status and media type. The document itself declares every JSON answer down to its leaves: no
+// object without declared properties, no free-form map, no schema that accepts anything.
+import { createSign, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import selfsigned from "selfsigned";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
+import { countOpaque, OpenApiValidator, type Answer, type OpenApiDoc } from "../support/openapi-validator";
+
+const EVENTGRID_SECRET = "eventgrid-secret-for-contract-test";
+const PUBSUB_TOKEN = "pubsub-token-for-contract-test";
+const TOPIC = "arn:aws:sns:us-east-1:222222222222:cmek-key-events";
+// Webhook receivers in this test live on loopback, which the broker refuses outside the demo.
+process.env.BROKER_WEBHOOK_ALLOW_PRIVATE = "on";
+
+let h: Harness;
+let doc: OpenApiDoc;
+let validator: OpenApiValidator;
+let tmp: string;
+let snsServer: https.Server;
+let snsHost: string;
+let snsKey: string;
+let receiver: http.Server;
+let receiverUrl: string;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(tmpdir(), "cmek-contracts-"));
+  // A stand-in for sns.<region>.amazonaws.com, trusted through BROKER_SNS_CA_FILE.
+  const san = [{ name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] }];
+  const pems = await selfsigned.generate([{ name: "commonName", value: "sns.test" }], { keySize: 2048, algorithm: "sha256", extensions: san as never });
+  snsKey = pems.private;
+  snsServer = https.createServer({ key: pems.private, cert: pems.cert }, (_req, res) => res.writeHead(200, { "content-type": "application/x-pem-file" }).end(pems.cert));
+  await new Promise<void>((r) => snsServer.listen(0, "127.0.0.1", r));
+  snsHost = `127.0.0.1:${(snsServer.address() as AddressInfo).port}`;
+  writeFileSync(path.join(tmp, "sns-ca.pem"), pems.cert);
+  receiver = http.createServer((req, res) => req.resume().on("end", () => res.writeHead(200).end()));
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+  h = await startHarness({
+    BROKER_PROBE_INTERVAL_MS: "600000",
+    BROKER_EVENTGRID_SECRET: EVENTGRID_SECRET,
+    BROKER_PUBSUB_TOKEN: PUBSUB_TOKEN,
+    BROKER_SNS_CERT_HOSTS: snsHost,
+    BROKER_SNS_CA_FILE: path.join(tmp, "sns-ca.pem"),
+  });
+  const r = await fetch(`${h.runtime.url}/api/v1/openapi.json`);
+  expect(r.status).toBe(200);
+  doc = (await r.json()) as OpenApiDoc;
+  validator = new OpenApiValidator(doc);
+});
+
+afterAll(async () => {
+  await h?.close();
+  snsServer?.close();
+  receiver?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- helpers
+
+interface Call {
+  method: string;
+  path: string;
+  token?: string | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+async function send(c: Call): Promise<Answer> {
+  const headers: Record<string, string> = { ...(c.headers ?? {}) };
+  const token = c.token === undefined ? ADMIN_TOKEN : c.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body: string | undefined = c.rawBody;
+  if (body === undefined && c.body !== undefined) body = JSON.stringify(c.body);
+  if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
+  const res = await fetch(h.runtime.url + c.path, { method: c.method, headers, body });
+  return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text() };
+}
+
+function signSns(m: Record<string, string>): Record<string, string> {
+  const fields = m.Type === "Notification" ? ["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"] : ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"];
+  const signer = createSign("RSA-SHA256");
+  signer.update(fields.filter((f) => m[f] !== undefined).map((f) => `${f}\n${m[f]}\n`).join(""));
+  return { ...m, SignatureVersion: "2", Signature: signer.sign(snsKey, "base64"), SigningCertURL: `https://${snsHost}/SimpleNotificationService-test.pem` };
+}
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+/** Reads a Server-Sent Events stream until `until` returns true for the buffered text. */
+async function readSse(url: string, onConnected: () => Promise<void>, until: (text: string) => boolean): Promise<{ status: number; contentType: string | null; text: string }> {
+  const ctrl = new AbortController();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: ctrl.signal });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let triggered = false;
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !until(text)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (!triggered && text.includes(": connected")) {
+      triggered = true;
+      await onConnected();
+    }
+  }
+  ctrl.abort();
+  return { status: res.status, contentType: res.headers.get("content-type"), text };
+}
+
+// ---------------------------------------------------------------- the document
+
+describe("the published document", () => {
+  test("declares every response body down to its leaves: 0 opaque schemas in success and error answers", () => {
+    const found = countOpaque(doc);
+    expect(found.successResponses, "JSON success answers with a schema").toBeGreaterThanOrEqual(29);
+    expect(found.opaque, `opaque schemas:\n${found.opaque.join("\n")}`).toEqual([]);
+  });
+
+  test("every JSON success answer has a schema, except the document itself; no $ref is left dangling", () => {
+    const undeclared: string[] = [];
+    for (const [p, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        for (const [status, r] of Object.entries(op.responses)) {
+          const json = r.content?.["application/json"];
+          if (json && !json.schema && !(method === "get" && p === "/api/v1/openapi.json")) undeclared.push(`${method.toUpperCase()} ${p} ${status}`);
+        }
+      }
+    }
+    expect(undeclared).toEqual([]);
+    expect(JSON.stringify(doc)).not.toContain('"$ref"');
+  });
+});
+
+// ---------------------------------------------------------------- every route, for real
+
+describe("real answers validate against the document", () => {
+  test("every operation: a success and a representative error, each matching the schema for its status", async () => {
+    const check = async (c: Call, expected: number) => {
+      const a = await send(c);
+      expect(a.status, `${c.method} ${c.path}: ${a.text.slice(0, 500)}`).toBe(expected);
+      validator.check(c.method, c.path, a);
+      return a.text && a.contentType?.startsWith("application/json") ? (JSON.parse(a.text) as Record<string, any>) : null;
+    };
+    const slug = "contracts";
+    const t = `/api/v1/tenants/${slug}`;
+
+    // system
+    await check({ method: "GET", path: "/api/health", token: null }, 200);
+    await check({ method: "GET", path: "/api/metrics", token: null }, 200);
+    await check({ method: "GET", path: "/api/v1/openapi.json", token: null }, 200);
+    await check({ method: "GET", path: "/api/v1/audit/public-key", token: null }, 200);
+
+    // tenants, keys, tokens
+    await check({ method: "POST", path: "/api/v1/tenants", body: { slug, name: "Contracts" } }, 201);
+    await check({ method: "POST", path: "/api/v1/tenants", body: { slug, name: "Again" } }, 409);
+    await check({ method: "POST", path: "/api/v1/tenants", body: { slug: "Bad Slug!", name: "x" } }, 400);
+    await check({ method: "POST", path: "/api/v1/tenants", rawBody: "slug=x", headers: { "content-type": "application/x-www-form-urlencoded" } }, 415);
+    await check({ method: "GET", path: t }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant" }, 404);
+    const keyArn = (await h.aws.createKeyForVendor()).keyArn;
+    await check({ method: "PUT", path: `${t}/key`, body: { provider: "aws", keyId: "not-an-arn" } }, 400);
+    await check({ method: "PUT", path: `${t}/key`, body: { provider: "aws", keyId: keyArn } }, 200);
+    await check({ method: "POST", path: "/api/v1/tenants", body: { slug: "ungranted", name: "Ungranted" } }, 201);
+    await check({ method: "PUT", path: "/api/v1/tenants/ungranted/key", body: { provider: "aws", keyId: await h.aws.createKey() } }, 422);
+    const created = (await check({ method: "POST", path: `${t}/tokens`, body: { name: "svc" } }, 201))!;
+    const token = created.token as string;
+    await check({ method: "POST", path: `${t}/tokens`, body: { name: "" } }, 400);
+    await check({ method: "GET", path: `${t}/tokens` }, 200);
+    await check({ method: "GET", path: `${t}/tokens`, token: null }, 401);
+    const spare = (await check({ method: "POST", path: `${t}/tokens`, body: { name: "spare" } }, 201))!;
+    await check({ method: "DELETE", path: `${t}/tokens/${spare.id}` }, 204);
+    await check({ method: "DELETE", path: `${t}/tokens/not-a-uuid` }, 400);
+    await check({ method: "PUT", path: `${t}/settings`, body: { manualResume: false } }, 200);
+    await check({ method: "PUT", path: `${t}/settings`, body: { manualResume: "no" } }, 400);
+    await check({ method: "GET", path: `${t}/status`, token }, 200);
+    await check({ method: "GET", path: `${t}/status`, token: null }, 401);
+
+    // data path
+    const enc = (await check({ method: "POST", path: `${t}/encrypt`, token, body: { plaintext: b64("contract"), context: { row: "1" }, purpose: "contract-test" } }, 200))!;
+    await check({ method: "POST", path: `${t}/encrypt`, token: null, body: { plaintext: b64("x") } }, 401);
+    await check({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: enc.ciphertext, context: { row: "1" } } }, 200);
+    await check({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: b64("junk") } }, 422);
+
+    // console read models
+    await check({ method: "GET", path: "/api/v1/me" }, 200);
+    await check({ method: "GET", path: "/api/v1/me", token: null }, 401);
+    await check({ method: "POST", path: "/api/v1/key-ref/validate", body: { provider: "aws", keyId: "nope" } }, 200);
+    await check({ method: "POST", path: "/api/v1/key-ref/validate", token: null, body: { provider: "aws", keyId: keyArn } }, 401);
+    await check({ method: "GET", path: `${t}/connect-info` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/connect-info" }, 404);
+    await check({ method: "GET", path: `${t}/health` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/health" }, 404);
+    await check({ method: "GET", path: "/api/v1/fleet?pageSize=5" }, 200);
+    await check({ method: "GET", path: "/api/v1/fleet?page=0" }, 400);
+    await check({ method: "GET", path: "/api/v1/fleet/kms-activity?minutes=5" }, 200);
+    await check({ method: "GET", path: "/api/v1/fleet/kms-activity?minutes=0" }, 400);
+
+    // locks and the drill (the lock's detail and the drill's report land in the audit log below)
+    await check({ method: "POST", path: `${t}/drill` }, 200);
+    await check({ method: "POST", path: `${t}/lock`, body: {} }, 400);
+    await check({ method: "POST", path: `${t}/lock`, body: { reason: "contract test" } }, 200);
+    await check({ method: "POST", path: `${t}/encrypt`, token, body: { plaintext: b64("x") } }, 423);
+    await check({ method: "POST", path: `${t}/drill` }, 409);
+    await check({ method: "POST", path: `${t}/unlock` }, 200);
+    await check({ method: "POST", path: "/api/v1/tenants/no-such-tenant/unlock" }, 404);
+    await check({ method: "GET", path: `${t}/health` }, 200);
+
+    // webhooks (created before the audit reads, so their deliveries exist by then)
+    const hook = (await check({ method: "POST", path: `${t}/webhooks`, body: { url: receiverUrl } }, 201))!;
+    await check({ method: "POST", path: `${t}/webhooks`, body: { url: "not a url" } }, 400);
+    await check({ method: "GET", path: `${t}/webhooks` }, 200);
+    await check({ method: "GET", path: `${t}/webhooks`, token: null }, 401);
+    let deliveries: unknown[] = [];
+    for (const deadline = Date.now() + 10_000; deliveries.length === 0 && Date.now() < deadline; ) {
+      deliveries = (await check({ method: "GET", path: `${t}/webhooks/${hook.webhook.id}/deliveries` }, 200))!.deliveries;
+      if (deliveries.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(deliveries.length, "a delivery was logged").toBeGreaterThan(0);
+    await check({ method: "GET", path: `${t}/webhooks/not-a-uuid/deliveries` }, 400);
+
+    // audit
+    await check({ method: "PUT", path: `${t}/audit/retention`, body: { days: 3650 } }, 200);
+    await check({ method: "PUT", path: `${t}/audit/retention`, body: { days: 0 } }, 400);
+    const page = (await check({ method: "GET", path: `${t}/audit?limit=1000` }, 200))!;
+    const actions = new Set((page.events as Array<{ action: string }>).map((e) => e.action));
+    for (const a of ["tenant.create", "key.validate", "key.connect", "token.create", "token.revoke", "tenant.settings", "encrypt", "decrypt", "kms.wrap", "kms.unwrap", "tenant.drill", "tenant.lock", "tenant.unlock", "webhook.create"]) {
+      expect(actions.has(a), `audit list holds a ${a} event`).toBe(true);
+    }
+    await check({ method: "GET", path: `${t}/audit?cursor=bad` }, 400);
+    const jsonl = await send({ method: "GET", path: `${t}/audit/export?format=jsonl` });
+    expect(jsonl.status).toBe(200);
+    validator.check("GET", `${t}/audit/export`, jsonl);
+    const lines = jsonl.text.trim().split("\n").map((l) => JSON.parse(l) as { type?: string; action?: string });
+    expect(lines[0]!.type).toBe("header");
+    expect(lines.some((l) => l.action === "encrypt")).toBe(true);
+    await check({ method: "GET", path: `${t}/audit/export?format=csv` }, 200);
+    await check({ method: "GET", path: `${t}/audit/export?format=xml` }, 400);
+    await check({ method: "GET", path: `${t}/audit/verify` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/audit/verify" }, 404);
+    await check({ method: "GET", path: `${t}/audit/activity?minutes=10` }, 200);
+    await check({ method: "GET", path: `${t}/audit/activity?minutes=0` }, 400);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/audit/stream" }, 404);
+    const sse = await readSse(
+      `${h.runtime.url}${t}/audit/stream`,
+      async () => void (await send({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: enc.ciphertext, context: { row: "1" } } })),
+      (text) => /event: audit\ndata: .*"action":"decrypt".*\n\n/.test(text),
+    );
+    expect(sse.status).toBe(200);
+    const streamed = validator.checkSse("GET", `${t}/audit/stream`, sse) as Array<{ action: string }>;
+    expect(streamed.map((e) => e.action)).toContain("decrypt");
+    await check({ method: "DELETE", path: `${t}/webhooks/${hook.webhook.id}` }, 204);
+    await check({ method: "DELETE", path: `${t}/webhooks/not-a-uuid` }, 400);
+
+    // push endpoints of the clouds
+    const ignored = signSns({ Type: "Notification", MessageId: randomUUID(), TopicArn: TOPIC, Message: JSON.stringify({ "detail-type": "Unrelated", source: "aws.s3", detail: {} }), Timestamp: new Date().toISOString() });
+    const snsHeaders = { "content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification" };
+    await check({ method: "POST", path: "/api/v1/kms-events/aws", token: null, rawBody: JSON.stringify(ignored), headers: snsHeaders }, 200);
+    await check({ method: "POST", path: "/api/v1/kms-events/aws", token: null, rawBody: JSON.stringify({ ...ignored, Signature: b64("forged") }), headers: snsHeaders }, 403);
+    const grid = { "x-broker-event-secret": EVENTGRID_SECRET };
+    const handshake = [{ id: randomUUID(), eventType: "Microsoft.EventGrid.SubscriptionValidationEvent", subject: "", eventTime: new Date().toISOString(), data: { validationCode: "code-123" } }];
+    await check({ method: "POST", path: "/api/v1/kms-events/azure", token: null, body: handshake, headers: grid }, 200);
+    await check({ method: "POST", path: "/api/v1/kms-events/azure", token: null, body: handshake }, 401);
+    await check({ method: "OPTIONS", path: "/api/v1/kms-events/azure", token: null, headers: { ...grid, "webhook-request-origin": "eventgrid.azure.net" } }, 200);
+    await check({ method: "OPTIONS", path: "/api/v1/kms-events/azure", token: null, headers: { ...grid, "webhook-request-origin": "evil.example" } }, 403);
+    const pubsub = { "x-broker-event-secret": PUBSUB_TOKEN };
+    await check({ method: "POST", path: "/api/v1/kms-events/gcp", token: null, body: { message: { messageId: "m-1" }, subscription: "s" }, headers: pubsub }, 200);
+    await check({ method: "POST", path: "/api/v1/kms-events/gcp", token: null, body: { message: { messageId: "m-2" } } }, 401);
+
+    // Every operation of the document was called with both kinds of answer (where it has an error to give).
+    const noClientError = new Set(["GET /api/health", "GET /api/metrics", "GET /api/v1/openapi.json", "GET /api/v1/audit/public-key", "GET /api/v1/tenants/{slug}/audit/stream"]);
+    const missing: string[] = [];
+    for (const op of validator.operations()) {
+      const seen = validator.seen.get(op) ?? new Set<number>();
+      if (![...seen].some((s) => s < 400)) missing.push(`${op}: no success`);
+      if (!noClientError.has(op) && ![...seen].some((s) => s >= 400)) missing.push(`${op}: no error`);
+    }
+    expect(missing).toEqual([]);
+  });
+});
