@@ -33,8 +33,13 @@ const INTERNAL_ERROR = { error: { code: "internal_error", message: "internal err
 
 type PreSerialization = (req: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload?: unknown) => void) => void;
 
-/** The route's preSerialization hook (callback style: no promise per request on the data path). */
-export function responseSerializer(def: { method: string; url: string; responses: ResponseMap }): PreSerialization {
+/**
+ * The route's preSerialization hook (callback style: no promise per request on the data path).
+ * With `rejectUndeclared` (development and test), a member the schema would strip is a breach
+ * too, so a field added to a producer but not to its schema fails the tests instead of
+ * silently vanishing from the API; production only strips.
+ */
+export function responseSerializer(def: { method: string; url: string; responses: ResponseMap }, opts: { rejectUndeclared: boolean }): PreSerialization {
   const route = `${def.method} ${def.url}`;
   return (req, reply, payload, done) => {
     const status = reply.statusCode;
@@ -47,7 +52,14 @@ export function responseSerializer(def: { method: string; url: string; responses
     const schema = declared ?? (status >= 400 ? ZError : undefined);
     if (!schema) return done(null, contractBreach(req, reply, route, status, [{ path: "", code: "undeclared_status", message: `no response schema for status ${status}` }]));
     const parsed = schema.safeParse(payload);
-    if (parsed.success) return done(null, parsed.data);
+    if (parsed.success) {
+      if (opts.rejectUndeclared) {
+        const kept = new Set(memberPaths(parsed.data));
+        const undeclared = memberPaths(payload).filter((p) => !kept.has(p));
+        if (undeclared.length) return done(null, contractBreach(req, reply, route, status, undeclared.slice(0, 10).map((p) => ({ path: p, code: "unrecognized_keys", message: "member not declared in the response schema" }))));
+      }
+      return done(null, parsed.data);
+    }
     // Paths and messages only: values may be plaintext or secrets and must never reach the log.
     const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), code: i.code, message: i.message }));
     return done(null, contractBreach(req, reply, route, status, issues));
@@ -58,4 +70,16 @@ function contractBreach(req: FastifyRequest, reply: FastifyReply, route: string,
   req.log.error({ route, status, issues }, "response does not match its declared schema");
   reply.code(500);
   return INTERNAL_ERROR;
+}
+
+/** Every member's path ("a.b[].c"); undefined members are left out, as JSON leaves them out. */
+function memberPaths(v: unknown, at = ""): string[] {
+  if (Array.isArray(v)) return v.flatMap((x) => memberPaths(x, `${at}[]`));
+  if (!v || typeof v !== "object") return [];
+  return Object.entries(v)
+    .filter(([, x]) => x !== undefined)
+    .flatMap(([k, x]) => {
+      const p = at ? `${at}.${k}` : k;
+      return [p, ...memberPaths(x, p)];
+    });
 }

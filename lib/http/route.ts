@@ -57,7 +57,8 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef
   app.route({
     method: def.method,
     url: def.url,
-    preSerialization: responseSerializer(def),
+    // Outside production an undeclared member fails loudly instead of being stripped (contract.ts).
+    preSerialization: responseSerializer(def, { rejectUndeclared: env.broker?.config.NODE_ENV !== "production" }),
     handler: async (req, reply) => {
       const params = def.params ? def.params.parse(req.params) : req.params;
       const caller = def.access === "public" ? null : await resolveCaller(req, env.broker, env.adminTokenHash, env.resolveSession);

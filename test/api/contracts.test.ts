@@ -277,6 +277,17 @@ describe("real answers validate against the document", () => {
     await check({ method: "POST", path: "/api/v1/kms-events/gcp", token: null, body: { message: { messageId: "m-1" }, subscription: "s" }, headers: pubsub }, 200);
     await check({ method: "POST", path: "/api/v1/kms-events/gcp", token: null, body: { message: { messageId: "m-2" } } }, 401);
 
+    // The audit log after all of the above: each action's detail (including the KMS's refusal of the
+    // ungranted key, the export, the retention change and the webhook removal) matches the document.
+    for (const tenant of [slug, "ungranted"]) {
+      const all = (await check({ method: "GET", path: `/api/v1/tenants/${tenant}/audit?limit=1000` }, 200))!;
+      expect(all.events.length).toBeGreaterThan(0);
+    }
+    const after = (await check({ method: "GET", path: `${t}/audit?action=audit.export,webhook.delete,tenant.settings` }, 200))!;
+    expect(new Set((after.events as Array<{ action: string }>).map((e) => e.action))).toEqual(new Set(["audit.export", "webhook.delete", "tenant.settings"]));
+    const refused = (await check({ method: "GET", path: "/api/v1/tenants/ungranted/audit?action=kms.wrap" }, 200))!;
+    expect((refused.events as Array<{ detail: unknown }>).some((e) => e.detail !== null), "a KMS refusal records its message").toBe(true);
+
     // Every operation of the document was called with both kinds of answer (where it has an error to give).
     const noClientError = new Set(["GET /api/health", "GET /api/metrics", "GET /api/v1/openapi.json", "GET /api/v1/audit/public-key", "GET /api/v1/tenants/{slug}/audit/stream"]);
     const missing: string[] = [];

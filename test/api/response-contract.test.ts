@@ -19,11 +19,11 @@ afterEach(async () => {
   logged.length = 0;
 });
 
-async function serve(defs: Array<RouteDef<any, any, any>>): Promise<FastifyInstance> {
+async function serve(defs: Array<RouteDef<any, any, any>>, nodeEnv: "production" | "test" = "test"): Promise<FastifyInstance> {
   app = Fastify({ logger: { level: "error", stream: { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) } } });
   app.setErrorHandler(errorHandler);
-  // Public routes never touch the broker.
-  const env = {} as RouteEnv;
+  // Public routes never touch the broker; the serializer reads only its configured NODE_ENV.
+  const env = { broker: { config: { NODE_ENV: nodeEnv } } } as unknown as RouteEnv;
   for (const d of defs) registerRoute(app, env, d);
   await app.ready();
   return app;
@@ -41,15 +41,25 @@ const route = (over: Partial<RouteDef<any, any, any>>): RouteDef<any, any, any> 
 });
 
 describe("answers are serialized through their declared schema", () => {
-  test("members the schema does not declare are stripped", async () => {
-    const a = await serve([route({ handler: async () => ({ plaintext: "aGk=", dek: "secret-material" }) })]);
+  test("in production, members the schema does not declare are stripped", async () => {
+    const a = await serve([route({ handler: async () => ({ plaintext: "aGk=", dek: "secret-material" }) })], "production");
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({ plaintext: "aGk=" });
   });
 
+  test("outside production, an undeclared member is a logged 500 naming its path", async () => {
+    const a = await serve([route({ handler: async () => ({ plaintext: "aGk=", nested: { dek: "secret-material" } }) })]);
+    const r = await a.inject({ method: "GET", url: "/x" });
+    expect(r.statusCode).toBe(500);
+    expect(r.json().error.code).toBe("internal_error");
+    const line = logged.find((l) => l.msg === "response does not match its declared schema");
+    expect(line).toMatchObject({ route: "GET /x", status: 200, issues: [{ path: "nested", code: "unrecognized_keys" }, { path: "nested.dek", code: "unrecognized_keys" }] });
+    expect(JSON.stringify(logged)).not.toContain("secret-material");
+  });
+
   test("a payload sent with reply.send is held to the schema of the status it is sent with", async () => {
-    const a = await serve([route({ responses: { 201: z.object({ id: z.string() }) }, handler: async ({ reply }) => reply.code(201).send({ id: "1", extra: true }) })]);
+    const a = await serve([route({ responses: { 201: z.object({ id: z.string() }) }, handler: async ({ reply }) => reply.code(201).send({ id: "1", extra: true }) })], "production");
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(201);
     expect(r.json()).toEqual({ id: "1" });
@@ -81,9 +91,9 @@ describe("answers are serialized through their declared schema", () => {
     expect(body.error).toMatchObject({ code: "invalid_request", issues: [{ path: "n" }] });
   });
 
-  test("an error's undeclared extras are stripped; its declared ones are kept", async () => {
+  test("in production, an error's undeclared extras are stripped; its declared ones are kept", async () => {
     const { BrokerError } = await import("@/lib/broker/errors");
-    const a = await serve([route({ handler: async () => { throw new BrokerError("tenant_locked", "locked", { reason: "kill_switch: x", since: "2026-01-01T00:00:00.000Z", internal: "no" }); } })]);
+    const a = await serve([route({ handler: async () => { throw new BrokerError("tenant_locked", "locked", { reason: "kill_switch: x", since: "2026-01-01T00:00:00.000Z", internal: "no" }); } })], "production");
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(423);
     expect(r.json()).toEqual({ error: { code: "tenant_locked", message: "locked", reason: "kill_switch: x", since: "2026-01-01T00:00:00.000Z" } });
