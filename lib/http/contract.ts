@@ -6,8 +6,9 @@
 // logged 500 internal_error rather than sent half-checked. Errors without a route-specific
 // schema are held to the common error envelope.
 //
-// Cost: a zod parse of {plaintext: string} is ~45 ns against ~12 µs for JSON.stringify of a
-// 4 KiB answer, so the data path pays well under 1% for it.
+// Cost, measured on the shared 2-core CI machine: the hook with its zod parse of {plaintext} is
+// ~0.05-0.4 µs per answer against ~12-23 µs for JSON.stringify of the same 4 KiB answer, so the
+// data path (~10,000 req/s) pays under 2% of serialization, well under 1% of a request.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
 import { ZError } from "./schemas/errors";
