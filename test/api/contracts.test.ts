@@ -123,7 +123,8 @@ async function readSse(url: string, onConnected: () => Promise<void>, until: (te
 describe("the published document", () => {
   test("declares every response body down to its leaves: 0 opaque schemas in success and error answers", () => {
     const found = countOpaque(doc);
-    expect(found.successResponses, "JSON success answers with a schema").toBeGreaterThanOrEqual(29);
+    console.log(`JSON success answers with a schema: ${found.successResponses}; opaque: ${found.opaque.length}`);
+    expect(found.successResponses, "JSON success answers with a schema").toBeGreaterThanOrEqual(33);
     expect(found.opaque, `opaque schemas:\n${found.opaque.join("\n")}`).toEqual([]);
   });
 
