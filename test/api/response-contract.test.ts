@@ -66,14 +66,14 @@ describe("answers are serialized through their declared schema", () => {
   });
 
   test("a payload that does not match is a logged 500 internal_error, and the log names paths, never values", async () => {
-    const a = await serve([route({ handler: async () => ({ plaintext: 42, note: "do-not-log-me" }) })]);
+    const a = await serve([route({ handler: async () => ({ plaintext: 987654321987, note: "do-not-log-me" }) })]);
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(500);
     expect(r.json().error.code).toBe("internal_error");
     const line = logged.find((l) => l.msg === "response does not match its declared schema");
     expect(line).toMatchObject({ route: "GET /x", status: 200, issues: [{ path: "plaintext", code: "invalid_type" }] });
     expect(JSON.stringify(logged)).not.toContain("do-not-log-me");
-    expect(JSON.stringify(logged)).not.toContain("42");
+    expect(JSON.stringify(logged)).not.toContain("987654321987");
   });
 
   test("a JSON body on a success status the route does not declare is a 500", async () => {
