@@ -4,6 +4,8 @@
 // session's authTime) and then retries the action once.
 import { signIn } from "next-auth/react";
 import { createContext, useCallback, useContext, useRef, useState, type ReactNode } from "react";
+import type { z } from "zod";
+import type { ZMe } from "@/lib/http/routes/console";
 import { ApiError } from "./api";
 import { Button } from "./ui/button";
 import { Dialog } from "./ui/dialog";
@@ -58,7 +60,7 @@ export function ReauthProvider({ children, hasPassword }: { children: ReactNode;
     setBusy(true);
     setError(null);
     try {
-      const me = (await fetch("/api/v1/me", { credentials: "same-origin" }).then((r) => r.json())) as { email?: string };
+      const me = (await fetch("/api/v1/me", { credentials: "same-origin" }).then((r) => r.json())) as Partial<z.infer<typeof ZMe>>;
       const res = await signIn("credentials", { redirect: false, email: me.email ?? "", password });
       if (!res || res.error) {
         setError("That password is not correct.");
