@@ -37,14 +37,22 @@ export class EmulatorConfigError extends Error {
   override name = "EmulatorConfigError";
 }
 
-const portSchema = z.coerce.number().int("must be a whole number").min(0, "must be 0..65535").max(65535, "must be 0..65535");
+const portSchema = z
+  .string()
+  .regex(/^\d{1,5}$/, "must be a port number 0..65535")
+  .transform(Number)
+  .pipe(z.number().max(65535, "must be a port number 0..65535"));
 
-function parsePorts(source: Partial<Record<keyof EmulatorPorts, string | undefined>>, names: Record<keyof EmulatorPorts, string>): Partial<EmulatorPorts> {
+function parsePorts(
+  source: Partial<Record<keyof EmulatorPorts, string | undefined>>,
+  names: Record<keyof EmulatorPorts, string>,
+  emptyMeansDefault: boolean,
+): Partial<EmulatorPorts> {
   const out: Partial<EmulatorPorts> = {};
   const problems: string[] = [];
   for (const k of Object.keys(names) as Array<keyof EmulatorPorts>) {
     const raw = source[k];
-    if (raw === undefined || raw.trim() === "") continue;
+    if (raw === undefined || (emptyMeansDefault && raw.trim() === "")) continue;
     const r = portSchema.safeParse(raw.trim());
     if (r.success) out[k] = r.data;
     else problems.push(`${names[k]}=${JSON.stringify(raw)}: ${zodMessage(r.error)}`);
@@ -54,9 +62,9 @@ function parsePorts(source: Partial<Record<keyof EmulatorPorts, string | undefin
 }
 
 /** Port overrides from CMEK_EMULATOR_*_PORT; throws EmulatorConfigError naming every bad value. */
-export function emulatorPortsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<EmulatorPorts> {
+export function emulatorPortsFromEnv(env: Record<string, string | undefined> = process.env): Partial<EmulatorPorts> {
   const source = Object.fromEntries(Object.entries(EMULATOR_PORT_ENV).map(([k, v]) => [k, env[v]]));
-  return parsePorts(source, EMULATOR_PORT_ENV);
+  return parsePorts(source, EMULATOR_PORT_ENV, true);
 }
 
 /** Port overrides from `--aws-port=4609` or `--aws-port 4609` style flags; other arguments are ignored. */
@@ -65,15 +73,15 @@ export function emulatorPortsFromArgs(argv: readonly string[]): Partial<Emulator
   for (const [k, flag] of Object.entries(EMULATOR_PORT_FLAGS) as Array<[keyof EmulatorPorts, string]>) {
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
-      if (a === flag) source[k] = argv[i + 1] ?? "";
+      if (a === flag) source[k] = argv[i + 1]?.startsWith("--") === false ? argv[i + 1] : "";
       else if (a.startsWith(`${flag}=`)) source[k] = a.slice(flag.length + 1);
     }
   }
-  return parsePorts(source, EMULATOR_PORT_FLAGS);
+  return parsePorts(source, EMULATOR_PORT_FLAGS, false);
 }
 
 /** Flags win over variables, variables over the defaults. */
-export function emulatorPortOverrides(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Partial<EmulatorPorts> {
+export function emulatorPortOverrides(argv: readonly string[] = process.argv.slice(2), env: Record<string, string | undefined> = process.env): Partial<EmulatorPorts> {
   return { ...emulatorPortsFromEnv(env), ...emulatorPortsFromArgs(argv) };
 }
 
