@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-kms";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AWS_EMULATOR_DEMO_TENANT, AWS_EMULATOR_VENDOR, startAwsKmsEmulator, type AwsKmsEmulator, type AwsPrincipal } from "../../emulators/aws/server";
-import { startAzureKeyVaultEmulator, type AzureKeyVaultEmulator } from "../../emulators/azure/server";
+import { AZURE_EMULATOR_VENDOR, startAzureKeyVaultEmulator, type AzureKeyVaultEmulator } from "../../emulators/azure/server";
 import { GCP_EMULATOR_VENDOR, startGcpKmsEmulator, type GcpKmsEmulator } from "../../emulators/gcp/server";
 import { AwsTenantActions, AzureTenantActions, GcpTenantActions } from "../../emulators/tenant-actions";
 
@@ -153,6 +153,16 @@ describe("Azure key tags", () => {
     expect(key.properties.tags).toEqual({ "cmek-broker-tenant": "t_9" });
   });
 
+  test("the vendor holding the crypto role on the key reads its tags (get is part of the role); without it, 403", async () => {
+    const uri = await tenant.createKey("RSA", undefined, { "cmek-broker-tenant": "t_10" });
+    const vendor = new AzureTenantActions(emu.vaultUrl, emu.caPem, emu.authorityHost, AZURE_EMULATOR_VENDOR);
+    expect((await rejection(vendor.keyTags(uri))).statusCode).toBe(403);
+    await tenant.setVendorAccess(uri, true);
+    expect(await vendor.keyTags(uri)).toEqual({ "cmek-broker-tenant": "t_10" });
+    // The role does not include write: the vendor cannot forge the tag.
+    expect((await rejection(vendor.tagKey(uri, { "cmek-broker-tenant": "forged" }))).statusCode).toBe(403);
+  });
+
   test("PATCH replaces the tag set; tagKey merges and untagKey removes through it", async () => {
     const uri = await tenant.createKey("oct-HSM");
     const name = new URL(uri).pathname.split("/")[2]!;
@@ -221,6 +231,17 @@ describe("GCP CryptoKey labels", () => {
     expect((await rejection(tenant.client.updateCryptoKey({ cryptoKey: { name, labels: { a: "1" } }, updateMask: { paths: [] } }, opts))).code).toBe(3);
     expect((await rejection(tenant.client.updateCryptoKey({ cryptoKey: { name, purpose: "MAC" }, updateMask: { paths: ["purpose"] } }, opts))).code).toBe(3);
     expect(await tenant.keyTags(name)).toEqual({});
+  });
+
+  test("the vendor reads labels only with a role that has cryptoKeys.get (e.g. roles/cloudkms.viewer), as in real IAM", async () => {
+    const name = await tenant.createKey(undefined, undefined, undefined, { "cmek-broker-tenant": "t_11" });
+    await tenant.setVendorBinding(name, true);
+    expect((await rejection(vendor.keyTags(name))).code).toBe(7);
+    const opts = { otherArgs: { headers: { authorization: `Bearer ${tenant.principal.token}` } } };
+    const [policy] = await tenant.client.getIamPolicy({ resource: name } as never, opts);
+    const bindings = [...(policy.bindings ?? []).map((b) => ({ role: b.role!, members: b.members ?? [] })), { role: "roles/cloudkms.viewer", members: [GCP_EMULATOR_VENDOR.member] }];
+    await tenant.client.setIamPolicy({ resource: name, policy: { bindings, etag: policy.etag } } as never, opts);
+    expect(await vendor.keyTags(name)).toEqual({ "cmek-broker-tenant": "t_11" });
   });
 
   test("the vendor with the encrypter/decrypter role cannot change labels (PERMISSION_DENIED)", async () => {
