@@ -72,7 +72,9 @@ export function parseKeyPolicy(text: string): PolicyStatement[] {
 function principalMatches(pattern: string, caller: AwsPrincipal): boolean {
   if (pattern === "*") return true;
   if (pattern === caller.arn) return true;
-  // The account root (or a bare account id) stands for every principal of that account.
+  // The account root (or a bare account id) delegates to the account's IAM policies; the emulator
+  // models those as "allow KMS" for every principal except one marked iamKmsAccess: false.
+  if (caller.iamKmsAccess === false) return false;
   return pattern === caller.accountId || pattern === `arn:aws:iam::${caller.accountId}:root`;
 }
 

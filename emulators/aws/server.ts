@@ -30,15 +30,17 @@ export const AWS_EMULATOR_DEMO_TENANT: AwsPrincipal = {
 };
 
 /**
- * A valid identity in the vendor's account that holds no grants and no key-policy statement: a
- * broker started with it authenticates fine but gets AccessDeniedException naming this ARN on
- * every tenant key (the "vendor-side credential mistake" of issue 10 #4).
+ * A valid identity in the vendor's account without any KMS permission (no grants, no key-policy
+ * statement, no IAM policy): a broker started with it authenticates fine but gets
+ * AccessDeniedException naming this ARN on every tenant key, and on the vendor's own keys too
+ * (the "vendor-side credential mistake" of issue 10 #4; a vendor-owned canary key tells them apart).
  */
 export const AWS_EMULATOR_UNGRANTED: AwsPrincipal = {
   accessKeyId: "AKIACMEKUNGRANTED033",
   secretAccessKey: "emulator-ungranted-secret-00000000000000",
   accountId: "111111111111",
   arn: "arn:aws:iam::111111111111:user/cmek-broker-ungranted",
+  iamKmsAccess: false,
 };
 
 export interface AwsKmsEmulator {
@@ -70,6 +72,7 @@ const principalSchema = z
     secretAccessKey: z.string().min(1, "secretAccessKey is required"),
     accountId: z.string().regex(/^\d{12}$/, "accountId must be 12 digits"),
     arn: z.string(),
+    iamKmsAccess: z.boolean().optional(),
   })
   .refine((p) => p.arn.startsWith(`arn:aws:iam::${p.accountId}:`), { message: "arn must start with arn:aws:iam::<accountId>:", path: ["arn"] });
 

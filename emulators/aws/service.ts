@@ -114,7 +114,7 @@ export class KmsService {
     const decision = evaluatePolicy(parseKeyPolicy(key.policy), caller, `kms:${op}`, ctx);
     const prefix = notAuthorized(caller, op, key.arn);
     if (decision === "deny") throw new AwsError("AccessDeniedException", `${prefix} with an explicit deny in a resource-based policy`);
-    if (caller.accountId === key.accountId) return;
+    if (caller.accountId === key.accountId && caller.iamKmsAccess !== false) return;
     if (this.store.grantsFor(key.keyId).some((g) => grantAllows(g, caller, op, ctx))) return;
     if (decision === "allow") return;
     throw new AwsError("AccessDeniedException", `${prefix} because no resource-based policy allows the kms:${op} action`);

@@ -9,6 +9,11 @@ export interface AwsPrincipal {
   secretAccessKey: string;
   accountId: string;
   arn: string;
+  /**
+   * false: no IAM policy grants this principal KMS permissions, so keys of its own account are
+   * usable only where a key policy names its ARN or a grant does (default: IAM allows KMS).
+   */
+  iamKmsAccess?: boolean;
 }
 
 export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";

@@ -6,7 +6,7 @@ import { createHash, createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AWS_EMULATOR_UNGRANTED, AWS_EMULATOR_VENDOR, type AwsPrincipal } from "../../emulators/aws/server";
@@ -146,6 +146,19 @@ describe("ungranted AWS identity", () => {
     } finally {
       provider.destroy();
     }
+  });
+
+  test("a vendor-owned canary key works for the vendor and is denied to the ungranted identity of the same account", async () => {
+    const vendor = clientFromEnv(set.brokerEnv);
+    const { KeyMetadata } = await vendor.send(new CreateKeyCommand({ Description: "vendor canary" }));
+    const canary = KeyMetadata!.Arn!;
+    expect(KeyMetadata!.AWSAccountId).toBe(AWS_EMULATOR_UNGRANTED.accountId);
+    await vendor.send(new EncryptCommand({ KeyId: canary, Plaintext: Buffer.alloc(32, 3) }));
+    const e = await rejection(clientFromEnv(set.ungrantedBrokerEnv).send(new EncryptCommand({ KeyId: canary, Plaintext: Buffer.alloc(32, 3) })));
+    expect(e.name).toBe("AccessDeniedException");
+    expect(e.message).toBe(
+      `User: ${AWS_EMULATOR_UNGRANTED.arn} is not authorized to perform: kms:Encrypt on resource: ${canary} because no resource-based policy allows the kms:Encrypt action`,
+    );
   });
 
   test("STS GetCallerIdentity returns the same ARN the AccessDenied message names", async () => {
