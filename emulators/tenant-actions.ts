@@ -11,8 +11,11 @@ import {
   DisableKeyCommand,
   EnableKeyCommand,
   KMSClient,
+  ListResourceTagsCommand,
   RevokeGrantCommand,
   ScheduleKeyDeletionCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
 } from "@aws-sdk/client-kms";
 import { ClientSecretCredential } from "@azure/identity";
 import { KeyClient } from "@azure/keyvault-keys";
@@ -24,6 +27,10 @@ import { GCP_EMULATOR_DEMO_TENANT, GCP_EMULATOR_VENDOR, type GcpPrincipal } from
 
 const suffix = () => randomBytes(4).toString("hex");
 
+/** Tags (AWS, Azure) or labels (GCP) as a plain map; each class's tagKey merges them into the key's. */
+export type KeyTags = Record<string, string>;
+const awsTags = (tags: KeyTags) => Object.entries(tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+
 export class AwsTenantActions {
   readonly client: KMSClient;
   constructor(
@@ -34,9 +41,30 @@ export class AwsTenantActions {
     this.client = new KMSClient({ endpoint, region, credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey }, maxAttempts: 1 });
   }
 
-  async createKey(description = "cmek demo key"): Promise<string> {
-    const r = await this.client.send(new CreateKeyCommand({ Description: description }));
+  async createKey(description = "cmek demo key", tags?: KeyTags): Promise<string> {
+    const r = await this.client.send(new CreateKeyCommand({ Description: description, ...(tags ? { Tags: awsTags(tags) } : {}) }));
     return r.KeyMetadata!.Arn!;
+  }
+
+  /** TagResource: adds or overwrites these tags (e.g. the tenant id as proof of ownership). */
+  async tagKey(keyArn: string, tags: KeyTags): Promise<void> {
+    await this.client.send(new TagResourceCommand({ KeyId: keyArn, Tags: awsTags(tags) }));
+  }
+
+  async untagKey(keyArn: string, tagKeys: string[]): Promise<void> {
+    await this.client.send(new UntagResourceCommand({ KeyId: keyArn, TagKeys: tagKeys }));
+  }
+
+  /** ListResourceTags, all pages. */
+  async keyTags(keyArn: string): Promise<KeyTags> {
+    const out: KeyTags = {};
+    let marker: string | undefined;
+    do {
+      const r = await this.client.send(new ListResourceTagsCommand({ KeyId: keyArn, ...(marker ? { Marker: marker } : {}) }));
+      for (const t of r.Tags ?? []) out[t.TagKey!] = t.TagValue ?? "";
+      marker = r.Truncated ? r.NextMarker : undefined;
+    } while (marker);
+    return out;
   }
 
   /** Grants the broker's principal what it needs; returns the grant id for RevokeGrant. */
@@ -83,9 +111,25 @@ export class AzureTenantActions {
   }
 
   /** Creates an RSA key (or an oct-HSM key, Managed HSM style) and returns its versionless key URI. */
-  async createKey(kind: "RSA" | "oct-HSM" = "RSA", name = `cmek-${suffix()}`): Promise<string> {
-    await this.keys.createKey(name, kind, kind === "oct-HSM" ? { keySize: 256 } : { keySize: 2048 });
+  async createKey(kind: "RSA" | "oct-HSM" = "RSA", name = `cmek-${suffix()}`, tags?: KeyTags): Promise<string> {
+    await this.keys.createKey(name, kind, { keySize: kind === "oct-HSM" ? 256 : 2048, ...(tags ? { tags } : {}) });
     return `${this.vaultUrl}/keys/${name}`;
+  }
+
+  /** Merges these tags into the key's current version (Key Vault's PATCH replaces the whole set). */
+  async tagKey(keyUri: string, tags: KeyTags): Promise<void> {
+    const current = await this.keyTags(keyUri);
+    await this.keys.updateKeyProperties(keyName(keyUri), { tags: { ...current, ...tags } });
+  }
+
+  async untagKey(keyUri: string, tagKeys: string[]): Promise<void> {
+    const rest = await this.keyTags(keyUri);
+    for (const k of tagKeys) delete rest[k];
+    await this.keys.updateKeyProperties(keyName(keyUri), { tags: rest });
+  }
+
+  async keyTags(keyUri: string): Promise<KeyTags> {
+    return { ...(await this.keys.getKey(keyName(keyUri))).properties.tags };
   }
 
   /** Emulates the role assignment "Key Vault Crypto Service Encryption User" for the vendor on this key. */
@@ -148,13 +192,33 @@ export class GcpTenantActions {
     this.callOpts = { otherArgs: { headers: { authorization: `Bearer ${principal.token}` } } };
   }
 
-  async createKey(location = "us-east1", ring = `ring-${suffix()}`, keyId = `key-${suffix()}`): Promise<string> {
+  async createKey(location = "us-east1", ring = `ring-${suffix()}`, keyId = `key-${suffix()}`, labels?: KeyTags): Promise<string> {
     const parent = `projects/${this.project}/locations/${location}`;
     await this.client.createKeyRing({ parent, keyRingId: ring, keyRing: {} }, this.callOpts).catch((e: { code?: number }) => {
       if (e.code !== 6) throw e; // ALREADY_EXISTS
     });
-    const [key] = await this.client.createCryptoKey({ parent: `${parent}/keyRings/${ring}`, cryptoKeyId: keyId, cryptoKey: { purpose: "ENCRYPT_DECRYPT" } }, this.callOpts);
+    const [key] = await this.client.createCryptoKey({ parent: `${parent}/keyRings/${ring}`, cryptoKeyId: keyId, cryptoKey: { purpose: "ENCRYPT_DECRYPT", ...(labels ? { labels } : {}) } }, this.callOpts);
     return key.name!;
+  }
+
+  /** Merges these labels into the key's (UpdateCryptoKey with update_mask "labels" replaces the map). */
+  async tagKey(keyName: string, labels: KeyTags): Promise<void> {
+    await this.writeLabels(keyName, { ...(await this.keyTags(keyName)), ...labels });
+  }
+
+  async untagKey(keyName: string, labelKeys: string[]): Promise<void> {
+    const rest = await this.keyTags(keyName);
+    for (const k of labelKeys) delete rest[k];
+    await this.writeLabels(keyName, rest);
+  }
+
+  async keyTags(keyName: string): Promise<KeyTags> {
+    const [key] = await this.client.getCryptoKey({ name: keyName }, this.callOpts);
+    return { ...(key.labels ?? {}) };
+  }
+
+  private async writeLabels(keyName: string, labels: KeyTags): Promise<void> {
+    await this.client.updateCryptoKey({ cryptoKey: { name: keyName, labels }, updateMask: { paths: ["labels"] } }, this.callOpts);
   }
 
   async setVendorBinding(keyName: string, present: boolean, member = GCP_EMULATOR_VENDOR.member): Promise<void> {

@@ -21,8 +21,15 @@ if (first.demo && !process.env.NEXTAUTH_SECRET) process.env.NEXTAUTH_SECRET = pe
 
 let emulators: Awaited<ReturnType<typeof import("../emulators/launch").startEmulators>> | null = null;
 if (first.emulators) {
-  const { startEmulators } = await import("../emulators/launch");
-  emulators = await startEmulators({ dataDir, persist: true });
+  const { emulatorPortOverrides, isEmulatorStartError, startEmulators } = await import("../emulators/launch");
+  // Ports: CMEK_EMULATOR_*_PORT or --aws-port/--azure-port/--gcp-port/--gcp-control-port (README).
+  try {
+    emulators = await startEmulators({ dataDir, persist: true, ports: emulatorPortOverrides() });
+  } catch (e) {
+    if (!isEmulatorStartError(e)) throw e;
+    console.error(e.message);
+    process.exit(1);
+  }
   for (const [k, v] of Object.entries(emulators.brokerEnv)) if (!process.env[k]) process.env[k] = v;
   console.log(`KMS emulators: AWS ${emulators.aws.url}, Azure ${emulators.azure.vaultUrl}, GCP 127.0.0.1:${emulators.gcp.grpcPort}`);
 }

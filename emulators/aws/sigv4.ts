@@ -49,6 +49,8 @@ export interface VerifyInput {
   headers: IncomingHttpHeaders;
   body: Buffer;
   region: string;
+  /** Credential-scope service: "kms" (default) or "sts" for GetCallerIdentity. */
+  service?: string;
   now?: number;
 }
 
@@ -92,10 +94,11 @@ export function verifySigV4(input: VerifyInput, lookupSecret: (akid: string) => 
   if (scopeDate !== amzDate.slice(0, 8)) {
     throw new SigV4Error("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from X-Amz-Date.");
   }
-  if (scopeRegion !== input.region || scopeService !== "kms") {
+  const service = input.service ?? "kms";
+  if (scopeRegion !== input.region || scopeService !== service) {
     throw new SigV4Error(
       "InvalidSignatureException",
-      `Credential should be scoped to a valid region and service 'kms', not '${scopeRegion}/${scopeService}'.`,
+      `Credential should be scoped to a valid region and service '${service}', not '${scopeRegion}/${scopeService}'.`,
     );
   }
 

@@ -1,14 +1,19 @@
-// In-memory state of the AWS KMS emulator: keys, aliases, grants, key policies and principals,
-// the ciphertext blob format, key-policy evaluation and optional JSON persistence.
+// In-memory state of the AWS KMS emulator: keys (with tags), aliases, grants, key policies and
+// principals, with optional JSON persistence. Blob format: ./blob; policy evaluation: ./policy.
 
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
+import { StateFile } from "../control";
 
 export interface AwsPrincipal {
   accessKeyId: string;
   secretAccessKey: string;
   accountId: string;
   arn: string;
+  /**
+   * false: no IAM policy grants this principal KMS permissions, so keys of its own account are
+   * usable only where a key policy names its ARN or a grant does (default: IAM allows KMS).
+   */
+  iamKmsAccess?: boolean;
 }
 
 export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
@@ -25,6 +30,8 @@ export interface KeyRecord {
   deletionDate?: number;
   pendingWindowInDays?: number;
   policy: string;
+  /** Tags in insertion order (TagKey → TagValue), as TagResource / CreateKey Tags set them. */
+  tags?: Record<string, string>;
 }
 
 export interface GrantConstraints {
@@ -64,179 +71,6 @@ export function defaultKeyPolicy(accountId: string): string {
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Ciphertext blob, version 1:
-//   [0]      0x01 version
-//   [1..16]  key id (UUID, 16 raw bytes)
-//   [17..28] AES-GCM IV (12 bytes)
-//   [29..44] AES-GCM tag (16 bytes)
-//   [45..]   ciphertext
-// AAD = version byte + key id bytes + canonical encryption context, so the header cannot be
-// swapped and the context must match exactly (order-insensitive, as in AWS).
-// ---------------------------------------------------------------------------------------------
-const BLOB_VERSION = 0x01;
-const HEADER_LEN = 1 + 16 + 12 + 16;
-
-const uuidToBytes = (id: string) => Buffer.from(id.replace(/-/g, ""), "hex");
-function bytesToUuid(b: Buffer): string {
-  const h = b.toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-export function canonicalContext(ctx: Record<string, string> | undefined): Buffer {
-  const entries = Object.entries(ctx ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return Buffer.from(JSON.stringify(entries), "utf8");
-}
-
-function aad(keyIdBytes: Buffer, ctx: Record<string, string> | undefined): Buffer {
-  return Buffer.concat([Buffer.from([BLOB_VERSION]), keyIdBytes, canonicalContext(ctx)]);
-}
-
-export function sealBlob(key: KeyRecord, plaintext: Buffer, ctx: Record<string, string> | undefined): Buffer {
-  const idBytes = uuidToBytes(key.keyId);
-  const iv = randomBytes(12);
-  const cipher = createCipheriv("aes-256-gcm", key.material, iv);
-  cipher.setAAD(aad(idBytes, ctx));
-  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([Buffer.from([BLOB_VERSION]), idBytes, iv, cipher.getAuthTag(), ct]);
-}
-
-/** Returns the key id embedded in the blob, or null when the blob is not ours. */
-export function blobKeyId(blob: Buffer): string | null {
-  if (blob.length < HEADER_LEN + 1 || blob[0] !== BLOB_VERSION) return null;
-  return bytesToUuid(blob.subarray(1, 17));
-}
-
-/** Returns null on any authentication failure (tamper, wrong key, wrong context). */
-export function openBlob(key: KeyRecord, blob: Buffer, ctx: Record<string, string> | undefined): Buffer | null {
-  if (blobKeyId(blob) !== key.keyId) return null;
-  try {
-    const decipher = createDecipheriv("aes-256-gcm", key.material, blob.subarray(17, 29));
-    decipher.setAAD(aad(blob.subarray(1, 17), ctx));
-    decipher.setAuthTag(blob.subarray(29, 45));
-    return Buffer.concat([decipher.update(blob.subarray(HEADER_LEN)), decipher.final()]);
-  } catch {
-    return null;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Key policy: the subset the emulator understands. Anything else is refused at PutKeyPolicy /
-// CreateKey time with MalformedPolicyDocumentException, so an unsupported construct can never be
-// silently ignored (which would make a Deny fail open).
-// ---------------------------------------------------------------------------------------------
-interface PolicyStatement {
-  effect: "Allow" | "Deny";
-  principals: string[]; // ARNs, account ids or "*"
-  actions: string[];
-  contextEquals: Array<[string, string[]]>;
-}
-
-export class PolicyError extends Error {}
-
-const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : [v]);
-
-export function parseKeyPolicy(text: string): PolicyStatement[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new PolicyError("Policy is not valid JSON.");
-  }
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new PolicyError("Policy must be a JSON object.");
-  const statements = (doc as Record<string, unknown>).Statement;
-  if (statements === undefined) throw new PolicyError("Policy has no Statement.");
-  return asList(statements).map((raw, i) => {
-    if (!raw || typeof raw !== "object") throw new PolicyError(`Statement ${i} is not an object.`);
-    const s = raw as Record<string, unknown>;
-    for (const k of Object.keys(s)) {
-      if (!["Sid", "Effect", "Principal", "Action", "Resource", "Condition"].includes(k)) {
-        throw new PolicyError(`Statement ${i}: unsupported element '${k}'.`);
-      }
-    }
-    if (s.Effect !== "Allow" && s.Effect !== "Deny") throw new PolicyError(`Statement ${i}: Effect must be Allow or Deny.`);
-    let principals: string[];
-    if (s.Principal === "*") principals = ["*"];
-    else if (s.Principal && typeof s.Principal === "object" && !Array.isArray(s.Principal)) {
-      const p = s.Principal as Record<string, unknown>;
-      if (Object.keys(p).some((k) => k !== "AWS")) throw new PolicyError(`Statement ${i}: only the AWS principal type is supported.`);
-      principals = asList(p.AWS).map((x) => {
-        if (typeof x !== "string" || !x) throw new PolicyError(`Statement ${i}: Principal.AWS must be ARN strings.`);
-        return x;
-      });
-    } else throw new PolicyError(`Statement ${i}: Principal is required.`);
-    const actions = asList(s.Action).map((a) => {
-      if (typeof a !== "string" || !/^(kms:[A-Za-z*]+|\*)$/.test(a)) throw new PolicyError(`Statement ${i}: invalid Action.`);
-      return a;
-    });
-    const contextEquals: Array<[string, string[]]> = [];
-    if (s.Condition !== undefined) {
-      if (!s.Condition || typeof s.Condition !== "object") throw new PolicyError(`Statement ${i}: invalid Condition.`);
-      for (const [op, body] of Object.entries(s.Condition as Record<string, unknown>)) {
-        if (op !== "StringEquals") throw new PolicyError(`Statement ${i}: unsupported condition operator '${op}'.`);
-        if (!body || typeof body !== "object") throw new PolicyError(`Statement ${i}: invalid StringEquals.`);
-        for (const [key, val] of Object.entries(body as Record<string, unknown>)) {
-          if (!/^kms:EncryptionContext:.+/.test(key)) throw new PolicyError(`Statement ${i}: unsupported condition key '${key}'.`);
-          const values = asList(val);
-          if (values.some((v) => typeof v !== "string")) throw new PolicyError(`Statement ${i}: condition values must be strings.`);
-          contextEquals.push([key.slice("kms:EncryptionContext:".length), values as string[]]);
-        }
-      }
-    }
-    return { effect: s.Effect, principals, actions, contextEquals };
-  });
-}
-
-function principalMatches(pattern: string, caller: AwsPrincipal): boolean {
-  if (pattern === "*") return true;
-  if (pattern === caller.arn) return true;
-  // The account root (or a bare account id) stands for every principal of that account.
-  return pattern === caller.accountId || pattern === `arn:aws:iam::${caller.accountId}:root`;
-}
-
-function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`, "i");
-  return re.test(action);
-}
-
-export type PolicyDecision = "allow" | "deny" | "none";
-
-export function evaluatePolicy(
-  statements: PolicyStatement[],
-  caller: AwsPrincipal,
-  action: string,
-  ctx: Record<string, string> | undefined,
-): PolicyDecision {
-  let allowed = false;
-  for (const st of statements) {
-    if (!st.principals.some((p) => principalMatches(p, caller))) continue;
-    if (!st.actions.some((a) => actionMatches(a, action))) continue;
-    // Simplification: context key and value are both matched exactly (case-sensitive).
-    const condOk = st.contextEquals.every(([k, values]) => ctx !== undefined && k in ctx && values.includes(ctx[k]!));
-    if (!condOk) continue;
-    if (st.effect === "Deny") return "deny";
-    allowed = true;
-  }
-  return allowed ? "allow" : "none";
-}
-
-export function grantAllows(g: GrantRecord, caller: AwsPrincipal, op: string, ctx: Record<string, string> | undefined): boolean {
-  if (!principalMatches(g.granteePrincipal, caller)) return false;
-  if (!g.operations.includes(op)) return false;
-  const c = g.constraints;
-  if (c?.EncryptionContextEquals) {
-    const want = canonicalContext(c.EncryptionContextEquals);
-    if (!want.equals(canonicalContext(ctx))) return false;
-  }
-  if (c?.EncryptionContextSubset) {
-    for (const [k, v] of Object.entries(c.EncryptionContextSubset)) if (ctx?.[k] !== v) return false;
-  }
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Store with optional JSON persistence (debounced, atomic rename).
-// ---------------------------------------------------------------------------------------------
 interface PersistedState {
   version: 1;
   keys: Array<Omit<KeyRecord, "material"> & { material: string }>;
@@ -251,13 +85,16 @@ export class KmsStore {
   /** `${accountId} ${alias/name}` → key id */
   readonly aliases = new Map<string, string>();
   readonly principalsByAkid = new Map<string, AwsPrincipal>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly file: StateFile<PersistedState>;
 
   constructor(
     readonly region: string,
-    private readonly stateFile?: string,
+    stateFile?: string,
   ) {
-    if (stateFile && existsSync(stateFile)) this.load(stateFile);
+    // Debounced: a burst of grant or tag changes is written once.
+    this.file = new StateFile(stateFile, () => this.snapshot(), 50);
+    const state = this.file.load();
+    if (state) this.restore(state, stateFile!);
   }
 
   addPrincipal(p: AwsPrincipal): void {
@@ -265,7 +102,7 @@ export class KmsStore {
     this.changed();
   }
 
-  createKey(owner: string, description: string, policy?: string): KeyRecord {
+  createKey(owner: string, description: string, policy?: string, tags?: Record<string, string>): KeyRecord {
     const keyId = randomUUID();
     const key: KeyRecord = {
       keyId,
@@ -277,6 +114,7 @@ export class KmsStore {
       state: "Enabled",
       creationDate: Date.now() / 1000,
       policy: policy ?? defaultKeyPolicy(owner),
+      ...(tags && Object.keys(tags).length ? { tags: { ...tags } } : {}),
     };
     this.keys.set(keyId, key);
     this.changed();
@@ -292,21 +130,15 @@ export class KmsStore {
   }
 
   changed(): void {
-    if (!this.stateFile || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, 50);
-    this.timer.unref();
+    this.file.changed();
   }
 
   flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    if (!this.stateFile) return;
-    const state: PersistedState = {
+    this.file.flush();
+  }
+
+  private snapshot(): PersistedState {
+    return {
       version: 1,
       keys: [...this.keys.values()].map((k) => ({ ...k, material: k.material.toString("base64") })),
       grants: [...this.grants.values()],
@@ -316,13 +148,9 @@ export class KmsStore {
       }),
       principals: [...this.principalsByAkid.values()],
     };
-    const tmp = `${this.stateFile}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
-    renameSync(tmp, this.stateFile);
   }
 
-  private load(file: string): void {
-    const state = JSON.parse(readFileSync(file, "utf8")) as PersistedState;
+  private restore(state: PersistedState, file: string): void {
     if (state.version !== 1) throw new Error(`${file}: unsupported state version ${String(state.version)}`);
     for (const k of state.keys) this.keys.set(k.keyId, { ...k, material: Buffer.from(k.material, "base64") });
     for (const g of state.grants) this.grants.set(g.grantId, g);

@@ -8,6 +8,7 @@ const emu = await startAzureKeyVaultEmulator({
   port: Number(process.env.AZURE_EMULATOR_PORT ?? 4598),
   dataDir,
   stateFile: join(dataDir, "azure-emulator-state.json"),
+  portEnvVar: "AZURE_EMULATOR_PORT",
 });
 console.log(
   JSON.stringify({

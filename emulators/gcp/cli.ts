@@ -13,6 +13,8 @@ const emu = await startGcpKmsEmulator({
   ...(controlPort !== undefined ? { controlPort } : {}),
   ...(host ? { host } : {}),
   ...(stateFile ? { stateFile } : {}),
+  portEnvVar: "GCP_KMS_EMULATOR_PORT",
+  controlPortEnvVar: "GCP_KMS_EMULATOR_CONTROL_PORT",
 });
 console.log(
   JSON.stringify({

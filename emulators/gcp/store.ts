@@ -1,7 +1,7 @@
 // In-memory Cloud KMS resource model (key rings, symmetric crypto keys, versions, IAM
-// policies) with optional JSON persistence. No gRPC here: server.ts maps requests onto it.
+// policies) with optional JSON persistence. No gRPC here: service.ts and ops-*.ts map requests onto it.
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { StateFile } from "../control";
 
 export type VersionState = "ENABLED" | "DISABLED" | "DESTROY_SCHEDULED" | "DESTROYED";
 
@@ -55,8 +55,12 @@ export class KmsStore {
   policies = new Map<string, PolicyRec>();
   extraPrincipals: PersistedPrincipal[] = [];
 
-  constructor(private readonly stateFile?: string) {
-    if (stateFile && existsSync(stateFile)) this.load(stateFile);
+  private readonly file: StateFile<unknown>;
+
+  constructor(stateFile?: string) {
+    this.file = new StateFile(stateFile, () => this.snapshot());
+    const raw = this.file.load();
+    if (raw !== undefined) this.restore(raw as Parameters<KmsStore["restore"]>[0], stateFile!);
   }
 
   newVersion(key: CryptoKeyRec, now = Date.now()): VersionRec {
@@ -87,8 +91,11 @@ export class KmsStore {
   }
 
   save(): void {
-    if (!this.stateFile) return;
-    const data = {
+    this.file.changed();
+  }
+
+  private snapshot() {
+    return {
       format: 1,
       keyRings: [...this.keyRings.values()],
       cryptoKeys: [...this.cryptoKeys.values()].map((k) => ({
@@ -100,20 +107,18 @@ export class KmsStore {
       ),
       principals: this.extraPrincipals,
     };
-    // Write-then-rename so a crash mid-write never leaves a truncated state file behind.
-    const tmp = `${this.stateFile}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(data, null, 2), { mode: 0o600 });
-    renameSync(tmp, this.stateFile);
   }
 
-  private load(file: string): void {
-    const raw = JSON.parse(readFileSync(file, "utf8")) as {
+  private restore(
+    raw: {
       format?: number;
       keyRings?: KeyRingRec[];
       cryptoKeys?: Array<Omit<CryptoKeyRec, "versions"> & { versions: Array<Omit<VersionRec, "material"> & { material: string | null }> }>;
       policies?: Record<string, { bindings: Binding[]; etag: string }>;
       principals?: PersistedPrincipal[];
-    };
+    },
+    file: string,
+  ): void {
     if (raw.format !== 1) throw new Error(`unsupported GCP emulator state file format in ${file}`);
     for (const r of raw.keyRings ?? []) this.keyRings.set(r.name, r);
     for (const k of raw.cryptoKeys ?? []) {
