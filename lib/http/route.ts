@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z, type ZodType } from "zod";
 import type { AuditLiveFeed } from "../audit/live";
-import type { Broker } from "../broker/broker";
+import type { BrokerContext } from "../broker/context";
 import { authorize, resolveCaller, type Access, type Caller, type ConsoleSessionResolver } from "./auth";
 
 export interface RouteContext<B, Q, P> {
@@ -20,6 +20,7 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   url: string;
   summary: string;
   tag: string;
+  /** The permission-table action the route performs (lib/auth/permissions.ts), or "public". */
   access: Access;
   params?: ZodType<P>;
   body?: ZodType<B>;
@@ -31,7 +32,7 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
 }
 
 export interface RouteEnv {
-  broker: Broker;
+  ctx: BrokerContext;
   adminTokenHash: Buffer | undefined;
   resolveSession?: ConsoleSessionResolver;
   /** Live audit events of every instance (SSE); absent when auditing is off. */
@@ -54,9 +55,9 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef
     url: def.url,
     handler: async (req, reply) => {
       const params = def.params ? def.params.parse(req.params) : req.params;
-      const caller = def.access === "public" ? null : await resolveCaller(req, env.broker, env.adminTokenHash, env.resolveSession);
+      const caller = def.access === "public" ? null : await resolveCaller(req, env.ctx, env.adminTokenHash, env.resolveSession);
       try {
-        authorize(caller, def.access, (params as { slug?: string }).slug);
+        if (def.access !== "public") authorize(caller, def.access, { slug: (params as { slug?: string }).slug });
       } catch (error) {
         await def.onRefused?.({ params, requestId: req.id, error, caller });
         throw error;

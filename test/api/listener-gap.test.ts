@@ -26,8 +26,8 @@ test("a lock made while an instance's listener is down is enforced by that insta
   await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'cmek-broker-listener'`);
   await admin.end();
   await new Promise((r) => setTimeout(r, 20));
-  expect(other.broker.bus.connected).toBe(false);
-  await other.broker.db.query(
+  expect(other.ctx.bus.connected).toBe(false);
+  await other.ctx.db.query(
     `UPDATE tenant SET state = 'locked', state_version = state_version + 1, state_since = now(), lock_reason = 'kill_switch: elsewhere', lock_source = 'kill_switch' WHERE slug = 'gap'`,
   );
 
@@ -36,7 +36,7 @@ test("a lock made while an instance's listener is down is enforced by that insta
   expect(r.body.error.code).toBe("tenant_locked");
 
   // Once listening again it keeps enforcing the lock it re-read.
-  for (let i = 0; i < 50 && !other.broker.bus.connected; i++) await new Promise((res) => setTimeout(res, 100));
-  expect(other.broker.bus.connected).toBe(true);
+  for (let i = 0; i < 50 && !other.ctx.bus.connected; i++) await new Promise((res) => setTimeout(res, 100));
+  expect(other.ctx.bus.connected).toBe(true);
   expect((await b.decrypt("gap", token, enc.body.ciphertext)).status).toBe(423);
 });

@@ -2,7 +2,7 @@
 import { defineRoute, openApiDocument, routes, type RouteEnv } from "../route";
 
 export function systemRoutes(env: RouteEnv) {
-  const { broker } = env;
+  const { ctx } = env;
 
   defineRoute({
     method: "GET",
@@ -14,10 +14,10 @@ export function systemRoutes(env: RouteEnv) {
     handler: async ({ reply }) => {
       const started = performance.now();
       try {
-        await broker.db.query("SELECT 1");
-        return { status: "ok", database: "ok", databaseLatencyMs: Math.round((performance.now() - started) * 10) / 10, instance: broker.config.instanceId };
+        await ctx.db.query("SELECT 1");
+        return { status: "ok", database: "ok", databaseLatencyMs: Math.round((performance.now() - started) * 10) / 10, instance: ctx.config.instanceId };
       } catch {
-        return reply.code(503).send({ status: "degraded", database: "unreachable", instance: broker.config.instanceId });
+        return reply.code(503).send({ status: "degraded", database: "unreachable", instance: ctx.config.instanceId });
       }
     },
   });
@@ -29,7 +29,7 @@ export function systemRoutes(env: RouteEnv) {
     tag: "system",
     access: "public",
     responses: { 200: "text/plain" },
-    handler: async ({ reply }) => reply.type(broker.metrics.registry.contentType).send(await broker.metrics.registry.metrics()),
+    handler: async ({ reply }) => reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()),
   });
 
   defineRoute({
