@@ -81,7 +81,7 @@ export function requiresFreshSignIn(action: Action): boolean {
   return PERMISSIONS[action].freshSignIn;
 }
 
-/** The tenant an action names: its slug (from the URL) and, once resolved, its id. */
+/** The tenant an action names: its slug (from the URL) and, once resolved, its id. A bare string is the slug. */
 export interface TenantTarget {
   slug?: string;
   id?: string;
@@ -93,15 +93,15 @@ export interface TenantTarget {
  * for fleet views get not_found. A service token of another tenant is refused only when the
  * tenant's id is known (the data operations check it themselves, to audit the refusal first).
  */
-export function authorize(caller: Caller | null, action: Action, tenant?: TenantTarget, now?: number): void {
+export function authorize(caller: Caller | null, action: Action, tenant?: TenantTarget | string, now?: number): void {
   if (!caller) throw new BrokerError("unauthenticated", "missing or invalid credentials (send Authorization: Bearer <token>)");
   const rule: ActionRule = PERMISSIONS[action];
   if (caller.kind === "console" && caller.role !== "vendor_ops" && rule.scope === "tenant" && !sameTenant(caller, tenant)) {
-    throw new BrokerError("tenant_not_found", `no tenant "${tenant?.slug ?? ""}"`);
+    throw new BrokerError("tenant_not_found", `no tenant "${(typeof tenant === "string" ? tenant : tenant?.slug) ?? ""}"`);
   }
   const role = roleOf(caller);
   if (!GRANTS[action][role]) throw refusal(caller, role, action, rule);
-  if (caller.kind === "service" && tenant?.id !== undefined && caller.tenantId !== tenant.id) {
+  if (caller.kind === "service" && typeof tenant === "object" && tenant.id !== undefined && caller.tenantId !== tenant.id) {
     throw new BrokerError("forbidden", "this token does not belong to this tenant");
   }
   if (rule.freshSignIn && caller.kind === "console" && !isFreshAuth(caller.authTime, now)) {
@@ -109,7 +109,8 @@ export function authorize(caller: Caller | null, action: Action, tenant?: Tenant
   }
 }
 
-function sameTenant(caller: { tenantId: string | null; tenantSlug: string | null }, tenant: TenantTarget | undefined): boolean {
+function sameTenant(caller: { tenantId: string | null; tenantSlug: string | null }, tenant: TenantTarget | string | undefined): boolean {
+  if (typeof tenant === "string") return caller.tenantSlug === tenant;
   if (!tenant || (tenant.slug === undefined && tenant.id === undefined)) return false;
   if (tenant.slug !== undefined && caller.tenantSlug !== tenant.slug) return false;
   if (tenant.id !== undefined && caller.tenantId !== tenant.id) return false;

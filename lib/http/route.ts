@@ -57,7 +57,7 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef
       const params = def.params ? def.params.parse(req.params) : req.params;
       const caller = def.access === "public" ? null : await resolveCaller(req, env.ctx, env.adminTokenHash, env.resolveSession);
       try {
-        if (def.access !== "public") authorize(caller, def.access, { slug: (params as { slug?: string }).slug });
+        if (def.access !== "public") authorize(caller, def.access, (params as { slug?: string }).slug);
       } catch (error) {
         await def.onRefused?.({ params, requestId: req.id, error, caller });
         throw error;

@@ -16,7 +16,7 @@ export async function addWebhook({
   url,
   allowPrivate,
 }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache">> & { url: string; allowPrivate: boolean }) {
-  authorize(actor, "webhook.create", { slug });
+  authorize(actor, "webhook.create", slug);
   const t = await requireTenant(ctx, slug);
   const created = await asInvalidRequest(() => createWebhookSubscription(ctx.db, t.id, url, { allowPrivate }));
   await ctx.audit.record({ tenantId: t.id, actor: actorOf(actor), action: "webhook.create", outcome: "success", requestId, detail: { webhookId: created.subscription.id, url } });

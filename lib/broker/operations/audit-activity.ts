@@ -6,7 +6,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 
 export async function auditActivity({ ctx, actor, tenant: slug, minutes }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { minutes: number }) {
-  authorize(actor, "audit.read", { slug });
+  authorize(actor, "audit.read", slug);
   const t = await requireTenant(ctx, slug);
   return tenantAuditActivity(ctx.db, t.id, { minutes });
 }

@@ -20,7 +20,7 @@ export interface ConnectKeyInput {
 type Deps = Pick<BrokerContext, "providers" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache">;
 
 export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId }: TenantOperation<Deps> & ConnectKeyInput) {
-  authorize(actor, "key.connect", { slug });
+  authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
   const provider = providerFor(ctx.providers, providerName);
   try {

@@ -14,7 +14,9 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantView } from "../tenant-registry";
 import { auditFailure, KMS_RETRY_AFTER_S, lockedError } from "../views";
 
-export type DataDeps = Pick<BrokerContext, "audit" | "metrics" | "locks" | "keys" | "bus" | "registry" | "cache">;
+/** What admission reads: the tenant (registry, fresh while the bus is down), its lock state, the audit log, metrics. */
+export type AdmissionDeps = Pick<BrokerContext, "audit" | "metrics" | "locks" | "bus" | "registry" | "cache">;
+export type DataDeps = AdmissionDeps & Pick<BrokerContext, "keys">;
 export type DataOp = "encrypt" | "decrypt";
 
 /** A data request's audit entry minus its outcome (and reason), filled in when it is refused. */
@@ -27,8 +29,8 @@ export interface Admitted {
 }
 
 /** Checks the caller's role, that its token is this tenant's, and the tenant's state; records refusals in the tenant's log. */
-export async function admitDataRequest(ctx: DataDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, purpose: string | undefined): Promise<Admitted> {
-  authorize(caller, op === "encrypt" ? "data.encrypt" : "data.decrypt");
+export async function admitDataRequest(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, purpose: string | undefined): Promise<Admitted> {
+  authorize(caller, op === "encrypt" ? "data.encrypt" : "data.decrypt", slug);
   const service = caller as ServiceCaller;
   const tenant = await requireTenant(ctx, slug);
   const actor = actorOf(service);

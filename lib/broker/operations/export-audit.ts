@@ -15,7 +15,7 @@ export async function exportAudit({
   format,
   filters,
 }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache">> & { format: AuditExportFormat; filters: AuditQueryFilters }) {
-  authorize(actor, "audit.export", { slug });
+  authorize(actor, "audit.export", slug);
   const t = await requireTenant(ctx, slug);
   const stream = await asInvalidRequest(() => exportTenantAuditStream(ctx.db, t.id, format, filters));
   await ctx.audit.record({ tenantId: t.id, actor: actorOf(actor), action: "audit.export", outcome: "success", requestId, detail: { format } });

@@ -12,7 +12,7 @@ export interface VendorIdentities {
 }
 
 export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: TenantOperation<Pick<BrokerContext, "config" | "bus" | "registry" | "cache">> & { vendor: VendorIdentities }) {
-  authorize(actor, "tenant.view", { slug });
+  authorize(actor, "tenant.view", slug);
   const t = await requireTenant(ctx, slug);
   const c = ctx.config;
   return {

@@ -6,7 +6,7 @@ import { describeKey, describeTenant } from "../views";
 import type { TenantOperation } from "./types";
 
 export async function getTenant({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "registry">>) {
-  authorize(actor, "tenant.view", { slug: tenant });
+  authorize(actor, "tenant.view", tenant);
   const t = await loadTenant(ctx, tenant);
   return { tenant: describeTenant(t), key: describeKey(t) };
 }

@@ -14,7 +14,7 @@ export async function listAudit({
   limit,
   cursor,
 }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { filters: AuditQueryFilters; limit: number; cursor: string | null }) {
-  authorize(actor, "audit.read", { slug });
+  authorize(actor, "audit.read", slug);
   const t = await requireTenant(ctx, slug);
   return asInvalidRequest(() => listAuditEvents(ctx.db, t.id, filters, { limit, cursor }));
 }

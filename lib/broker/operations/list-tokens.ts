@@ -5,7 +5,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 
 export async function listTokens({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "tokens" | "bus" | "registry" | "cache">>) {
-  authorize(actor, "token.list", { slug });
+  authorize(actor, "token.list", slug);
   const tenant = await requireTenant(ctx, slug);
   const tokens = (await ctx.tokens.list(tenant.id)).map((t) => ({
     id: t.id,

@@ -12,7 +12,7 @@ export async function listWebhookDeliveriesOf({
   webhookId,
   limit,
 }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { webhookId: string; limit: number }) {
-  authorize(actor, "webhook.list", { slug });
+  authorize(actor, "webhook.list", slug);
   const t = await requireTenant(ctx, slug);
   return { deliveries: await listWebhookDeliveries(ctx.db, t.id, webhookId, { limit }) };
 }

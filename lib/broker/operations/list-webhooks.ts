@@ -6,7 +6,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 
 export async function listWebhooks({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">>) {
-  authorize(actor, "webhook.list", { slug });
+  authorize(actor, "webhook.list", slug);
   const t = await requireTenant(ctx, slug);
   return { webhooks: await listWebhookSubscriptions(ctx.db, t.id) };
 }

@@ -6,7 +6,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 
 export async function openAuditStream({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "bus" | "registry" | "cache">>): Promise<{ tenantId: string }> {
-  authorize(actor, "audit.read", { slug });
+  authorize(actor, "audit.read", slug);
   const t = await requireTenant(ctx, slug);
   return { tenantId: t.id };
 }

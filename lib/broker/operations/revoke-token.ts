@@ -7,7 +7,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 
 export async function revokeToken({ ctx, actor, tenant: slug, requestId, tokenId }: TenantOperation<Pick<BrokerContext, "tokens" | "audit" | "bus" | "registry" | "cache">> & { tokenId: string }): Promise<void> {
-  authorize(actor, "token.revoke", { slug });
+  authorize(actor, "token.revoke", slug);
   const tenant = await requireTenant(ctx, slug);
   const ok = await ctx.tokens.revoke(tenant.id, tokenId);
   if (!ok) throw new BrokerError("not_found", "no such active token for this tenant");

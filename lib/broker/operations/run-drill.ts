@@ -7,6 +7,6 @@ import type { TenantOperation } from "./types";
 export type { DrillReport } from "../drill";
 
 export async function runDrill({ ctx, actor, tenant, requestId }: TenantOperation<DrillDeps>): Promise<DrillReport> {
-  authorize(actor, "drill.run", { slug: tenant });
+  authorize(actor, "drill.run", tenant);
   return drill(ctx, actorOf(actor), tenant, requestId);
 }

@@ -13,7 +13,7 @@ export async function setManualResume({
   requestId,
   manualResume,
 }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache">> & { manualResume: boolean }) {
-  authorize(actor, "tenant.settings", { slug: tenant });
+  authorize(actor, "tenant.settings", tenant);
   const t = await requireTenant(ctx, tenant);
   await ctx.db.prisma.tenant.update({ where: { id: t.id }, data: { manualResume } });
   await ctx.audit.record({ tenantId: t.id, actor: actorOf(actor), action: "tenant.settings", outcome: "success", requestId, detail: { manualResume } });

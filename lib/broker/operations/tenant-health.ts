@@ -7,6 +7,6 @@ import { loadTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 
 export async function tenantHealth({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "db" | "health" | "registry">>) {
-  authorize(actor, "tenant.view", { slug: tenant });
+  authorize(actor, "tenant.view", tenant);
   return health(ctx, await loadTenant(ctx, tenant));
 }

@@ -7,7 +7,7 @@ import { describeLastLock } from "../views";
 import type { TenantOperation } from "./types";
 
 export async function tenantStatus({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "db" | "health" | "bus" | "registry" | "cache">>) {
-  authorize(actor, "status.read", { slug });
+  authorize(actor, "status.read", slug);
   const t = await requireTenant(ctx, slug);
   // A service token of another tenant learns nothing but 403 (the tenant's existence is not secret to it: its URL named it).
   authorize(actor, "status.read", { slug, id: t.id });

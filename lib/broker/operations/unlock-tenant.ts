@@ -10,7 +10,7 @@ import { describeTenant, failureReason, validationError } from "../views";
 import type { TenantOperation } from "./types";
 
 export async function unlockTenant({ ctx, actor, tenant: slug, requestId }: TenantOperation<Pick<BrokerContext, "kms" | "audit" | "locks" | "bus" | "registry" | "cache">>) {
-  authorize(actor, "tenant.unlock", { slug });
+  authorize(actor, "tenant.unlock", slug);
   const tenant = await requireTenant(ctx, slug);
   if (!tenant.key) throw new BrokerError("tenant_not_ready", "tenant has no key to validate; connect one first");
   const who = actorOf(actor);

@@ -6,7 +6,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 
 export async function verifyAudit({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">>) {
-  authorize(actor, "audit.verify", { slug });
+  authorize(actor, "audit.verify", slug);
   const t = await requireTenant(ctx, slug);
   return verifyTenantChain(ctx.db, t.id);
 }
