@@ -4,6 +4,7 @@ import { useState } from "react";
 import { api, tenantPath } from "../api";
 import { fmtAgo, fmtTime } from "../format";
 import { qk } from "../query-keys";
+import { useSensitiveAction } from "../reauth";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
@@ -24,11 +25,13 @@ interface TokenRow {
 
 export function TokensPanel({ slug }: { slug: string }) {
   const qc = useQueryClient();
+  // Creating a token needs a recent sign-in (permission table: token.create is freshSignIn).
+  const sensitive = useSensitiveAction();
   const [name, setName] = useState("");
   const [revoking, setRevoking] = useState<TokenRow | null>(null);
   const list = useQuery({ queryKey: qk.tokens(slug), queryFn: ({ signal }) => api<{ tokens: TokenRow[] }>(tenantPath(slug, "/tokens"), { signal }) });
   const create = useMutation({
-    mutationFn: (n: string) => api<{ id: string; token: string; name: string }>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } }),
+    mutationFn: (n: string) => sensitive(() => api<{ id: string; token: string; name: string }>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } })),
     onSuccess: () => {
       setName("");
       return qc.invalidateQueries({ queryKey: qk.tokens(slug) });

@@ -7,6 +7,7 @@ import type { WebhookDeliveryInfo, WebhookSubscriptionInfo } from "@/lib/audit/w
 import { api, tenantPath } from "../api";
 import { fmtMs, fmtTime } from "../format";
 import { qk } from "../query-keys";
+import { useSensitiveAction } from "../reauth";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
@@ -20,12 +21,14 @@ const DELIVERY_POLL_MS = 3_000;
 
 export function WebhooksPanel({ slug }: { slug: string }) {
   const qc = useQueryClient();
+  // Adding and removing endpoints need a recent sign-in (permission table: webhook.create/delete are freshSignIn).
+  const sensitive = useSensitiveAction();
   const [url, setUrl] = useState("");
   const [open, setOpen] = useState<string | null>(null);
   const [removing, setRemoving] = useState<WebhookSubscriptionInfo | null>(null);
   const list = useQuery({ queryKey: qk.webhooks(slug), queryFn: ({ signal }) => api<{ webhooks: WebhookSubscriptionInfo[] }>(tenantPath(slug, "/webhooks"), { signal }) });
   const create = useMutation({
-    mutationFn: (u: string) => api<{ webhook: WebhookSubscriptionInfo; secret: string }>(tenantPath(slug, "/webhooks"), { method: "POST", body: { url: u } }),
+    mutationFn: (u: string) => sensitive(() => api<{ webhook: WebhookSubscriptionInfo; secret: string }>(tenantPath(slug, "/webhooks"), { method: "POST", body: { url: u } })),
     onSuccess: (r) => {
       setUrl("");
       setOpen(r.webhook.id);
@@ -33,7 +36,7 @@ export function WebhooksPanel({ slug }: { slug: string }) {
     },
   });
   const remove = useMutation({
-    mutationFn: (id: string) => api(tenantPath(slug, `/webhooks/${id}`), { method: "DELETE" }),
+    mutationFn: (id: string) => sensitive(() => api(tenantPath(slug, `/webhooks/${id}`), { method: "DELETE" })),
     onSuccess: (_r, id) => {
       setRemoving(null);
       if (open === id) setOpen(null);
