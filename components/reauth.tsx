@@ -1,5 +1,5 @@
 "use client";
-// Lock, unlock and key changes need a login within the last 5 minutes. When the API answers
+// Actions flagged freshSignIn in lib/auth/permissions.ts need a login within the last 5 minutes. When the API answers
 // reauth_required, this asks for the password again (a fresh credentials sign-in renews the
 // session's authTime) and then retries the action once.
 import { signIn } from "next-auth/react";

@@ -4,7 +4,10 @@
 // (mode 0600) to be shown again on later starts: acceptable for a throwaway demo only.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Broker } from "../lib/broker/broker";
+import type { BrokerContext } from "../lib/broker/context";
+import { connectKey } from "../lib/broker/operations/connect-key";
+import { createTenant } from "../lib/broker/operations/create-tenant";
+import { createToken } from "../lib/broker/operations/create-token";
 import type { EmulatorSet } from "../emulators/launch";
 import { AwsTenantActions, AzureTenantActions, GcpTenantActions } from "../emulators/tenant-actions";
 
@@ -14,9 +17,9 @@ export interface DemoCredentials {
   consoleUsers: Array<{ email: string; password: string; role: string; tenant?: string }>;
 }
 
-const ADMIN = { type: "admin_token" as const, name: "demo-seed" };
+const ADMIN = { kind: "admin" as const, name: "demo-seed" };
 
-export async function seedDemo(broker: Broker, emulators: EmulatorSet, dataDir: string, adminToken: string): Promise<DemoCredentials> {
+export async function seedDemo(ctx: BrokerContext, emulators: EmulatorSet, dataDir: string, adminToken: string): Promise<DemoCredentials> {
   const file = path.join(dataDir, "demo-credentials.json");
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as DemoCredentials;
 
@@ -32,10 +35,10 @@ export async function seedDemo(broker: Broker, emulators: EmulatorSet, dataDir: 
   const created: Array<{ id: string; slug: string }> = [];
   try {
     for (const p of plan) {
-      const t = await broker.createTenant(ADMIN, { slug: p.slug, name: p.name });
+      const t = await createTenant({ ctx, actor: ADMIN, slug: p.slug, name: p.name });
       const keyId = await p.key();
-      await broker.connectKey(ADMIN, p.slug, { provider: p.provider, keyId });
-      const token = await broker.createToken(ADMIN, p.slug, "demo-service");
+      await connectKey({ ctx, actor: ADMIN, tenant: p.slug, provider: p.provider, keyId });
+      const token = await createToken({ ctx, actor: ADMIN, tenant: p.slug, name: "demo-service" });
       creds.tenants.push({ slug: p.slug, provider: p.provider, keyId, serviceToken: token.token });
       created.push({ id: t.id, slug: t.slug });
     }
@@ -43,17 +46,17 @@ export async function seedDemo(broker: Broker, emulators: EmulatorSet, dataDir: 
     aws.close();
     await gcp.close();
   }
-  creds.consoleUsers = await seedUsersIfAvailable(broker, created);
+  creds.consoleUsers = await seedUsersIfAvailable(ctx, created);
   writeFileSync(file, JSON.stringify(creds, null, 2), { mode: 0o600 });
   return creds;
 }
 
-async function seedUsersIfAvailable(broker: Broker, tenants: Array<{ id: string; slug: string }>) {
+async function seedUsersIfAvailable(ctx: BrokerContext, tenants: Array<{ id: string; slug: string }>) {
   try {
     const mod = (await import("../lib/auth/seed-users")) as {
-      seedConsoleUsers?: (db: Broker["db"], tenants: Array<{ id: string; slug: string }>, password?: string) => Promise<DemoCredentials["consoleUsers"]>;
+      seedConsoleUsers?: (db: BrokerContext["db"], tenants: Array<{ id: string; slug: string }>, password?: string) => Promise<DemoCredentials["consoleUsers"]>;
     };
-    return mod.seedConsoleUsers ? await mod.seedConsoleUsers(broker.db, tenants) : [];
+    return mod.seedConsoleUsers ? await mod.seedConsoleUsers(ctx.db, tenants) : [];
   } catch {
     return [];
   }

@@ -46,7 +46,7 @@ const runtime = await startServer(config);
 
 if (config.demo && emulators) {
   const { seedDemo, printDemo } = await import("./demo-seed");
-  const creds = await seedDemo(runtime.broker, emulators, dataDir, config.BROKER_ADMIN_TOKEN!);
+  const creds = await seedDemo(runtime.ctx, emulators, dataDir, config.BROKER_ADMIN_TOKEN!);
   printDemo(runtime.url, creds);
 }
 if (emulators) {

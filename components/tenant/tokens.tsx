@@ -5,6 +5,7 @@ import { api, tenantPath } from "../api";
 import { fmtAgo, fmtTime } from "../format";
 import { qk } from "../query-keys";
 import type { CreatedToken, TokenList, TokenRow } from "./types";
+import { useSensitiveAction } from "../reauth";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
@@ -17,11 +18,13 @@ import { Table, Td, Th } from "../ui/table";
 
 export function TokensPanel({ slug }: { slug: string }) {
   const qc = useQueryClient();
+  // Creating a token needs a recent sign-in (permission table: token.create is freshSignIn).
+  const sensitive = useSensitiveAction();
   const [name, setName] = useState("");
   const [revoking, setRevoking] = useState<TokenRow | null>(null);
   const list = useQuery({ queryKey: qk.tokens(slug), queryFn: ({ signal }) => api<TokenList>(tenantPath(slug, "/tokens"), { signal }) });
   const create = useMutation({
-    mutationFn: (n: string) => api<CreatedToken>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } }),
+    mutationFn: (n: string) => sensitive(() => api<CreatedToken>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } })),
     onSuccess: () => {
       setName("");
       return qc.invalidateQueries({ queryKey: qk.tokens(slug) });

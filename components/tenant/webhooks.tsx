@@ -7,6 +7,7 @@ import { api, tenantPath } from "../api";
 import { fmtMs, fmtTime } from "../format";
 import { qk } from "../query-keys";
 import type { WebhookCreated, WebhookDelivery, WebhookInfo } from "./types";
+import { useSensitiveAction } from "../reauth";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
@@ -20,12 +21,14 @@ const DELIVERY_POLL_MS = 3_000;
 
 export function WebhooksPanel({ slug }: { slug: string }) {
   const qc = useQueryClient();
+  // Adding and removing endpoints need a recent sign-in (permission table: webhook.create/delete are freshSignIn).
+  const sensitive = useSensitiveAction();
   const [url, setUrl] = useState("");
   const [open, setOpen] = useState<string | null>(null);
   const [removing, setRemoving] = useState<WebhookInfo | null>(null);
   const list = useQuery({ queryKey: qk.webhooks(slug), queryFn: ({ signal }) => api<{ webhooks: WebhookInfo[] }>(tenantPath(slug, "/webhooks"), { signal }) });
   const create = useMutation({
-    mutationFn: (u: string) => api<WebhookCreated>(tenantPath(slug, "/webhooks"), { method: "POST", body: { url: u } }),
+    mutationFn: (u: string) => sensitive(() => api<WebhookCreated>(tenantPath(slug, "/webhooks"), { method: "POST", body: { url: u } })),
     onSuccess: (r) => {
       setUrl("");
       setOpen(r.webhook.id);
@@ -33,7 +36,7 @@ export function WebhooksPanel({ slug }: { slug: string }) {
     },
   });
   const remove = useMutation({
-    mutationFn: (id: string) => api(tenantPath(slug, `/webhooks/${id}`), { method: "DELETE" }),
+    mutationFn: (id: string) => sensitive(() => api(tenantPath(slug, `/webhooks/${id}`), { method: "DELETE" })),
     onSuccess: (_r, id) => {
       setRemoving(null);
       if (open === id) setOpen(null);

@@ -11,6 +11,9 @@ import { startEmulators } from "../../emulators/launch";
 import { AwsTenantActions } from "../../emulators/tenant-actions";
 import { loadConfig } from "../../lib/config/env";
 import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
+import { connectKey } from "../../lib/broker/operations/connect-key";
+import { createTenant } from "../../lib/broker/operations/create-tenant";
+import { createToken } from "../../lib/broker/operations/create-token";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../test/support/postgres";
 
@@ -58,11 +61,11 @@ async function main() {
     ...emulators.brokerEnv,
   });
   const runtime = await startBrokerRuntime({ config: loadConfig(), withNext: true });
-  const { broker } = runtime;
-  const actor = { type: "admin_token" as const, name: "e2e-seed" };
+  const { ctx } = runtime;
+  const actor = { kind: "admin" as const, name: "e2e-seed" };
   const tenants: StackInfo["tenants"] = {};
   for (const slug of TENANT_SLUGS) {
-    const t = await broker.createTenant(actor, { slug, name: `${slug[0]!.toUpperCase()}${slug.slice(1)} Inc.` });
+    const t = await createTenant({ ctx, actor, slug, name: `${slug[0]!.toUpperCase()}${slug.slice(1)} Inc.` });
     tenants[slug] = { id: t.id, slug };
   }
   const password = `e2e-${randomBytes(9).toString("base64url")}`;
@@ -71,8 +74,8 @@ async function main() {
   const aws = new AwsTenantActions(emulators.aws.url, emulators.aws.region);
   const { keyArn } = await aws.createKeyForVendor();
   aws.close();
-  await broker.connectKey(actor, "globex", { provider: "aws", keyId: keyArn });
-  const { token: serviceToken } = await broker.createToken(actor, "globex", "e2e-revocation");
+  await connectKey({ ctx, actor, tenant: "globex", provider: "aws", keyId: keyArn });
+  const { token: serviceToken } = await createToken({ ctx, actor, tenant: "globex", name: "e2e-revocation" });
 
   const info: StackInfo = {
     url,

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ConfigError, type BrokerConfig } from "../config/env";
 import type { Database } from "../db/database";
-import type { ConsoleSessionResolver } from "../http/auth";
+import type { ConsoleSessionResolver } from "./caller";
 import { isSecureConsole } from "./config-shared";
 import { createConsoleSessionResolver } from "./console-session";
 

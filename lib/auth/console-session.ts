@@ -2,23 +2,19 @@
 // cookie as well as Bearer tokens (DESIGN.md: one resolver, same actor context). Cookie-
 // authenticated mutations must prove they come from the console's own JavaScript (a custom
 // header, which cross-site forms cannot send and cross-site fetch cannot send without a CORS
-// preflight we never answer) and from our own origin. Key-changing actions also need a recent
-// login.
+// preflight we never answer) and from our own origin. Which actions also need a recent login
+// is the permission table's freshSignIn flag (permissions.ts), checked by authorize().
 import type { FastifyRequest } from "fastify";
 import { decode } from "next-auth/jwt";
 import type { Database } from "../db/database";
 import { BrokerError } from "../broker/errors";
-import type { ConsoleCaller, ConsoleSessionResolver } from "../http/auth";
+import type { ConsoleCaller, ConsoleSessionResolver } from "./caller";
 import { sessionCookieName } from "./config-shared";
-import { isFreshAuth } from "./roles";
 import { ActiveUserCache } from "./users";
 
 export const CSRF_HEADER = "x-cmek-csrf";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
-/** Route patterns (Fastify's, with :params) whose mutations need a login within the re-auth window. */
-const REAUTH_ROUTES = /^\/api\/v1\/tenants\/:slug\/(lock|unlock|key|drills?)(\/|$)/;
 
 export interface ConsoleSessionOptions {
   secret: string;
@@ -95,13 +91,7 @@ export function createConsoleSessionResolver(db: Database, opts: ConsoleSessionO
       tenantSlug: user.tenantSlug,
       authTime: typeof token.authTime === "number" ? token.authTime : 0,
     };
-    if (!SAFE_METHODS.has(req.method)) {
-      checkSameOrigin(req, opts.publicOrigin);
-      const pattern = req.routeOptions?.url ?? "";
-      if (REAUTH_ROUTES.test(pattern) && !isFreshAuth(caller.authTime)) {
-        throw new BrokerError("reauth_required", "confirm your password to do this (last sign-in was more than 5 minutes ago)");
-      }
-    }
+    if (!SAFE_METHODS.has(req.method)) checkSameOrigin(req, opts.publicOrigin);
     return caller;
   };
 }

@@ -44,6 +44,7 @@ export class ClusterBus {
         try {
           e = JSON.parse(payload) as Envelope;
         } catch {
+          // Not one of ours (every instance publishes JSON): nothing to act on.
           return;
         }
         for (const h of this.handlers) h(e);

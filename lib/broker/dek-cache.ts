@@ -14,6 +14,8 @@ export interface DekCacheOptions {
   refreshMarginMs?: number;
   /** Background refreshes in flight per tenant (protects a throttled KMS from a refresh storm). */
   maxRefreshesPerTenant?: number;
+  /** A failed refresh-ahead (the entry keeps serving until its TTL); reported, never thrown. */
+  onRefreshError?: (err: unknown) => void;
   now?: () => number;
 }
 
@@ -35,7 +37,8 @@ export class TenantDroppedError extends Error {
 
 export class DekCache {
   private entries = new Map<string, Entry>();
-  private inflight = new Map<string, Promise<DataKeyMaterial>>();
+  /** Loads in flight by tenant, then DEK id: a request of one tenant never joins another tenant's load. */
+  private inflight = new Map<string, Map<string, Promise<DataKeyMaterial>>>();
   private generation = new Map<string, number>();
   private refreshesByTenant = new Map<string, number>();
   private readonly now: () => number;
@@ -79,8 +82,14 @@ export class DekCache {
   }
 
   private load(tenantId: string, dekId: string, loader: DekLoader): Promise<DataKeyMaterial> {
-    const pending = this.inflight.get(dekId);
+    let loads = this.inflight.get(tenantId);
+    const pending = loads?.get(dekId);
     if (pending) return pending;
+    if (!loads) {
+      loads = new Map();
+      this.inflight.set(tenantId, loads);
+    }
+    const tenantLoads = loads;
     const gen = this.generation.get(tenantId) ?? 0;
     const p = (async () => {
       this.stats.loads++;
@@ -91,8 +100,11 @@ export class DekCache {
       }
       this.insert(tenantId, dekId, material);
       return material;
-    })().finally(() => this.inflight.delete(dekId));
-    this.inflight.set(dekId, p);
+    })().finally(() => {
+      tenantLoads.delete(dekId);
+      if (tenantLoads.size === 0 && this.inflight.get(tenantId) === tenantLoads) this.inflight.delete(tenantId);
+    });
+    tenantLoads.set(dekId, p);
     return p;
   }
 
@@ -116,8 +128,8 @@ export class DekCache {
         e.expiresAt = Math.min(e.expiresAt, this.now() + this.refreshMarginMs) + this.opts.ttlMs;
         e.uses = 0;
       })
-      // A failed refresh leaves the entry to serve until its TTL; the loader already reported the error.
-      .catch(() => {})
+      // A failed refresh leaves the entry to serve until its TTL (the KMS gateway also audits the call).
+      .catch((err: unknown) => this.opts.onRefreshError?.(err))
       .finally(() => {
         e.refreshing = false;
         this.refreshesByTenant.set(e.tenantId, (this.refreshesByTenant.get(e.tenantId) ?? 1) - 1);
@@ -126,6 +138,9 @@ export class DekCache {
 
   private insert(tenantId: string, dekId: string, material: DataKeyMaterial): void {
     const t = this.now();
+    // Never drop an entry without destroying its bytes (a DEK id taken by another tenant's entry).
+    const displaced = this.entries.get(dekId);
+    if (displaced && displaced.material !== material) this.remove(displaced, "evictions");
     this.entries.set(dekId, { tenantId, dekId, material, expiresAt: t + this.opts.ttlMs, uses: 0, refreshing: false });
     while (this.entries.size > this.opts.maxEntries) {
       const oldest = this.entries.values().next().value as Entry;

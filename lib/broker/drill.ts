@@ -8,7 +8,7 @@
 // a revocation found while re-validating turns the drill lock into a KMS lock, which resumes by
 // itself when the key comes back; a kill switch set during the drill is never lifted by it.
 import type { AuditActor } from "../audit/types";
-import type { Broker } from "./broker";
+import type { BrokerContext } from "./context";
 import { BrokerError } from "./errors";
 import { validateKeyRoundTrip, type ValidationResult, type ValidationStep } from "./key-validation";
 
@@ -34,10 +34,13 @@ const REVALIDATION_ATTEMPTS = 4;
 
 const ms = (v: number) => Math.round(v * 10) / 10;
 
-export async function runDrill(broker: Broker, actor: AuditActor, slug: string, requestId?: string): Promise<DrillReport> {
+/** Only what a drill uses: fresh tenant reads, KMS round trips, the lock state machine, the audit log. */
+export type DrillDeps = Pick<BrokerContext, "registry" | "kms" | "locks" | "audit">;
+
+export async function runDrill(deps: DrillDeps, actor: AuditActor, slug: string, requestId?: string): Promise<DrillReport> {
   const started = performance.now();
   // Fresh state: another instance may hold a lock this one has not heard of yet.
-  const tenant = await broker.registry.load({ slug });
+  const tenant = await deps.registry.load({ slug });
   if (!tenant) throw new BrokerError("tenant_not_found", `no tenant "${slug}"`);
   if (tenant.state === "locked") {
     throw new BrokerError("conflict", `tenant is already locked (${tenant.lockReason ?? "locked"}); a drill would end that lock, so it is refused`, { state: tenant.state, reason: tenant.lockReason });
@@ -45,25 +48,25 @@ export async function runDrill(broker: Broker, actor: AuditActor, slug: string, 
   if (!tenant.key || tenant.state !== "active") throw new BrokerError("tenant_not_ready", "tenant has no validated key; connect one first");
   const ref = { provider: tenant.key.provider, keyRef: tenant.key.keyRef };
 
-  const preflight = await validateKeyRoundTrip(broker.kms, tenant.id, ref, actor, { lockOnRevoked: true, requestId });
+  const preflight = await validateKeyRoundTrip(deps.kms, tenant.id, ref, actor, { lockOnRevoked: true, requestId });
   if (!preflight.ok) {
-    await broker.audit.record({ tenantId: tenant.id, actor, action: "tenant.drill", outcome: preflight.unavailable ? "unavailable" : "revoked", requestId, reason: failureReason(preflight) });
+    await deps.audit.record({ tenantId: tenant.id, actor, action: "tenant.drill", outcome: preflight.unavailable ? "unavailable" : "revoked", requestId, reason: failureReason(preflight) });
     if (preflight.unavailable) throw new BrokerError("kms_unavailable", "the tenant's KMS is unreachable; the drill did not start", { steps: preflight.steps }, 5);
     throw new BrokerError("grant_invalid", `the key failed validation before the drill (${failureReason(preflight)}); the tenant is locked by the KMS, not by a drill`, { steps: preflight.steps });
   }
 
-  const peers = broker.locks.livePeers().length;
-  const lock = await broker.locks.lock(tenant, { source: "drill", reason: "drill", actor, requestId });
+  const peers = deps.locks.livePeers().length;
+  const lock = await deps.locks.lock(tenant, { source: "drill", reason: "drill", actor, requestId });
   if (!lock.changed) throw new BrokerError("conflict", "tenant was locked concurrently; the drill did not run");
   const lockedAt = lock.tenant.stateSince.toISOString();
   // Wait for the lock to be in force everywhere before lifting it, or the drill measures nothing.
   const fanout = await lock.fanout;
 
   const revalidationStarted = performance.now();
-  let check: ValidationResult = await validateKeyRoundTrip(broker.kms, tenant.id, ref, actor, { lockOnRevoked: true, requestId });
+  let check: ValidationResult = await validateKeyRoundTrip(deps.kms, tenant.id, ref, actor, { lockOnRevoked: true, requestId });
   for (let attempt = 1; !check.ok && check.unavailable && attempt < REVALIDATION_ATTEMPTS; attempt++) {
     await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-    check = await validateKeyRoundTrip(broker.kms, tenant.id, ref, actor, { lockOnRevoked: true, requestId });
+    check = await validateKeyRoundTrip(deps.kms, tenant.id, ref, actor, { lockOnRevoked: true, requestId });
   }
   const revalidationMs = performance.now() - revalidationStarted;
 
@@ -71,12 +74,12 @@ export async function runDrill(broker: Broker, actor: AuditActor, slug: string, 
   if (check.ok || check.unavailable) {
     // An outage is never a revocation: the key worked moments ago (preflight), so an unreachable
     // KMS does not keep the drill's lock in force; the report says the resume was unverified.
-    const view = await broker.locks.markActive(tenant, "drill", actor, requestId, "drill");
+    const view = await deps.locks.markActive(tenant, "drill", actor, requestId, "drill");
     outcome = view.state !== "active" ? "superseded" : check.ok ? "completed" : "resumed_unverified";
   } else {
     outcome = "key_revoked";
   }
-  const after = (await broker.registry.load({ id: tenant.id })) ?? tenant;
+  const after = (await deps.registry.load({ id: tenant.id })) ?? tenant;
   const report: DrillReport = {
     outcome,
     state: after.state,
@@ -88,7 +91,7 @@ export async function runDrill(broker: Broker, actor: AuditActor, slug: string, 
     totalMs: ms(performance.now() - started),
     validation: { steps: check.steps },
   };
-  await broker.audit.record({
+  await deps.audit.record({
     tenantId: tenant.id,
     actor,
     action: "tenant.drill",

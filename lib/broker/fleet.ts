@@ -5,7 +5,10 @@
 // attached to the rows of the requested page only.
 import { z } from "zod";
 import { fillMinutes } from "../audit/aggregate";
-import type { Broker } from "./broker";
+import type { BrokerContext } from "./context";
+import type { KeyHealthSnapshot } from "./key-health";
+import type { TenantView } from "./tenant-registry";
+import { describeKey, describeLastLock, describeTenant } from "./views";
 
 export const FLEET_HEALTH = ["locked", "unreachable", "pending", "ok"] as const;
 export type FleetHealth = (typeof FLEET_HEALTH)[number];
@@ -65,9 +68,12 @@ interface FleetRow extends Record<string, unknown> {
   health: FleetHealth;
 }
 
+/** The fleet views read the database and this instance's key-health tracker, nothing else. */
+export type FleetDeps = Pick<BrokerContext, "db" | "health">;
+
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
 
-export async function listFleet(broker: Broker, query: TFleetQuery) {
+export async function listFleet(broker: FleetDeps, query: TFleetQuery) {
   const where: string[] = [];
   const params: unknown[] = [];
   const bind = (v: unknown) => {
@@ -139,7 +145,7 @@ export async function listFleet(broker: Broker, query: TFleetQuery) {
 }
 
 /** Share of data-path requests served from the DEK cache over the last hour, from the audit log. */
-async function cacheHitRatios(broker: Broker, tenantIds: string[]): Promise<Map<string, number>> {
+async function cacheHitRatios(broker: Pick<FleetDeps, "db">, tenantIds: string[]): Promise<Map<string, number>> {
   if (tenantIds.length === 0) return new Map();
   const rows = await broker.db.query<{ tenant_id: string; hits: string | number; total: string | number }>(
     `SELECT tenant_id, count(*) FILTER (WHERE cache_hit) AS hits, count(*) AS total
@@ -152,9 +158,10 @@ async function cacheHitRatios(broker: Broker, tenantIds: string[]): Promise<Map<
 }
 
 /** Everything the key-health page shows about one tenant. Read-only, so vendor operators may see it too. */
-export async function tenantHealth(broker: Broker, slug: string) {
-  const { tenant, key } = await broker.getTenant(slug);
-  const status = await broker.status(slug);
+export async function tenantHealth(broker: FleetDeps, view: TenantView) {
+  const tenant = describeTenant(view);
+  const key = describeKey(view);
+  const status = { health: broker.health.snapshot(view.id), lastLock: await describeLastLock(broker.db, view.id) };
   const [conn] = await broker.db.query<{
     last_probe_at: Date | null;
     last_probe_outcome: string | null;
@@ -195,7 +202,7 @@ export async function tenantHealth(broker: Broker, slug: string) {
     [tenant.id],
   );
   const ratios = await cacheHitRatios(broker, [tenant.id]);
-  const h = status.health as ReturnType<Broker["health"]["snapshot"]> | undefined;
+  const h: KeyHealthSnapshot | undefined = status.health;
   const health: FleetHealth =
     tenant.state === "locked" ? "locked" : !key || tenant.state === "pending" ? "pending" : conn?.last_probe_outcome === "unavailable" || h?.status === "kms_unreachable" ? "unreachable" : "ok";
   return {
@@ -231,7 +238,7 @@ export async function tenantHealth(broker: Broker, slug: string) {
  * log's kms.* entries (every instance's calls, unlike the in-memory counters of /api/metrics).
  * Deliberately cross-tenant, so it lives here with the other vendor read models, not in lib/audit.
  */
-export async function fleetKmsActivity(broker: Broker, opts: { minutes?: number; now?: Date } = {}) {
+export async function fleetKmsActivity(broker: Pick<FleetDeps, "db">, opts: { minutes?: number; now?: Date } = {}) {
   const minutes = Math.max(1, Math.min(24 * 60, Math.trunc(opts.minutes ?? 60)));
   const to = opts.now ?? new Date();
   const from = new Date(Math.floor((to.getTime() - (minutes - 1) * 60_000) / 60_000) * 60_000);

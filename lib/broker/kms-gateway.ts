@@ -118,6 +118,8 @@ export class KmsGateway {
       const detectedAt = new Date();
       // Lock before anything else (even the audit write) so no other request is served meanwhile.
       if (err.kind === "revoked" && meta.lockOnRevoked !== false) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
+      // The caller gets the KMS error either way; a request's own refusal entry (written by the
+      // data path, which fails closed with audit_unavailable) is what must be durable, not this one.
       await this.audit
         .record({
           tenantId: meta.tenantId,

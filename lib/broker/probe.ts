@@ -4,7 +4,11 @@
 // full wrap + unwrap re-validation, unless the tenant chose manual resume.
 import { isKmsError } from "../kms/types";
 import type { AuditActor } from "../audit/types";
-import type { Broker } from "./broker";
+import type { Database } from "../db/database";
+import type { BackgroundErrors } from "../observability/background-errors";
+import type { KmsGateway } from "./kms-gateway";
+import type { TenantLockService } from "./tenant-lock";
+import type { TenantRegistry } from "./tenant-registry";
 import { canaryContext, validateKeyRoundTrip } from "./key-validation";
 import type { TenantView } from "./tenant-registry";
 
@@ -21,11 +25,18 @@ export interface ProbeResult {
   kmsCalls?: number;
 }
 
-// Not derived from broker.ts's SYSTEM_ACTOR: broker.ts imports the prober, which imports this
-// module, and a value import back into broker.ts would be read before it is initialised.
+/** Only what a probe uses: fresh tenant reads, the KMS gateway, the lock state machine, the database. */
+export interface ProbeDeps {
+  registry: TenantRegistry;
+  kms: KmsGateway;
+  locks: TenantLockService;
+  db: Database;
+  backgroundErrors: BackgroundErrors;
+}
+
 const PROBE_ACTOR: AuditActor = { type: "system", name: "prober" };
 
-export async function probeTenantKey(broker: Broker, tenantIn: TenantView, opts: { revokedAt?: Date } = {}): Promise<ProbeResult> {
+export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, opts: { revokedAt?: Date } = {}): Promise<ProbeResult> {
   // Probe against fresh state: another instance may have locked or resumed the tenant.
   const tenant = (await broker.registry.load({ id: tenantIn.id })) ?? tenantIn;
   const key = tenant.key;
@@ -53,7 +64,7 @@ export async function probeTenantKey(broker: Broker, tenantIn: TenantView, opts:
   const latencyMs = performance.now() - started;
   await broker.db.prisma.keyConnection
     .update({ where: { id: key.connectionId }, data: { lastProbeAt: new Date(), lastProbeOutcome: outcome, lastProbeLatencyMs: Math.round(latencyMs), lastError: reason ?? null } })
-    .catch(() => {});
+    .catch((e: unknown) => broker.backgroundErrors.report("probe.record", e));
   if (outcome === "success" && tenant.state === "locked" && tenant.lockSource === "kms" && !tenant.manualResume) {
     const check = await validateKeyRoundTrip(broker.kms, tenant.id, ref, PROBE_ACTOR, { lockOnRevoked: false });
     if (check.ok) {

@@ -14,9 +14,17 @@
 // Jitter is applied early, never late: the next probe comes after interval × U(1 − jitter, 1),
 // so the interval stays an upper bound on the gap between probes (and time-to-lock stays within
 // interval + probe latency), at the cost of ~jitter/2 more probes than one per interval.
-import { Counter, Gauge } from "prom-client";
-import type { Broker } from "./broker";
-import { probeTenantKey, type ProbeOutcome, type ProbeResult } from "./probe";
+import { Gauge } from "prom-client";
+import type { DekCache } from "./dek-cache";
+import type { KeyHealthTracker } from "./key-health";
+import type { KmsMetrics } from "./metrics";
+import { probeTenantKey, type ProbeDeps, type ProbeResult } from "./probe";
+import { ProbeCounters, type ProberStats } from "./probe-counters";
+
+export type { ProberStats } from "./probe-counters";
+
+/** Only what the prober uses: a probe's dependencies, plus the cache and health views that say which keys to probe. */
+export type ProberDeps = ProbeDeps & { cache: DekCache; health: KeyHealthTracker; metrics: KmsMetrics; instanceId: string };
 
 export interface ProberOptions {
   intervalMs: number;
@@ -32,28 +40,11 @@ export interface ProberOptions {
   kmsTimeoutMs?: number;
 }
 
-export interface ProberStats {
-  running: boolean;
-  probes: number;
-  byOutcome: Record<ProbeOutcome, number>;
-  /** KMS calls made by probes (a probe that resumes a tenant also re-validates: 3 calls). */
-  kmsCalls: number;
-  onDemand: number;
-  inFlight: number;
-  claims: number;
-  activityFlushes: number;
-  /** Over the last `windowSeconds` (up to 60). */
-  probesPerSecond: number;
-  kmsCallsPerSecond: number;
-  windowSeconds: number;
-}
 
-const OUTCOMES: ProbeOutcome[] = ["success", "revoked", "unavailable", "invalid", "skipped", "resumed"];
 /** How long after its last unavailable answer a tenant's key keeps being probed without DEKs cached. */
 const UNREACHABLE_FOLLOW_MS = 10 * 60_000;
 /** Unavailable answers back off exponentially up to this many intervals. */
 const MAX_BACKOFF_INTERVALS = 4;
-const RATE_WINDOW_S = 60;
 
 type Claimed = {
   key_connection_id: string;
@@ -78,13 +69,10 @@ export class Prober {
   private lastNewTenantCheck = 0;
   private flushedTenants = new Set<string>();
   private onDemand = new Map<string, { running: Promise<ProbeResult>; trailing: Promise<ProbeResult> | null }>();
-  private buckets = new Map<number, { probes: number; calls: number }>();
-  private startedAt = 0;
-  private counters = { probes: 0, kmsCalls: 0, onDemand: 0, claims: 0, activityFlushes: 0, byOutcome: Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<ProbeOutcome, number> };
-  private readonly probesTotal: Counter<"outcome" | "trigger">;
+  private readonly counters: ProbeCounters;
 
   constructor(
-    private readonly broker: Broker,
+    private readonly broker: ProberDeps,
     opts: ProberOptions,
   ) {
     this.intervalMs = opts.intervalMs;
@@ -97,7 +85,7 @@ export class Prober {
     // still notices newly idle tenants within minutes.
     this.activityPeriodMs = Math.min(opts.intervalMs, 60_000);
     const registry = broker.metrics.registry;
-    this.probesTotal = new Counter({ name: "cmek_probes_total", help: "Key probes by outcome and trigger (schedule or on_demand)", labelNames: ["outcome", "trigger"], registers: [registry] });
+    this.counters = new ProbeCounters(registry);
     const self = this;
     new Gauge({ name: "cmek_probes_in_flight", help: "Scheduled probes running on this instance", registers: [registry], collect() { this.set(self.inFlight.size); } });
     new Gauge({ name: "cmek_probe_kms_calls_per_second", help: "KMS calls made by probes on this instance, last 60 s", registers: [registry], collect() { this.set(self.stats().kmsCallsPerSecond); } });
@@ -106,7 +94,7 @@ export class Prober {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.startedAt = Date.now();
+    this.counters.startedAt = Date.now();
     this.schedule(0);
   }
 
@@ -115,7 +103,8 @@ export class Prober {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.ticking?.catch(() => {});
+    // `ticking` already reports its own failure (see schedule), so it cannot reject here.
+    await this.ticking;
     const pending = [...this.inFlight, ...[...this.onDemand.values()].flatMap((d) => [d.running, d.trailing ?? d.running])];
     await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, 5_000).unref())]);
   }
@@ -125,7 +114,7 @@ export class Prober {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.ticking = this.tick()
-        .catch(() => {})
+        .catch((e: unknown) => this.broker.backgroundErrors.report("prober.tick", e))
         .finally(() => {
           this.ticking = null;
           this.schedule(this.tickMs);
@@ -210,7 +199,7 @@ export class Prober {
                   FOR UPDATE OF p SKIP LOCKED) due
         WHERE kp.key_connection_id = due.key_connection_id
        RETURNING kp.key_connection_id, kp.tenant_id, kp.consecutive_failures, due.kms_locked`,
-      [this.broker.config.instanceId, this.leaseMs, this.lockedIntervalMs, this.intervalMs, this.jitter, activeWindowMs, limit],
+      [this.broker.instanceId, this.leaseMs, this.lockedIntervalMs, this.intervalMs, this.jitter, activeWindowMs, limit],
     );
   }
 
@@ -219,11 +208,13 @@ export class Prober {
     try {
       const tenant = await this.broker.registry.getById(row.tenant_id);
       if (tenant) result = await probeTenantKey(this.broker, tenant);
-    } catch {
+    } catch (e) {
       // A failure outside the KMS call (database) is retried at the next interval.
+      this.broker.backgroundErrors.report("prober.probe", e);
     } finally {
-      if (result) this.count(result, "schedule");
-      await this.release(row, result).catch(() => {});
+      if (result) this.counters.count(result, "schedule");
+      // An unreleased lease expires by itself (lease_until), so the key is probed again later.
+      await this.release(row, result).catch((e: unknown) => this.broker.backgroundErrors.report("prober.release", e));
     }
   }
 
@@ -242,7 +233,7 @@ export class Prober {
               consecutive_failures = CASE WHEN $3 THEN consecutive_failures + 1 ELSE 0 END,
               next_probe_at = CASE WHEN $3 THEN GREATEST(next_probe_at, now() + make_interval(secs => $4::float8 / 1000)) ELSE next_probe_at END
         WHERE key_connection_id = $1 AND leased_by = $2`,
-      [row.key_connection_id, this.broker.config.instanceId, failed, delayMs],
+      [row.key_connection_id, this.broker.instanceId, failed, delayMs],
     );
   }
 
@@ -254,6 +245,7 @@ export class Prober {
   probeNow(tenantId: string, opts: { revokedAt?: Date } = {}): Promise<ProbeResult> {
     const current = this.onDemand.get(tenantId);
     if (current) {
+      // The running probe's failure belongs to its own callers; the trailing probe runs regardless.
       current.trailing ??= current.running.catch(() => null).then(() => this.runOnDemand(tenantId, opts));
       return current.trailing;
     }
@@ -278,7 +270,7 @@ export class Prober {
     if (!tenant) return { tenantId, outcome: "skipped", latencyMs: 0, reason: "no such tenant" };
     const result = await probeTenantKey(this.broker, tenant, opts);
     this.counters.onDemand++;
-    this.count(result, "on_demand");
+    this.counters.count(result, "on_demand");
     // This probe counts for the interval: the scheduled one need not follow right behind it.
     if (tenant.key && result.outcome !== "unavailable") {
       const next = result.outcome === "revoked" ? this.lockedIntervalMs : this.intervalMs;
@@ -287,48 +279,12 @@ export class Prober {
           tenant.key.connectionId,
           next * (1 - this.jitter * Math.random()),
         ])
-        .catch(() => {});
+        .catch((e: unknown) => this.broker.backgroundErrors.report("prober.reschedule", e));
     }
     return result;
   }
 
-  private count(r: ProbeResult, trigger: "schedule" | "on_demand"): void {
-    const calls = r.outcome === "skipped" ? 0 : (r.kmsCalls ?? 1);
-    this.counters.probes++;
-    this.counters.kmsCalls += calls;
-    this.counters.byOutcome[r.outcome]++;
-    this.probesTotal.inc({ outcome: r.outcome, trigger });
-    const sec = Math.floor(Date.now() / 1000);
-    const b = this.buckets.get(sec) ?? { probes: 0, calls: 0 };
-    b.probes++;
-    b.calls += calls;
-    this.buckets.set(sec, b);
-    for (const k of this.buckets.keys()) if (k <= sec - RATE_WINDOW_S) this.buckets.delete(k);
-  }
-
   stats(): ProberStats {
-    const nowS = Date.now() / 1000;
-    const window = Math.max(1, Math.min(RATE_WINDOW_S, this.startedAt ? nowS - this.startedAt / 1000 : RATE_WINDOW_S));
-    let probes = 0;
-    let calls = 0;
-    for (const [sec, b] of this.buckets) {
-      if (sec > nowS - window - 1) {
-        probes += b.probes;
-        calls += b.calls;
-      }
-    }
-    return {
-      running: this.running,
-      probes: this.counters.probes,
-      byOutcome: { ...this.counters.byOutcome },
-      kmsCalls: this.counters.kmsCalls,
-      onDemand: this.counters.onDemand,
-      inFlight: this.inFlight.size,
-      claims: this.counters.claims,
-      activityFlushes: this.counters.activityFlushes,
-      probesPerSecond: probes / window,
-      kmsCallsPerSecond: calls / window,
-      windowSeconds: Math.round(window),
-    };
+    return this.counters.stats(this.running, this.inFlight.size);
   }
 }

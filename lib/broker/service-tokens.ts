@@ -35,7 +35,11 @@ export class ServiceTokenStore {
   private byPrefix = new Map<string, ServiceTokenRecord[]>();
   private usedSince = new Set<string>();
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** False while notifications may be missed (listener down): then every verify reads the database. */
+    private readonly cacheTrusted: () => boolean = () => true,
+  ) {}
 
   async create(tenantId: string, name: string): Promise<{ id: string; token: string; prefix: string; createdAt: Date }> {
     const { token, prefix, hashHex } = generateToken();
@@ -60,7 +64,8 @@ export class ServiceTokenStore {
   async verify(token: string, presentedHash?: Buffer): Promise<ServiceTokenRecord | null> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
     const prefix = token.slice(0, PREFIX_LENGTH);
-    let candidates = this.byPrefix.get(prefix);
+    const trusted = this.cacheTrusted();
+    let candidates = trusted ? this.byPrefix.get(prefix) : undefined;
     if (!candidates) {
       const rows = await this.db.prisma.serviceToken.findMany({ where: { prefix } });
       candidates = rows.map((r) => ({
@@ -71,7 +76,7 @@ export class ServiceTokenStore {
         tokenHash: Buffer.from(r.tokenHash, "hex"),
         revoked: r.revokedAt !== null,
       }));
-      this.byPrefix.set(prefix, candidates);
+      if (trusted) this.byPrefix.set(prefix, candidates);
     }
     const presented = presentedHash ?? hashToken(token);
     let match: ServiceTokenRecord | null = null;
@@ -85,6 +90,11 @@ export class ServiceTokenStore {
   /** Drops cached records so the next verify re-reads them (after a revoke anywhere in the cluster). */
   invalidateTenant(tenantId: string): void {
     for (const [prefix, recs] of this.byPrefix) if (recs.some((r) => r.tenantId === tenantId)) this.byPrefix.delete(prefix);
+  }
+
+  /** Drops every cached record (after a gap in notifications, when a revocation may have been missed). */
+  invalidateAll(): void {
+    this.byPrefix.clear();
   }
 
   /** Persists last-used times in one statement, off the request path. */

@@ -4,6 +4,7 @@
 // the key with a real wrap + unwrap round trip first.
 import type { AuditActor, AuditSink } from "../audit/types";
 import type { Database } from "../db/database";
+import type { BackgroundErrors } from "../observability/background-errors";
 import type { ClusterBus, Envelope } from "./cluster-bus";
 import type { DekCache } from "./dek-cache";
 import { BrokerError } from "./errors";
@@ -52,6 +53,7 @@ export class TenantLockService {
     private readonly bus: ClusterBus,
     private readonly audit: AuditSink,
     private readonly metrics: KmsMetrics,
+    private readonly backgroundErrors?: BackgroundErrors,
   ) {
     bus.onEvent((e) => this.onClusterEvent(e));
   }
@@ -126,7 +128,8 @@ export class TenantLockService {
     void fanout.then(async (ms) => {
       if (ms === null) return;
       this.metrics.lockFanout.observe({ cause: input.source }, ms / 1000);
-      await this.db.prisma.tenantTransition.update({ where: { id: transition.id }, data: { fanoutMs: Math.round(ms) } }).catch(() => {});
+      // Only the measurement is lost if this fails (the lock itself is committed); it is reported.
+      await this.db.prisma.tenantTransition.update({ where: { id: transition.id }, data: { fanoutMs: Math.round(ms) } }).catch((e: unknown) => this.backgroundErrors?.report("lock.fanout_write", e));
     });
     await this.audit.record({
       tenantId: tenant.id,
@@ -205,7 +208,8 @@ export class TenantLockService {
       });
       if (e.state === "locked") this.cache.dropTenant(e.tenantId);
       else if (!applied) this.registry.invalidate(e.tenantId);
-      void this.bus.publish({ type: "ack", tenantId: e.tenantId, stateVersion: e.stateVersion, appliedAt: Date.now() }).catch(() => {});
+      // A lost ack only leaves the deciding instance's fan-out measurement open (it times out); reported.
+      void this.bus.publish({ type: "ack", tenantId: e.tenantId, stateVersion: e.stateVersion, appliedAt: Date.now() }).catch((err: unknown) => this.backgroundErrors?.report("lock.ack", err));
     } else if (e.type === "ack") {
       const pending = this.pendingAcks.get(`${e.tenantId}:${e.stateVersion}`);
       if (pending && pending.waiting.delete(e.origin) && pending.waiting.size === 0) {

@@ -2,9 +2,9 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
-import type { Broker } from "../broker/broker";
+import type { ConsoleSessionResolver } from "../auth/caller";
+import type { BrokerContext } from "../broker/context";
 import { hashToken } from "../broker/service-tokens";
-import type { ConsoleSessionResolver } from "./auth";
 import { errorHandler, sendError } from "./errors";
 import { registerRoute, routes, type RouteEnv } from "./route";
 import { auditRoutes } from "./routes/audit";
@@ -18,7 +18,7 @@ import { drillRoutes } from "./routes/drill";
 import { MAX_PLAINTEXT_BYTES } from "./schemas";
 
 export interface ApiOptions {
-  broker: Broker;
+  ctx: BrokerContext;
   adminToken: string | undefined;
   resolveSession?: ConsoleSessionResolver;
   logLevel?: string;
@@ -63,7 +63,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => sendError(reply, "not_found", 404, `no route ${req.method} ${req.url.split("?")[0]}`));
 
   const env: RouteEnv = {
-    broker: opts.broker,
+    ctx: opts.ctx,
     adminTokenHash: opts.adminToken ? hashToken(opts.adminToken) : undefined,
     resolveSession: opts.resolveSession,
     ...opts.audit,

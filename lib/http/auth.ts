@@ -1,46 +1,23 @@
 // One resolver for every kind of caller: the vendor admin token, a tenant's service token,
 // or a console session (cookie, resolved by the console's next-auth config). All yield a
-// Caller, and routes state which callers they admit.
+// Caller (lib/auth/caller.ts); what each may do is the permission table's (lib/auth/permissions.ts).
 import type { FastifyRequest } from "fastify";
-import type { AuditActor } from "../audit/types";
-import type { Broker, ServiceCaller } from "../broker/broker";
-import { BrokerError } from "../broker/errors";
 import { timingSafeEqual } from "node:crypto";
+import type { Caller, ConsoleSessionResolver } from "../auth/caller";
+import type { Action } from "../auth/permissions";
+import type { BrokerContext } from "../broker/context";
 import { hashToken } from "../broker/service-tokens";
 
-export type ConsoleRole = "vendor_ops" | "tenant_admin" | "tenant_auditor";
+export type { Caller, ConsoleCaller, ConsoleRole, ConsoleSessionResolver, ServiceCaller } from "../auth/caller";
+export { actorOf } from "../auth/caller";
+export { authorize } from "../auth/permissions";
 
-export interface ConsoleCaller {
-  kind: "console";
-  userId: string;
-  email: string;
-  role: ConsoleRole;
-  tenantId: string | null;
-  tenantSlug: string | null;
-  /** Epoch ms of the last password or SSO login; gates sensitive actions. */
-  authTime: number;
-}
-
-export type Caller = { kind: "admin" } | ServiceCaller | ConsoleCaller;
-
-export type ConsoleSessionResolver = (req: FastifyRequest) => Promise<ConsoleCaller | null>;
-
-export type Access = "public" | "vendor_admin" | "vendor_read" | "tenant_admin" | "tenant_read" | "service" | "service_or_read";
-
-export function actorOf(caller: Caller): AuditActor {
-  switch (caller.kind) {
-    case "admin":
-      return { type: "admin_token", name: "vendor-admin" };
-    case "service":
-      return { type: "service_token", id: caller.tokenId, name: caller.tokenName };
-    case "console":
-      return { type: "console_user", id: caller.userId, name: caller.email };
-  }
-}
+/** What a route does: an action of the permission table, or "public" (no credentials needed). */
+export type Access = Action | "public";
 
 export async function resolveCaller(
   req: FastifyRequest,
-  broker: Broker,
+  ctx: Pick<BrokerContext, "tokens">,
   /** SHA-256 of the vendor admin token, computed once at start. */
   adminTokenHash: Buffer | undefined,
   resolveSession?: ConsoleSessionResolver,
@@ -53,48 +30,9 @@ export async function resolveCaller(
     // One hash of the presented token serves both checks (this runs on every data-path request).
     const presented = hashToken(token);
     if (adminTokenHash && timingSafeEqual(presented, adminTokenHash)) return { kind: "admin" };
-    return broker.authenticateServiceToken(token, presented);
+    const rec = await ctx.tokens.verify(token, presented);
+    if (!rec) return null;
+    return { kind: "service", tokenId: rec.id, tokenName: rec.name, tenantId: rec.tenantId, actor: { type: "service_token", id: rec.id, name: rec.name } };
   }
   return resolveSession ? resolveSession(req) : null;
-}
-
-/**
- * Checks that `caller` may do `access` on the tenant `slug`. A console user of another tenant
- * gets tenant_not_found, as if the tenant did not exist (no existence oracle).
- */
-export function authorize(caller: Caller | null, access: Access, slug: string | undefined): void {
-  if (access === "public") return;
-  if (!caller) throw new BrokerError("unauthenticated", "missing or invalid credentials (send Authorization: Bearer <token>)");
-  const notFound = () => new BrokerError("tenant_not_found", `no tenant "${slug}"`);
-  const forbidden = (why: string) => new BrokerError("forbidden", why);
-  switch (access) {
-    case "vendor_admin":
-      if (caller.kind !== "admin") throw forbidden("only the vendor admin token may do this");
-      return;
-    case "vendor_read":
-      // Fleet-wide views: the vendor admin token or a vendor operator; a tenant's user must not learn other tenants exist.
-      if (caller.kind === "admin" || (caller.kind === "console" && caller.role === "vendor_ops")) return;
-      if (caller.kind === "console") throw new BrokerError("not_found", "not found");
-      throw forbidden("only the vendor admin token or a vendor operator may do this");
-    case "service":
-      // Tenant match is checked by the broker so that the refusal is audited in the tenant's log.
-      if (caller.kind !== "service") throw forbidden("this endpoint takes a service token");
-      return;
-    case "tenant_admin":
-    case "tenant_read":
-    case "service_or_read": {
-      if (caller.kind === "admin") return;
-      if (caller.kind === "service") {
-        if (access === "service_or_read") return;
-        throw forbidden("service tokens may only encrypt, decrypt and read status");
-      }
-      if (caller.role === "vendor_ops") {
-        if (access === "tenant_admin") throw forbidden("vendor operators cannot change a tenant's keys or locks");
-        return;
-      }
-      if (!slug || caller.tenantSlug !== slug) throw notFound();
-      if (access === "tenant_admin" && caller.role !== "tenant_admin") throw forbidden("tenant auditors have read-only access");
-      return;
-    }
-  }
 }

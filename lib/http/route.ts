@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodType } from "zod";
 import type { AuditLiveFeed } from "../audit/live";
-import type { Broker } from "../broker/broker";
+import type { BrokerContext } from "../broker/context";
 import { authorize, resolveCaller, type Access, type Caller, type ConsoleSessionResolver } from "./auth";
 import { responseSerializer, type ResponseMap } from "./contract";
 
@@ -24,6 +24,7 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   url: string;
   summary: string;
   tag: string;
+  /** The permission-table action the route performs (lib/auth/permissions.ts), or "public". */
   access: Access;
   params?: ZodType<P>;
   body?: ZodType<B>;
@@ -36,7 +37,7 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
 }
 
 export interface RouteEnv {
-  broker: Broker;
+  ctx: BrokerContext;
   adminTokenHash: Buffer | undefined;
   resolveSession?: ConsoleSessionResolver;
   /** Live audit events of every instance (SSE); absent when auditing is off. */
@@ -58,12 +59,12 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef
     method: def.method,
     url: def.url,
     // Outside production an undeclared member fails loudly instead of being stripped (contract.ts).
-    preSerialization: responseSerializer(def, { rejectUndeclared: env.broker?.config.NODE_ENV !== "production" }),
+    preSerialization: responseSerializer(def, { rejectUndeclared: env.ctx?.config.NODE_ENV !== "production" }),
     handler: async (req, reply) => {
       const params = def.params ? def.params.parse(req.params) : req.params;
-      const caller = def.access === "public" ? null : await resolveCaller(req, env.broker, env.adminTokenHash, env.resolveSession);
+      const caller = def.access === "public" ? null : await resolveCaller(req, env.ctx, env.adminTokenHash, env.resolveSession);
       try {
-        authorize(caller, def.access, (params as { slug?: string }).slug);
+        if (def.access !== "public") authorize(caller, def.access, (params as { slug?: string }).slug);
       } catch (error) {
         await def.onRefused?.({ params, requestId: req.id, error, caller });
         throw error;

@@ -1,5 +1,5 @@
-// Assembles one broker instance: database (migrated), audit writer, KMS providers, broker,
-// HTTP API and, for the full server, Next.js behind the same listener. server.ts, the tests
+// Assembles one broker instance: database (migrated), audit writer, KMS providers, the broker
+// context (broker-context.ts) with its background loops, HTTP API and, for the full server, Next.js behind the same listener. server.ts, the tests
 // and the benchmarks all start instances through here.
 import http from "node:http";
 import path from "node:path";
@@ -8,14 +8,14 @@ import type { FastifyInstance } from "fastify";
 import { prepareConsoleAuth } from "../auth/bootstrap";
 import { AuditLiveFeed, applyRetention, CheckpointScheduler, WebhookDispatcher } from "../audit";
 import { AuditWriter, NoopAuditSink } from "../audit/writer";
-import { Broker } from "../broker/broker";
 import type { BrokerConfig } from "../config/env";
 import { openDatabase, type Database } from "../db/database";
 import { migrate } from "../db/migrate";
+import type { ConsoleSessionResolver } from "../auth/caller";
 import { buildApi, isApiPath } from "../http/app";
-import type { ConsoleSessionResolver } from "../http/auth";
 import type { RouteEnv } from "../http/route";
 import { createKmsProviders, type KmsProviders } from "../kms/registry";
+import { createBrokerContext, startBrokerContext, type BrokerContext } from "./broker-context";
 
 export interface RuntimeOptions {
   config: BrokerConfig;
@@ -29,7 +29,8 @@ export interface RuntimeOptions {
 }
 
 export interface BrokerRuntime {
-  broker: Broker;
+  /** The instance's services; operations (lib/broker/operations) take it as `ctx`. */
+  ctx: BrokerContext;
   api: FastifyInstance;
   db: Database;
   audit: AuditWriter | NoopAuditSink;
@@ -55,8 +56,8 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
         })
       : new NoopAuditSink();
   const providers = opts.providers ?? createKmsProviders(config);
-  const broker = new Broker({ db, config, providers, audit });
-  await broker.start();
+  const ctx = createBrokerContext({ db, config, providers, audit });
+  const loops = await startBrokerContext(ctx);
   const auditServices = await startAuditServices(db, audit, config.demo);
 
   let nextHandler: NodeHandler | null = null;
@@ -69,12 +70,12 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     const handle = nextApp.getRequestHandler();
     nextHandler = (req, res) => void handle(req, res);
     closeNext = () => nextApp.close();
-    // Server components reach the same broker through this handle (same process, same memory).
-    (globalThis as { __cmekBroker?: Broker }).__cmekBroker = broker;
+    // Server components reach the same context through this handle (same process, same memory).
+    (globalThis as { __cmekBroker?: BrokerContext }).__cmekBroker = ctx;
   }
 
   const api = await buildApi({
-    broker,
+    ctx,
     adminToken: config.BROKER_ADMIN_TOKEN,
     resolveSession,
     logLevel: config.BROKER_LOG_LEVEL,
@@ -91,7 +92,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`;
 
   return {
-    broker,
+    ctx,
     api,
     db,
     audit,
@@ -100,7 +101,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     async close() {
       await api.close();
       await closeNext?.();
-      await broker.stop();
+      await loops.stop();
       await auditServices.stop();
       await audit.close();
       if (ownsDb) await db.close();

@@ -18,7 +18,7 @@ beforeAll(async () => {
   keyArn = (await h.aws.createKeyForVendor()).keyArn;
   token = await h.api.readyTenant("cache", "aws", keyArn);
   // Probes of the key's canary also reach the KMS; these tests count the DEK cache's calls alone.
-  await h.runtime.broker.prober.stop();
+  await h.runtime.ctx.prober.stop();
 });
 afterAll(async () => {
   await h?.close();
@@ -26,7 +26,7 @@ afterAll(async () => {
 
 async function shortTtlInstance(): Promise<{ rt: BrokerRuntime; api: ApiClient }> {
   const rt = await h.startInstance({ BROKER_DEK_CACHE_TTL_MS: String(SHORT_TTL_MS), BROKER_KMS_TIMEOUT_MS: "10000" });
-  await rt.broker.prober.stop();
+  await rt.ctx.prober.stop();
   return { rt, api: new ApiClient(rt.url) };
 }
 
@@ -34,7 +34,7 @@ test("1,000 concurrent decrypts on a cold DEK make exactly one unwrap at the KMS
   const enc = await h.api.encrypt("cache", token, "cold start", { k: "v" });
   expect(enc.status).toBe(200);
   // Forget every unwrapped DEK, as after a restart: the next decrypts must go to the KMS.
-  h.runtime.broker.cache.clear();
+  h.runtime.ctx.cache.clear();
   h.emulators.aws.calls.reset();
   const results = await Promise.all(Array.from({ length: 1000 }, () => h.api.decrypt("cache", token, enc.body.ciphertext, { k: "v" })));
   expect(results.every((r) => r.status === 200)).toBe(true);
@@ -44,17 +44,17 @@ test("1,000 concurrent decrypts on a cold DEK make exactly one unwrap at the KMS
 test("after the TTL the next use unwraps again, and the expired buffer is zero", async () => {
   const { rt, api } = await shortTtlInstance();
   const enc = await api.encrypt("cache", token, "ttl");
-  rt.broker.cache.clear();
+  rt.ctx.cache.clear();
   h.emulators.aws.calls.reset();
   expect((await api.decrypt("cache", token, enc.body.ciphertext)).status).toBe(200);
   expect(h.emulators.aws.calls.count("Decrypt", keyArn)).toBe(1);
-  const cache = rt.broker.cache as unknown as { entries: Map<string, { material: DataKeyMaterial }> };
+  const cache = rt.ctx.cache as unknown as { entries: Map<string, { material: DataKeyMaterial }> };
   const buffers = [...cache.entries.values()].map((e) => DataKeyMaterial.unsafeBufferOf(e.material)!);
   expect(buffers.length).toBeGreaterThan(0);
   expect(buffers.every((b) => b.some((x) => x !== 0))).toBe(true);
   // The sweeper zeroes expired DEKs even when nobody asks for them again.
   await new Promise((r) => setTimeout(r, SHORT_TTL_MS + 1200));
-  expect(rt.broker.cache.size).toBe(0);
+  expect(rt.ctx.cache.size).toBe(0);
   expect(buffers.every((b) => b.every((x) => x === 0))).toBe(true);
   expect((await api.decrypt("cache", token, enc.body.ciphertext)).status).toBe(200);
   expect(h.emulators.aws.calls.count("Decrypt", keyArn)).toBe(2);
@@ -62,7 +62,7 @@ test("after the TTL the next use unwraps again, and the expired buffer is zero",
 
 test("a locked tenant's DEKs are zeroed at once", async () => {
   await h.api.encrypt("cache", token, "warm");
-  const cache = h.runtime.broker.cache as unknown as { entries: Map<string, { material: DataKeyMaterial; tenantId: string }> };
+  const cache = h.runtime.ctx.cache as unknown as { entries: Map<string, { material: DataKeyMaterial; tenantId: string }> };
   const buffers = [...cache.entries.values()].map((e) => DataKeyMaterial.unsafeBufferOf(e.material)!);
   expect(buffers.length).toBeGreaterThan(0);
   const lock = await h.api.admin("POST", "/api/v1/tenants/cache/lock", { reason: "test" });

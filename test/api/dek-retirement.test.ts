@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 test("a DEK is retired at its use limit and a new one takes over; old ciphertexts still decrypt", async () => {
-  const broker = h.runtime.broker;
+  const broker = h.runtime.ctx;
   // Two services sharing one database, as two instances would: blocks of 2 uses, limit 4 per DEK.
   const instanceA = new DataKeyService(broker.db, broker.cache, broker.kms, 2, 4);
   const instanceB = new DataKeyService(broker.db, broker.cache, broker.kms, 2, 4);

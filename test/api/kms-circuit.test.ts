@@ -18,8 +18,8 @@ test("after an unreachable answer, misses for that key fail fast with 503 and no
   const keyArn = (await h.aws.createKeyForVendor()).keyArn;
   const token = await h.api.readyTenant("circuit", "aws", keyArn);
   const enc = await h.api.encrypt("circuit", token, "x");
-  await h.runtime.broker.prober.stop();
-  h.runtime.broker.cache.clear();
+  await h.runtime.ctx.prober.stop();
+  h.runtime.ctx.cache.clear();
   h.emulators.aws.faults.set({ error: "blackhole" });
   h.emulators.aws.calls.reset();
 

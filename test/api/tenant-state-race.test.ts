@@ -21,7 +21,7 @@ test("lock and unlock apply to the served view after a concurrent reload replace
   const token = await h.api.readyTenant(slug, "aws", (await h.aws.createKeyForVendor()).keyArn);
   const enc = await h.api.encrypt(slug, token, "served only while active");
   expect(enc.status).toBe(200);
-  const { registry, locks } = h.runtime.broker;
+  const { registry, locks } = h.runtime.ctx;
 
   const heldForLock = (await registry.load({ slug }))!;
   await registry.load({ slug }); // a concurrent reader replaces the cached view

@@ -27,7 +27,7 @@ beforeAll(async () => {
   // (fast 503s without a KMS call after an outage) is covered in test/api/kms-circuit.test.ts.
   h = await startHarness({ BROKER_KMS_CIRCUIT_MS: "0" });
   // Scheduled probes would add kms.probe entries between the calls under test.
-  await h.runtime.broker.prober.stop();
+  await h.runtime.ctx.prober.stop();
 });
 afterAll(async () => {
   await h?.close();
@@ -146,7 +146,7 @@ describe("audit completeness of the core and revocation API", () => {
   });
 
   test("decrypt on a cache miss: kms.unwrap + decrypt (miss); then a hit is one decrypt entry", async () => {
-    h.runtime.broker.cache.clear();
+    h.runtime.ctx.cache.clear();
     const miss = track(await call("POST", `/api/v1/tenants/${slug}/decrypt`, { token, body: { ciphertext, context: { row: "1" }, purpose: "render" } }));
     expect(miss.status, JSON.stringify(miss.body)).toBe(200);
     expect(Buffer.from(miss.body.plaintext, "base64").toString()).toBe("hello audit");
@@ -235,7 +235,7 @@ describe("audit completeness of the core and revocation API", () => {
   });
 
   test("KMS unreachable on a miss: kms.unwrap unavailable + decrypt unavailable (503), and no lock", async () => {
-    h.runtime.broker.cache.clear();
+    h.runtime.ctx.cache.clear();
     h.emulators.aws.faults.set({ error: "server_error", operations: ["Decrypt"] });
     try {
       const r = track(await call("POST", `/api/v1/tenants/${slug}/decrypt`, { token, body: { ciphertext, context: { row: "1" }, purpose: "render" } }));
@@ -252,7 +252,7 @@ describe("audit completeness of the core and revocation API", () => {
 
   test("revocation detected on use: kms.unwrap revoked + tenant.lock (kms:aws:disabled, same request id) + decrypt locked", async () => {
     await h.aws.disable(keyArn);
-    h.runtime.broker.cache.clear();
+    h.runtime.ctx.cache.clear();
     const r = track(await call("POST", `/api/v1/tenants/${slug}/decrypt`, { token, body: { ciphertext, context: { row: "1" }, purpose: "render" } }));
     expect(r.status, JSON.stringify(r.body)).toBe(423);
     const got = await entriesOf(slug, r.rid);

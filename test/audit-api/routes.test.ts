@@ -33,7 +33,7 @@ const withRid = (rid: string) => ({ "x-request-id": rid });
 
 beforeAll(async () => {
   h = await startHarness();
-  await h.runtime.broker.prober.stop();
+  await h.runtime.ctx.prober.stop();
   tmp = mkdtempSync(path.join(tmpdir(), "audit-routes-"));
   keyArn = (await h.aws.createKeyForVendor()).keyArn;
   token = await h.api.readyTenant(slug, "aws", keyArn);

@@ -22,6 +22,34 @@ describe("DekCache", () => {
     expect((await cache.get("t1", "d1", loader)).hit).toBe(true);
   });
 
+  test("a load in flight for one tenant is never joined by another tenant naming the same DEK id", async () => {
+    const cache = new DekCache({ ttlMs: 60_000, maxUses: 1e9, maxEntries: 10 });
+    let releaseA!: () => void;
+    const gateA = new Promise<void>((r) => (releaseA = r));
+    const materialA = DataKeyMaterial.generate();
+    const materialB = DataKeyMaterial.generate();
+    let loadsB = 0;
+    const a = cache.get("tenant-a", "same-dek", async () => (await gateA, materialA));
+    // Tenant B's request names the same DEK id while A's load is still running: it must make its own
+    // load (and fail or succeed on its own), never receive A's key or A's failure.
+    const b = cache.get("tenant-b", "same-dek", async () => (loadsB++, materialB));
+    releaseA();
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(loadsB).toBe(1);
+    expect(rb.material).toBe(materialB);
+    expect(ra.material).toBe(materialA);
+  });
+
+  test("a failing load of one tenant does not fail another tenant's load of the same DEK id", async () => {
+    const cache = new DekCache({ ttlMs: 60_000, maxUses: 1e9, maxEntries: 10 });
+    let failA!: (e: Error) => void;
+    const a = cache.get("tenant-a", "dek", () => new Promise<DataKeyMaterial>((_r, reject) => (failA = reject)));
+    const b = cache.get("tenant-b", "dek", async () => DataKeyMaterial.generate());
+    failA(new Error("tenant A's KMS refused"));
+    await expect(a).rejects.toThrow("tenant A's KMS refused");
+    await expect(b).resolves.toMatchObject({ hit: false });
+  });
+
   test("expiry after TTL reloads and zeroes the old buffer", async () => {
     const c = clock();
     const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });

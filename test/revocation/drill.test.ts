@@ -13,7 +13,7 @@ beforeAll(async () => {
   other = new ApiClient(second.url);
   // The first instance learns of the second from its start-up heartbeat; make sure it has.
   const end = Date.now() + 6000;
-  while (h.runtime.broker.locks.livePeers().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  while (h.runtime.ctx.locks.livePeers().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 });
 
 afterAll(async () => {

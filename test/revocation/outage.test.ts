@@ -50,7 +50,7 @@ const setFaults = (byProvider: (p: Provider, i: number) => FaultConfig) => PROVI
 const clearFaults = () => PROVIDERS.forEach((p) => h.emulators[p].faults.clear());
 
 test("1,000+ transient faults across providers and tenants: 0 locks, cache serves within TTL, 503 + Retry-After after, recovery by itself", async () => {
-  const broker = h.runtime.broker;
+  const broker = h.runtime.ctx;
   const tenants: Array<{ slug: string; provider: Provider; token: string; id: string; items: Array<{ ciphertext: string; plaintext: string }> }> = [];
   for (const provider of PROVIDERS) {
     for (let i = 0; i < 3; i++) {

@@ -5,7 +5,7 @@
 // with the real prober on PostgreSQL (100 active tenants with real emulator keys, 900 idle
 // ones) at a 2 s interval, and scaled to the 30 s default (the rate is linear in 1/interval).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Broker } from "@/lib/broker/broker";
+import type { BrokerContext } from "@/lib/broker/context";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { encryptMany, printTable, sleep } from "./helpers";
 
@@ -49,7 +49,7 @@ describe("prober economy across providers and instances", () => {
   });
 
   test("≈1 probe per active key per interval with 2 instances; 0 for idle and newly idle tenants", async () => {
-    const broker = h.runtime.broker;
+    const broker = h.runtime.ctx;
     const tenants: Array<{ slug: string; provider: Provider; keyId: string; role: "active" | "idle" | "went-idle" }> = [];
     for (const provider of ["aws", "azure", "gcp"] as const) {
       for (let i = 0; i < 10; i++) tenants.push({ slug: `econ-${provider}-${i}`, provider, keyId: "", role: i === 0 ? "active" : i === 1 ? "went-idle" : "idle" });
@@ -69,7 +69,7 @@ describe("prober economy across providers and instances", () => {
 
     resetCalls(h);
     const s1 = broker.prober.stats().probes;
-    const s2 = second.broker.prober.stats().probes;
+    const s2 = second.ctx.prober.stats().probes;
     const windowMs = 6000;
     await sleep(windowMs);
     const perKey = tenants.map((t) => ({ ...t, calls: callsFor(h, t.provider, t.keyId) }));
@@ -84,7 +84,7 @@ describe("prober economy across providers and instances", () => {
       "KMS calls": perKey.filter((t) => t.role === "idle").reduce((n, t) => n + t.calls, 0),
       "per interval": 0,
     });
-    printTable(`probe calls per key in ${windowMs} ms (interval ${INTERVAL_MS} ms, 2 instances; instance 1 ran ${broker.prober.stats().probes - s1} probes, instance 2 ran ${second.broker.prober.stats().probes - s2})`, rows);
+    printTable(`probe calls per key in ${windowMs} ms (interval ${INTERVAL_MS} ms, 2 instances; instance 1 ran ${broker.prober.stats().probes - s1} probes, instance 2 ran ${second.ctx.prober.stats().probes - s2})`, rows);
 
     for (const t of active) {
       // Expected ≈ intervals × 1.11; a tick (100 ms) and scheduling noise allow ±~1.5.
@@ -93,7 +93,7 @@ describe("prober economy across providers and instances", () => {
     }
     for (const t of perKey.filter((x) => x.role !== "active")) expect(t.calls, t.slug).toBe(0);
     // Whichever instance claims a key probes it; together they probe no more than one instance would.
-    const together = broker.prober.stats().probes - s1 + (second.broker.prober.stats().probes - s2);
+    const together = broker.prober.stats().probes - s1 + (second.ctx.prober.stats().probes - s2);
     expect(together).toBeLessThanOrEqual(active.length * (Math.ceil(intervals * EXPECTED_PER_INTERVAL) + 1));
   });
 });
@@ -111,7 +111,7 @@ describe("1,000 tenants, 10% active", () => {
   });
 
   test("KMS call rate is the active keys' probes only", async () => {
-    const broker: Broker = h.runtime.broker;
+    const broker: BrokerContext = h.runtime.ctx;
     const ACTIVE = 100;
     const IDLE = 900;
     const active: Array<{ slug: string; keyArn: string }> = Array.from({ length: ACTIVE }, (_, i) => ({ slug: `k-active-${i}`, keyArn: "" }));

@@ -131,7 +131,7 @@ describe.concurrent("revocation locks within probe interval + 1 s and resumes wh
     const items = await encryptMany(h.api, slug, token, 4);
     // Let the prober see the tenant as active (it reports cached tenants within a second).
     await sleep(1200);
-    expect(h.runtime.broker.cache.countForTenant((await h.runtime.broker.registry.getBySlug(slug))!.id)).toBeGreaterThan(0);
+    expect(h.runtime.ctx.cache.countForTenant((await h.runtime.ctx.registry.getBySlug(slug))!.id)).toBeGreaterThan(0);
 
     // Two requests in flight with a 5 ms pause each: ~150-300 req/s per tenant. Without the pause
     // the nine load loops, which share the broker's event loop in this process, would saturate it
@@ -211,11 +211,11 @@ describe("resume policy", () => {
     await h.aws.disable(keyArn);
     expect(await waitFor(async () => (await status(slug)).state === "locked", BOUND_MS + 2000)).toBe(true);
     await h.aws.enable(keyArn);
-    const tenantId = (await h.runtime.broker.registry.getBySlug(slug))!.id;
+    const tenantId = (await h.runtime.ctx.registry.getBySlug(slug))!.id;
     const restoredAt = new Date();
     // The prober keeps probing the KMS-locked key and sees it working, but does not resume.
     const probedOk = await waitFor(async () => {
-      const kc = await h.runtime.broker.db.prisma.keyConnection.findFirst({ where: { tenantId, status: "connected" } });
+      const kc = await h.runtime.ctx.db.prisma.keyConnection.findFirst({ where: { tenantId, status: "connected" } });
       return kc?.lastProbeOutcome === "success" && kc.lastProbeAt! > restoredAt;
     }, 3 * INTERVAL_MS + 1000);
     expect(probedOk).toBe(true);

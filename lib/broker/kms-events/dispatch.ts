@@ -1,7 +1,7 @@
 // Turns a verified key-change event into immediate probes of the tenants whose connected key it
 // names. An event is only a hint: the probe (a real call with the data path's permission) decides
 // whether anything is locked or resumed, so a misleading event costs one KMS call, never a lock.
-import type { Broker } from "../broker";
+import type { BrokerContext } from "../context";
 import type { KmsProviderName } from "../../kms/types";
 import { Counter } from "prom-client";
 
@@ -32,11 +32,14 @@ const SEEN_MAX = 10_000;
 /** Event clocks are not ours: a time in the future or long past is not a usable revocation moment. */
 const MAX_EVENT_AGE_MS = 24 * 3600_000;
 
+/** Only what dispatching uses: the database to find the keys' tenants, the prober, metrics and error reporting. */
+export type KmsEventDeps = Pick<BrokerContext, "db" | "metrics" | "backgroundErrors"> & { prober: Pick<BrokerContext["prober"], "probeNow"> };
+
 export class KmsEventDispatcher {
   private seen = new Set<string>();
   private readonly events: Counter<"provider" | "outcome">;
 
-  constructor(private readonly broker: Broker) {
+  constructor(private readonly broker: KmsEventDeps) {
     const existing = broker.metrics.registry.getSingleMetric("cmek_kms_events_total") as Counter<"provider" | "outcome"> | undefined;
     this.events =
       existing ??
@@ -92,7 +95,7 @@ export class KmsEventDispatcher {
   /** The prober shares a running probe between concurrent requests, so a burst of events costs at most two KMS calls per key. */
   private probe(tenantId: string, revokedAt?: Date): void {
     // KMS answers are classified inside the probe; what can reach here is a database failure.
-    this.broker.prober.probeNow(tenantId, { revokedAt }).catch((e) => console.error(`kms-events: probe of tenant ${tenantId} failed: ${(e as Error).message}`));
+    this.broker.prober.probeNow(tenantId, { revokedAt }).catch((e: unknown) => this.broker.backgroundErrors.report("kms_events.probe", e));
   }
 }
 

@@ -1,20 +1,20 @@
 // The tenant's audit trail: list, streaming export, verification, live feed (SSE), webhooks,
 // retention, and the broker's public key for offline verification.
 import { z } from "zod";
-import {
-  getPublicKey,
-  listAuditEvents,
-  listPublicKeys,
-  listWebhookDeliveries,
-  listWebhookSubscriptions,
-  sseMessage,
-  verifyTenantChain,
-  type AuditQueryFilters,
-} from "../../audit";
-import { ACTIVITY_MAX_MINUTES, tenantAuditActivity } from "../../audit/aggregate";
+import { sseMessage, type AuditQueryFilters } from "../../audit";
+import { ACTIVITY_MAX_MINUTES } from "../../audit/aggregate";
 import { BrokerError } from "../../broker/errors";
-import { addAuditWebhook, asInvalidRequest, exportAudit, removeAuditWebhook, setAuditRetention } from "../../broker/audit-admin";
-import { actorOf } from "../auth";
+import { addWebhook } from "../../broker/operations/add-webhook";
+import { auditActivity } from "../../broker/operations/audit-activity";
+import { exportAudit } from "../../broker/operations/export-audit";
+import { getAuditPublicKey } from "../../broker/operations/get-audit-public-key";
+import { listAudit } from "../../broker/operations/list-audit";
+import { listWebhookDeliveriesOf } from "../../broker/operations/list-webhook-deliveries";
+import { listWebhooks } from "../../broker/operations/list-webhooks";
+import { openAuditStream } from "../../broker/operations/open-audit-stream";
+import { removeWebhook } from "../../broker/operations/remove-webhook";
+import { setAuditRetention } from "../../broker/operations/set-audit-retention";
+import { verifyAudit } from "../../broker/operations/verify-audit";
 import { defineRoute, type RouteEnv } from "../route";
 import { ZError, ZSlugParams } from "../schemas";
 import { ZAuditActivity, ZAuditEvent, ZAuditPage, ZAuditPublicKeys, ZAuditRetention, ZAuditVerifyResult, ZWebhookCreated, ZWebhookDeliveries, ZWebhookList } from "../schemas/audit";
@@ -56,8 +56,7 @@ function toFilters(q: z.infer<typeof ZAuditFilters>): AuditQueryFilters {
 }
 
 export function auditRoutes(env: RouteEnv) {
-  const { broker } = env;
-  const db = broker.db;
+  const { ctx } = env;
   const errors = { 400: ZError, 401: ZError, 403: ZError, 404: ZError };
 
   defineRoute({
@@ -65,14 +64,12 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/audit",
     summary: "Audit events, newest first, with filters and cursor pagination",
     tag: "audit",
-    access: "tenant_read",
+    access: "audit.read",
     params: ZSlugParams,
     query: ZAuditListQuery,
     responses: { 200: ZAuditPage, ...errors },
-    handler: async ({ params, query }) => {
-      const t = await broker.requireTenant(params.slug);
-      return asInvalidRequest(() => listAuditEvents(db, t.id, toFilters(query), { limit: query.limit, cursor: query.cursor ?? null }));
-    },
+    handler: async ({ params, query, caller }) =>
+      listAudit({ ctx, actor: caller!, tenant: params.slug, filters: toFilters(query), limit: query.limit, cursor: query.cursor ?? null }),
   });
 
   defineRoute({
@@ -80,7 +77,7 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/audit/export",
     summary: "Stream the audit log as JSON Lines (self-verifying, with signed checkpoints) or CSV",
     tag: "audit",
-    access: "tenant_read",
+    access: "audit.export",
     params: ZSlugParams,
     query: ZExportQuery,
     responses: {
@@ -89,7 +86,7 @@ export function auditRoutes(env: RouteEnv) {
     },
     handler: async ({ params, query, reply, caller, requestId }) => {
       const { format, ...rest } = query;
-      const out = await exportAudit(broker, actorOf(caller!), params.slug, format, toFilters(rest), requestId);
+      const out = await exportAudit({ ctx, actor: caller!, tenant: params.slug, requestId, format, filters: toFilters(rest) });
       return reply.type(out.contentType).header("content-disposition", `attachment; filename="${out.filename}"`).send(out.stream);
     },
   });
@@ -99,13 +96,10 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/audit/verify",
     summary: "Verify the tenant's hash chain and checkpoint signatures",
     tag: "audit",
-    access: "tenant_read",
+    access: "audit.verify",
     params: ZSlugParams,
     responses: { 200: ZAuditVerifyResult, ...errors },
-    handler: async ({ params }) => {
-      const t = await broker.requireTenant(params.slug);
-      return verifyTenantChain(db, t.id);
-    },
+    handler: async ({ params, caller }) => verifyAudit({ ctx, actor: caller!, tenant: params.slug }),
   });
 
   defineRoute({
@@ -113,14 +107,11 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/audit/activity",
     summary: "Audit events per minute and outcome over the last N minutes (zero-filled), for charts",
     tag: "audit",
-    access: "tenant_read",
+    access: "audit.read",
     params: ZSlugParams,
     query: z.object({ minutes: z.coerce.number().int().min(1).max(ACTIVITY_MAX_MINUTES).default(60) }),
     responses: { 200: ZAuditActivity, ...errors },
-    handler: async ({ params, query }) => {
-      const t = await broker.requireTenant(params.slug);
-      return tenantAuditActivity(db, t.id, { minutes: query.minutes });
-    },
+    handler: async ({ params, query, caller }) => auditActivity({ ctx, actor: caller!, tenant: params.slug, minutes: query.minutes }),
   });
 
   defineRoute({
@@ -128,14 +119,14 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/audit/stream",
     summary: "Server-Sent Events: audit events of this tenant as they become durable, written by any instance",
     tag: "audit",
-    access: "tenant_read",
+    access: "audit.read",
     params: ZSlugParams,
     responses: {
       200: { description: "Server-Sent Events: `event: audit` with `id` the entry's seq and `data` one audit event (x-itemSchema); comment lines keep the connection alive", media: ["text/event-stream"], itemSchema: ZAuditEvent },
       ...errors,
     },
-    handler: async ({ params, req, reply }) => {
-      const t = await broker.requireTenant(params.slug);
+    handler: async ({ params, req, reply, caller }) => {
+      const t = { id: (await openAuditStream({ ctx, actor: caller!, tenant: params.slug })).tenantId };
       const feed = env.auditFeed;
       if (!feed) throw new BrokerError("not_found", "live audit feed is off (BROKER_AUDIT=off)");
       reply.hijack();
@@ -169,7 +160,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "audit",
     access: "public",
     responses: { 200: ZAuditPublicKeys },
-    handler: async () => ({ current: await getPublicKey(db), all: await listPublicKeys(db) }),
+    handler: async () => getAuditPublicKey({ ctx }),
   });
 
   defineRoute({
@@ -177,11 +168,11 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/audit/retention",
     summary: "Keep audit events for this many days (null: forever); pruning keeps the chain verifiable",
     tag: "audit",
-    access: "tenant_admin",
+    access: "audit.retention",
     params: ZSlugParams,
     body: z.strictObject({ days: z.number().int().min(1).max(3650).nullable() }),
     responses: { 200: ZAuditRetention, ...errors },
-    handler: async ({ params, body, caller, requestId }) => setAuditRetention(broker, actorOf(caller!), params.slug, body.days, requestId),
+    handler: async ({ params, body, caller, requestId }) => setAuditRetention({ ctx, actor: caller!, tenant: params.slug, requestId, days: body.days }),
   });
 
   defineRoute({
@@ -189,13 +180,10 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/webhooks",
     summary: "Audit webhook subscriptions (secrets are never shown again)",
     tag: "webhooks",
-    access: "tenant_read",
+    access: "webhook.list",
     params: ZSlugParams,
     responses: { 200: ZWebhookList, ...errors },
-    handler: async ({ params }) => {
-      const t = await broker.requireTenant(params.slug);
-      return { webhooks: await listWebhookSubscriptions(db, t.id) };
-    },
+    handler: async ({ params, caller }) => listWebhooks({ ctx, actor: caller!, tenant: params.slug }),
   });
 
   defineRoute({
@@ -203,12 +191,12 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/webhooks",
     summary: "Subscribe a URL to this tenant's audit events (HMAC-signed; the secret is returned once)",
     tag: "webhooks",
-    access: "tenant_admin",
+    access: "webhook.create",
     params: ZSlugParams,
     body: z.strictObject({ url: z.url().max(2048) }),
     responses: { 201: ZWebhookCreated, ...errors },
     handler: async ({ params, body, caller, reply, requestId }) => {
-      const created = await addAuditWebhook(broker, actorOf(caller!), params.slug, body.url, { allowPrivate: env.allowPrivateWebhooks ?? false, requestId });
+      const created = await addWebhook({ ctx, actor: caller!, tenant: params.slug, requestId, url: body.url, allowPrivate: env.allowPrivateWebhooks ?? false });
       // The dispatcher also learns of it by notification; refreshing here just saves that trip.
       void env.webhooks?.refresh();
       return reply.code(201).send(created);
@@ -220,11 +208,11 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/webhooks/:webhookId",
     summary: "Remove an audit webhook",
     tag: "webhooks",
-    access: "tenant_admin",
+    access: "webhook.delete",
     params: ZSlugParams.extend({ webhookId: z.uuid() }),
     responses: { 204: "removed", ...errors },
     handler: async ({ params, caller, reply, requestId }) => {
-      await removeAuditWebhook(broker, actorOf(caller!), params.slug, params.webhookId, requestId);
+      await removeWebhook({ ctx, actor: caller!, tenant: params.slug, requestId, webhookId: params.webhookId });
       void env.webhooks?.refresh();
       return reply.code(204).send();
     },
@@ -235,13 +223,10 @@ export function auditRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/webhooks/:webhookId/deliveries",
     summary: "Delivery log of an audit webhook",
     tag: "webhooks",
-    access: "tenant_read",
+    access: "webhook.list",
     params: ZSlugParams.extend({ webhookId: z.uuid() }),
     query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
     responses: { 200: ZWebhookDeliveries, ...errors },
-    handler: async ({ params, query }) => {
-      const t = await broker.requireTenant(params.slug);
-      return { deliveries: await listWebhookDeliveries(db, t.id, params.webhookId, { limit: query.limit }) };
-    },
+    handler: async ({ params, query, caller }) => listWebhookDeliveriesOf({ ctx, actor: caller!, tenant: params.slug, webhookId: params.webhookId, limit: query.limit }),
   });
 }

@@ -4,8 +4,10 @@ import { z } from "zod";
 import { AWS_EMULATOR_VENDOR } from "../../../emulators/aws/server";
 import { GCP_EMULATOR_VENDOR } from "../../../emulators/gcp/server";
 import { BrokerError } from "../../broker/errors";
-import { tenantHealth } from "../../broker/fleet";
-import { isFreshAuth, REAUTH_WINDOW_MS } from "../../auth/roles";
+import { checkKeyRef } from "../../broker/operations/check-key-ref";
+import { getConnectInfo } from "../../broker/operations/get-connect-info";
+import { tenantHealth } from "../../broker/operations/tenant-health";
+import { isFreshAuth, REAUTH_WINDOW_MS } from "../../auth/permissions";
 import { resolveCaller } from "../auth";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
@@ -22,11 +24,11 @@ export const ZMe = z.object({
 });
 
 export function consoleRoutes(env: RouteEnv) {
-  const { broker } = env;
+  const { ctx } = env;
   const errors = { 400: ZError, 401: ZError, 403: ZError, 404: ZError };
 
   const requireCaller = async (req: Parameters<typeof resolveCaller>[0]) => {
-    const caller = await resolveCaller(req, broker, env.adminTokenHash, env.resolveSession);
+    const caller = await resolveCaller(req, ctx, env.adminTokenHash, env.resolveSession);
     if (!caller) throw new BrokerError("unauthenticated", "sign in, or send Authorization: Bearer <token>");
     return caller;
   };
@@ -61,8 +63,7 @@ export function consoleRoutes(env: RouteEnv) {
     body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: z.string().max(4096) }),
     responses: { 200: ZKeyRefCheck, 401: ZError },
     handler: async ({ req, body }) => {
-      await requireCaller(req);
-      return broker.checkKeyRef(body.provider, body.keyId.trim());
+      return checkKeyRef({ ctx, actor: await requireCaller(req), provider: body.provider, keyId: body.keyId.trim() });
     },
   });
 
@@ -71,23 +72,17 @@ export function consoleRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/connect-info",
     summary: "What the tenant must grant: the vendor's identities per cloud and the tenant id bound into the encryption context",
     tag: "keys",
-    access: "tenant_read",
+    access: "tenant.view",
     params: ZSlugParams,
     responses: { 200: ZConnectInfo, ...errors },
-    handler: async ({ params }) => {
-      const t = await broker.requireTenant(params.slug);
-      const c = broker.config;
+    handler: async ({ params, caller }) => {
+      const c = ctx.config;
       // Against the emulators (the broker signs in with their vendor identities), the vendor principals are theirs.
       const awsEmu = c.emulators || c.AWS_ACCESS_KEY_ID === AWS_EMULATOR_VENDOR.accessKeyId;
       const gcpEmu = c.emulators || c.GCP_KMS_INSECURE_TOKEN === GCP_EMULATOR_VENDOR.token;
       const gcpSa = c.BROKER_VENDOR_GCP_SERVICE_ACCOUNT ?? (gcpEmu ? GCP_EMULATOR_VENDOR.member.replace(/^serviceAccount:/, "") : null);
-      return {
-        tenantId: t.id,
-        slug: t.slug,
-        aws: { principal: c.BROKER_VENDOR_AWS_PRINCIPAL ?? (awsEmu ? AWS_EMULATOR_VENDOR.arn : null), region: c.AWS_REGION },
-        azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean) },
-        gcp: { serviceAccount: gcpSa },
-      };
+      const vendor = { awsPrincipal: c.BROKER_VENDOR_AWS_PRINCIPAL ?? (awsEmu ? AWS_EMULATOR_VENDOR.arn : null), gcpServiceAccount: gcpSa };
+      return getConnectInfo({ ctx, actor: caller!, tenant: params.slug, vendor });
     },
   });
 
@@ -96,9 +91,9 @@ export function consoleRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/health",
     summary: "Key health: state, probe, KMS latency and errors, DEKs, cache hit ratio, past locks with time-to-lock",
     tag: "tenants",
-    access: "tenant_read",
+    access: "tenant.view",
     params: ZSlugParams,
     responses: { 200: ZTenantHealth, ...errors },
-    handler: async ({ params }) => tenantHealth(broker, params.slug),
+    handler: async ({ params, caller }) => tenantHealth({ ctx, actor: caller!, tenant: params.slug }),
   });
 }

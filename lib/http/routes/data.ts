@@ -1,6 +1,8 @@
 // The data path: encrypt and decrypt for internal services holding a service token.
-import type { Broker, DataRequest } from "../../broker/broker";
+import type { BrokerContext } from "../../broker/context";
 import { BrokerError } from "../../broker/errors";
+import { decrypt } from "../../broker/operations/decrypt";
+import { encrypt } from "../../broker/operations/encrypt";
 import { actorOf, type Caller } from "../auth";
 import { defineRoute, type RouteEnv } from "../route";
 import { MAX_PLAINTEXT_BYTES, ZDecryptRequest, ZDecryptResponse, ZEncryptRequest, ZEncryptResponse, ZError, ZSlugParams } from "../schemas";
@@ -11,7 +13,7 @@ function decodeBase64(s: string, field: string, limit: number): Buffer {
   return buf;
 }
 
-async function auditRefusal(broker: Broker, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown, caller: Caller | null) {
+async function auditRefusal(broker: Pick<BrokerContext, "registry" | "audit">, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown, caller: Caller | null) {
   const tenant = await broker.registry.getBySlug(slug).catch(() => null);
   if (!tenant) return;
   await broker.audit
@@ -28,7 +30,7 @@ async function auditRefusal(broker: Broker, slug: string, op: "encrypt" | "decry
 }
 
 export function dataRoutes(env: RouteEnv) {
-  const { broker } = env;
+  const { ctx } = env;
   const errors = { 400: ZError, 401: ZError, 403: ZError, 404: ZError, 409: ZError, 413: ZError, 423: ZError, 503: ZError };
 
   defineRoute({
@@ -36,15 +38,14 @@ export function dataRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/encrypt",
     summary: "Encrypt up to 1 MiB under the tenant's current DEK",
     tag: "data",
-    access: "service",
+    access: "data.encrypt",
     params: ZSlugParams,
     body: ZEncryptRequest,
     responses: { 200: ZEncryptResponse, ...errors },
-    onRefused: ({ params, requestId, error, caller }) => auditRefusal(broker, params.slug, "encrypt", requestId, error, caller),
+    onRefused: ({ params, requestId, error, caller }) => auditRefusal(ctx, params.slug, "encrypt", requestId, error, caller),
     handler: async ({ params, body, caller, requestId }) => {
       const plaintext = decodeBase64(body.plaintext, "plaintext", MAX_PLAINTEXT_BYTES);
-      const req: DataRequest = { requestId, purpose: body.purpose, context: body.context };
-      const sealed = await broker.encrypt(caller as never, params.slug, plaintext, req);
+      const sealed = await encrypt({ ctx, actor: caller!, tenant: params.slug, requestId, plaintext, context: body.context, purpose: body.purpose });
       return { ciphertext: sealed.toString("base64") };
     },
   });
@@ -54,15 +55,14 @@ export function dataRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/decrypt",
     summary: "Decrypt a ciphertext of this tenant, with the same context it was encrypted with",
     tag: "data",
-    access: "service",
+    access: "data.decrypt",
     params: ZSlugParams,
     body: ZDecryptRequest,
     responses: { 200: ZDecryptResponse, 422: ZError, ...errors },
-    onRefused: ({ params, requestId, error, caller }) => auditRefusal(broker, params.slug, "decrypt", requestId, error, caller),
+    onRefused: ({ params, requestId, error, caller }) => auditRefusal(ctx, params.slug, "decrypt", requestId, error, caller),
     handler: async ({ params, body, caller, requestId }) => {
       const ciphertext = decodeBase64(body.ciphertext, "ciphertext", MAX_PLAINTEXT_BYTES + 1024);
-      const req: DataRequest = { requestId, purpose: body.purpose, context: body.context };
-      const plaintext = await broker.decrypt(caller as never, params.slug, ciphertext, req);
+      const plaintext = await decrypt({ ctx, actor: caller!, tenant: params.slug, requestId, ciphertext, context: body.context, purpose: body.purpose });
       const out = plaintext.toString("base64");
       plaintext.fill(0);
       return { plaintext: out };

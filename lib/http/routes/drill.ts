@@ -1,7 +1,6 @@
 // Revocation drill (lib/broker/drill.ts): lock, measure fan-out, re-validate, resume.
 import { z } from "zod";
-import { runDrill } from "../../broker/drill";
-import { actorOf } from "../auth";
+import { runDrill } from "../../broker/operations/run-drill";
 import { defineRoute, type RouteEnv } from "../route";
 import { ZError, ZSlugParams, ZValidationStep } from "../schemas";
 
@@ -18,15 +17,15 @@ export const ZDrillReport = z.object({
 });
 
 export function drillRoutes(env: RouteEnv) {
-  const { broker } = env;
+  const { ctx } = env;
   defineRoute({
     method: "POST",
     url: "/api/v1/tenants/:slug/drill",
     summary: "Revocation drill: lock on every instance (reason drill), measure fan-out, resume by re-validation; refused (409) if the tenant is locked",
     tag: "locks",
-    access: "tenant_admin",
+    access: "drill.run",
     params: ZSlugParams,
     responses: { 200: ZDrillReport, 400: ZError, 401: ZError, 403: ZError, 404: ZError, 409: ZError, 422: ZError, 503: ZError },
-    handler: async ({ params, caller, requestId }) => runDrill(broker, actorOf(caller!), params.slug, requestId),
+    handler: async ({ params, caller, requestId }) => runDrill({ ctx, actor: caller!, tenant: params.slug, requestId }),
   });
 }

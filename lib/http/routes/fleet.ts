@@ -1,6 +1,7 @@
 // The vendor's fleet view: every tenant's state and key health, paginated on the server.
 import { z } from "zod";
-import { fleetKmsActivity, listFleet, ZFleetQuery } from "../../broker/fleet";
+import { fleetKmsActivity } from "../../broker/operations/fleet-kms-activity";
+import { listFleet, ZFleetQuery } from "../../broker/operations/list-fleet";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
 import { ZError } from "../schemas";
@@ -12,10 +13,10 @@ export function fleetRoutes(env: RouteEnv) {
     url: "/api/v1/fleet",
     summary: "All tenants with state and key health; locked and unreachable first (vendor admin or vendor operator)",
     tag: "fleet",
-    access: "vendor_read",
+    access: "fleet.view",
     query: ZFleetQuery,
     responses: { 200: ZFleetPage, 400: ZError, 401: ZError, 403: ZError },
-    handler: async ({ query }) => listFleet(env.broker, query),
+    handler: async ({ query, caller }) => listFleet({ ctx: env.ctx, actor: caller!, query }),
   });
 
   defineRoute({
@@ -23,9 +24,9 @@ export function fleetRoutes(env: RouteEnv) {
     url: "/api/v1/fleet/kms-activity",
     summary: "Fleet-wide KMS calls and errors per minute (from the audit log, every instance), zero-filled",
     tag: "fleet",
-    access: "vendor_read",
+    access: "fleet.view",
     query: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(60) }),
     responses: { 200: ZFleetKmsActivity, 400: ZError, 401: ZError, 403: ZError },
-    handler: async ({ query }) => fleetKmsActivity(env.broker, { minutes: query.minutes }),
+    handler: async ({ query, caller }) => fleetKmsActivity({ ctx: env.ctx, actor: caller!, minutes: query.minutes }),
   });
 }

@@ -22,9 +22,9 @@ const ZAccepted = z.object({ status: z.enum(["accepted", "ignored", "duplicate",
 const errors = { 400: ZError, 401: ZError, 403: ZError };
 
 export function kmsEventRoutes(env: RouteEnv) {
-  const { broker } = env;
-  const dispatcher = new KmsEventDispatcher(broker);
-  const sns = SnsVerifier.fromConfig(broker.config);
+  const { ctx } = env;
+  const dispatcher = new KmsEventDispatcher(ctx);
+  const sns = SnsVerifier.fromConfig(ctx.config);
 
   const rejecting = async <T>(provider: KmsProviderName, req: FastifyRequest, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -84,7 +84,7 @@ export function kmsEventRoutes(env: RouteEnv) {
     responses: { 200: z.union([ZAccepted, z.object({ validationResponse: z.string() })]), 202: ZAccepted, ...errors },
     handler: async ({ req, reply, query }) =>
       rejecting("azure", req, async () => {
-        checkSecret(req, broker.config.BROKER_EVENTGRID_SECRET, query.secret, "Event Grid", "BROKER_EVENTGRID_SECRET");
+        checkSecret(req, ctx.config.BROKER_EVENTGRID_SECRET, query.secret, "Event Grid", "BROKER_EVENTGRID_SECRET");
         const parsed = parseEventGrid(req.body);
         if (parsed.kind === "validation") return reply.code(200).send({ validationResponse: parsed.validationCode });
         if (parsed.ignored) dispatcher.count("azure", "ignored");
@@ -104,7 +104,7 @@ export function kmsEventRoutes(env: RouteEnv) {
     responses: { 200: "allowed", ...errors },
     handler: async ({ req, reply, query }) =>
       rejecting("azure", req, async () => {
-        checkSecret(req, broker.config.BROKER_EVENTGRID_SECRET, query.secret, "Event Grid", "BROKER_EVENTGRID_SECRET");
+        checkSecret(req, ctx.config.BROKER_EVENTGRID_SECRET, query.secret, "Event Grid", "BROKER_EVENTGRID_SECRET");
         const origin = req.headers["webhook-request-origin"];
         // Only Event Grid's documented origin is granted; anything else gets no permission to deliver.
         if (origin !== "eventgrid.azure.net") throw new BrokerError("forbidden", "unexpected WebHook-Request-Origin");
@@ -122,7 +122,7 @@ export function kmsEventRoutes(env: RouteEnv) {
     responses: { 200: ZAccepted, 202: ZAccepted, ...errors },
     handler: async ({ req, reply, query }) =>
       rejecting("gcp", req, async () => {
-        checkSecret(req, broker.config.BROKER_PUBSUB_TOKEN, query.token, "Pub/Sub push", "BROKER_PUBSUB_TOKEN");
+        checkSecret(req, ctx.config.BROKER_PUBSUB_TOKEN, query.token, "Pub/Sub push", "BROKER_PUBSUB_TOKEN");
         const { hint } = parsePubSubPush(req.body);
         if (!hint) {
           dispatcher.count("gcp", "ignored");

@@ -3,7 +3,7 @@ import { defineRoute, openApiDocument, routes, type RouteEnv } from "../route";
 import { ZHealthDegraded, ZHealthReady } from "../schemas/system";
 
 export function systemRoutes(env: RouteEnv) {
-  const { broker } = env;
+  const { ctx } = env;
 
   defineRoute({
     method: "GET",
@@ -15,10 +15,10 @@ export function systemRoutes(env: RouteEnv) {
     handler: async ({ reply }) => {
       const started = performance.now();
       try {
-        await broker.db.query("SELECT 1");
-        return { status: "ok", database: "ok", databaseLatencyMs: Math.round((performance.now() - started) * 10) / 10, instance: broker.config.instanceId };
+        await ctx.db.query("SELECT 1");
+        return { status: "ok", database: "ok", databaseLatencyMs: Math.round((performance.now() - started) * 10) / 10, instance: ctx.config.instanceId };
       } catch {
-        return reply.code(503).send({ status: "degraded", database: "unreachable", instance: broker.config.instanceId });
+        return reply.code(503).send({ status: "degraded", database: "unreachable", instance: ctx.config.instanceId });
       }
     },
   });
@@ -30,7 +30,7 @@ export function systemRoutes(env: RouteEnv) {
     tag: "system",
     access: "public",
     responses: { 200: { description: "Prometheus text exposition format", media: ["text/plain"] } },
-    handler: async ({ reply }) => reply.type(broker.metrics.registry.contentType).send(await broker.metrics.registry.metrics()),
+    handler: async ({ reply }) => reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()),
   });
 
   defineRoute({

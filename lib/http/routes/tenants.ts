@@ -2,7 +2,16 @@
 import { z } from "zod";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
-import { actorOf } from "../auth";
+import { connectKey } from "../../broker/operations/connect-key";
+import { createTenant } from "../../broker/operations/create-tenant";
+import { createToken } from "../../broker/operations/create-token";
+import { getTenant } from "../../broker/operations/get-tenant";
+import { listTokens } from "../../broker/operations/list-tokens";
+import { lockTenant } from "../../broker/operations/lock-tenant";
+import { revokeToken } from "../../broker/operations/revoke-token";
+import { setManualResume } from "../../broker/operations/set-manual-resume";
+import { tenantStatus } from "../../broker/operations/tenant-status";
+import { unlockTenant } from "../../broker/operations/unlock-tenant";
 import {
   ZConnectKeyRequest,
   ZConnectKeyResponse,
@@ -19,7 +28,7 @@ import {
 } from "../schemas";
 
 export function tenantRoutes(env: RouteEnv) {
-  const { broker } = env;
+  const { ctx } = env;
   const errors = { 400: ZError, 401: ZError, 403: ZError, 404: ZError };
 
   defineRoute({
@@ -27,11 +36,11 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants",
     summary: "Create a tenant (state pending until a key is connected)",
     tag: "tenants",
-    access: "vendor_admin",
+    access: "tenant.create",
     body: ZCreateTenantRequest,
     responses: { 201: ZTenantResponse, 409: ZError, ...errors },
     handler: async ({ body, caller, reply, requestId }) => {
-      const tenant = await broker.createTenant(actorOf(caller!), body, requestId);
+      const tenant = await createTenant({ ctx, actor: caller!, requestId, slug: body.slug, name: body.name });
       return reply.code(201).send({ tenant });
     },
   });
@@ -41,10 +50,10 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug",
     summary: "A tenant and its connected key",
     tag: "tenants",
-    access: "tenant_read",
+    access: "tenant.view",
     params: ZSlugParams,
     responses: { 200: ZTenantResponse, ...errors },
-    handler: async ({ params }) => broker.getTenant(params.slug),
+    handler: async ({ params, caller }) => getTenant({ ctx, actor: caller!, tenant: params.slug }),
   });
 
   defineRoute({
@@ -52,11 +61,11 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/key",
     summary: "Connect the tenant's KMS key; validated with a real wrap + unwrap round trip",
     tag: "keys",
-    access: "tenant_admin",
+    access: "key.connect",
     params: ZSlugParams,
     body: ZConnectKeyRequest,
     responses: { 200: ZConnectKeyResponse, 422: ZError, 503: ZError, ...errors },
-    handler: async ({ params, body, caller, requestId }) => broker.connectKey(actorOf(caller!), params.slug, body, requestId),
+    handler: async ({ params, body, caller, requestId }) => connectKey({ ctx, actor: caller!, tenant: params.slug, requestId, provider: body.provider, keyId: body.keyId }),
   });
 
   defineRoute({
@@ -64,12 +73,12 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/tokens",
     summary: "Create a service token (returned once, stored hashed)",
     tag: "tokens",
-    access: "tenant_admin",
+    access: "token.create",
     params: ZSlugParams,
     body: ZCreateTokenRequest,
     responses: { 201: ZCreateTokenResponse, ...errors },
     handler: async ({ params, body, caller, reply, requestId }) =>
-      reply.code(201).send(await broker.createToken(actorOf(caller!), params.slug, body.name, requestId)),
+      reply.code(201).send(await createToken({ ctx, actor: caller!, tenant: params.slug, requestId, name: body.name })),
   });
 
   defineRoute({
@@ -77,10 +86,10 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/tokens",
     summary: "List service tokens (never the tokens themselves)",
     tag: "tokens",
-    access: "tenant_read",
+    access: "token.list",
     params: ZSlugParams,
     responses: { 200: ZTokenList, ...errors },
-    handler: async ({ params }) => ({ tokens: await broker.listTokens(params.slug) }),
+    handler: async ({ params, caller }) => listTokens({ ctx, actor: caller!, tenant: params.slug }),
   });
 
   defineRoute({
@@ -88,11 +97,11 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/tokens/:tokenId",
     summary: "Revoke a service token, on every instance",
     tag: "tokens",
-    access: "tenant_admin",
+    access: "token.revoke",
     params: ZSlugParams.extend({ tokenId: z.uuid() }),
     responses: { 204: "revoked", ...errors },
     handler: async ({ params, caller, reply, requestId }) => {
-      await broker.revokeToken(actorOf(caller!), params.slug, params.tokenId, requestId);
+      await revokeToken({ ctx, actor: caller!, tenant: params.slug, requestId, tokenId: params.tokenId });
       return reply.code(204).send();
     },
   });
@@ -102,12 +111,12 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/lock",
     summary: "Kill switch: lock the tenant now, on every instance; stays locked until an explicit unlock",
     tag: "locks",
-    access: "tenant_admin",
+    access: "tenant.lock",
     params: ZSlugParams,
     body: ZLockRequest,
     responses: { 200: ZTenantResponse, ...errors },
     handler: async ({ params, body, caller, requestId }) => {
-      const r = await broker.lock(actorOf(caller!), params.slug, body.reason, requestId);
+      const r = await lockTenant({ ctx, actor: caller!, tenant: params.slug, requestId, reason: body.reason });
       return { tenant: r.tenant };
     },
   });
@@ -117,10 +126,10 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/unlock",
     summary: "Re-validate the key (wrap + unwrap) and resume the tenant",
     tag: "locks",
-    access: "tenant_admin",
+    access: "tenant.unlock",
     params: ZSlugParams,
     responses: { 200: ZConnectKeyResponse.omit({ key: true }), 422: ZError, 503: ZError, ...errors },
-    handler: async ({ params, caller, requestId }) => broker.unlock(actorOf(caller!), params.slug, requestId),
+    handler: async ({ params, caller, requestId }) => unlockTenant({ ctx, actor: caller!, tenant: params.slug, requestId }),
   });
 
   defineRoute({
@@ -128,11 +137,11 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/settings",
     summary: "Tenant settings: manualResume keeps a KMS-caused lock until an explicit unlock",
     tag: "tenants",
-    access: "tenant_admin",
+    access: "tenant.settings",
     params: ZSlugParams,
     body: ZSettingsRequest,
     responses: { 200: ZTenantResponse, ...errors },
-    handler: async ({ params, body, caller, requestId }) => broker.setManualResume(actorOf(caller!), params.slug, body.manualResume, requestId),
+    handler: async ({ params, body, caller, requestId }) => setManualResume({ ctx, actor: caller!, tenant: params.slug, requestId, manualResume: body.manualResume }),
   });
 
   defineRoute({
@@ -140,12 +149,9 @@ export function tenantRoutes(env: RouteEnv) {
     url: "/api/v1/tenants/:slug/status",
     summary: "Lock state, since when and why; key health; time-to-lock of the last lock",
     tag: "data",
-    access: "service_or_read",
+    access: "status.read",
     params: ZSlugParams,
     responses: { 200: ZStatusResponse, ...errors },
-    handler: async ({ params, caller }) => {
-      if (caller?.kind === "service") await broker.assertTokenTenant(caller, params.slug);
-      return broker.status(params.slug);
-    },
+    handler: async ({ params, caller }) => tenantStatus({ ctx, actor: caller!, tenant: params.slug }),
   });
 }

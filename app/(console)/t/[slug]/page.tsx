@@ -1,12 +1,12 @@
 import type { Metadata } from "next";
 import { TenantOverview } from "@/components/tenant/overview";
 import { getConsoleUser } from "@/lib/auth/config";
-import { can } from "@/lib/auth/roles";
+import { can } from "@/lib/auth/permissions";
 
 export const metadata: Metadata = { title: "Key health" };
 
 export default async function TenantHome({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
   const user = await getConsoleUser();
-  return <TenantOverview slug={slug} canLock={can(user?.role, "tenant.lock")} canChangeKey={can(user?.role, "key.change")} />;
+  return <TenantOverview slug={slug} canLock={can(user?.role, "tenant.lock")} canChangeKey={can(user?.role, "key.connect")} />;
 }

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { notFound } from "next/navigation";
 import { WebhooksPanel } from "@/components/tenant/webhooks";
 import { getConsoleUser } from "@/lib/auth/config";
-import { can } from "@/lib/auth/roles";
+import { can } from "@/lib/auth/permissions";
 
 export const metadata: Metadata = { title: "Webhooks" };
 
@@ -10,6 +10,6 @@ export default async function WebhooksPage({ params }: { params: Promise<{ slug:
   const { slug } = await params;
   const user = await getConsoleUser();
   // Adding and removing endpoints is the admin's (the API enforces it too); auditors read the log.
-  if (!can(user?.role, "token.manage")) notFound();
+  if (!can(user?.role, "webhook.create")) notFound();
   return <WebhooksPanel slug={slug} />;
 }

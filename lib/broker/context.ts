@@ -1,0 +1,38 @@
+// The broker's services, assembled once per instance by lib/runtime/broker-context.ts and
+// handed to every operation (lib/broker/operations). Declared here, as types only, so the
+// domain depends on nothing above it; operations name the part they use with Pick<>.
+import type { AuditSink } from "../audit/types";
+import type { BrokerConfig } from "../config/env";
+import type { Database } from "../db/database";
+import type { KmsProviders } from "../kms/registry";
+import type { BackgroundErrors } from "../observability/background-errors";
+import type { Logger } from "../observability/logger";
+import type { ClusterBus } from "./cluster-bus";
+import type { DataKeyService } from "./data-keys";
+import type { DekCache } from "./dek-cache";
+import type { KeyHealthTracker } from "./key-health";
+import type { KmsGateway } from "./kms-gateway";
+import type { KmsMetrics } from "./metrics";
+import type { Prober } from "./prober";
+import type { ServiceTokenStore } from "./service-tokens";
+import type { TenantLockService } from "./tenant-lock";
+import type { TenantRegistry } from "./tenant-registry";
+
+export interface BrokerContext {
+  readonly db: Database;
+  readonly config: BrokerConfig;
+  readonly providers: KmsProviders;
+  readonly registry: TenantRegistry;
+  readonly cache: DekCache;
+  readonly kms: KmsGateway;
+  readonly keys: DataKeyService;
+  readonly locks: TenantLockService;
+  readonly bus: ClusterBus;
+  readonly tokens: ServiceTokenStore;
+  readonly audit: AuditSink;
+  readonly metrics: KmsMetrics;
+  readonly health: KeyHealthTracker;
+  readonly prober: Prober;
+  readonly logger: Logger;
+  readonly backgroundErrors: BackgroundErrors;
+}

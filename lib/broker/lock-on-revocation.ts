@@ -1,0 +1,13 @@
+// Detection on use: a KMS call that answers `revoked` locks its tenant (source "kms"), before
+// anything else is served. The KMS gateway calls this through its RevokedHandler.
+import type { KmsError } from "../kms/types";
+import type { BrokerContext } from "./context";
+import { SYSTEM_ACTOR } from "./views";
+
+export function lockOnRevocation(ctx: Pick<BrokerContext, "registry" | "locks">) {
+  return async (tenantId: string, err: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string): Promise<void> => {
+    const tenant = await ctx.registry.getById(tenantId);
+    if (!tenant) return;
+    await ctx.locks.lock(tenant, { source: "kms", reason: `kms:${err.provider}:${err.reason}`, actor: SYSTEM_ACTOR, detectedAt, revokedAt, requestId });
+  };
+}

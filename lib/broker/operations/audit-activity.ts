@@ -1,0 +1,12 @@
+// GET /api/v1/tenants/{slug}/audit/activity: audit events per minute and outcome, zero-filled.
+import { tenantAuditActivity } from "../../audit/aggregate";
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { requireTenant } from "../tenant-lookup";
+import type { TenantOperation } from "./types";
+
+export async function auditActivity({ ctx, actor, tenant: slug, minutes }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { minutes: number }) {
+  authorize(actor, "audit.read", slug);
+  const t = await requireTenant(ctx, slug);
+  return tenantAuditActivity(ctx.db, t.id, { minutes });
+}

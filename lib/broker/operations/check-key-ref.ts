@@ -1,0 +1,17 @@
+// POST /api/v1/key-ref/validate: the provider's own format check of a key reference, without
+// calling the KMS (the console's live validation).
+import { authorize } from "../../auth/permissions";
+import { providerFor } from "../../kms/registry";
+import { isKmsError, type KmsProviderName } from "../../kms/types";
+import type { BrokerContext } from "../context";
+import type { OperationBase } from "./types";
+
+export function checkKeyRef({ ctx, actor, provider, keyId }: OperationBase<Pick<BrokerContext, "providers">> & { provider: KmsProviderName; keyId: string }): { ok: true } | { ok: false; message: string } {
+  authorize(actor, "key.check");
+  try {
+    providerFor(ctx.providers, provider).validateKeyRef(keyId);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, message: isKmsError(e) ? e.message : "invalid key reference" };
+  }
+}

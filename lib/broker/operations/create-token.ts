@@ -1,0 +1,14 @@
+// POST /api/v1/tenants/{slug}/tokens: a service token, returned once and stored hashed.
+import { actorOf } from "../../auth/caller";
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { requireTenant } from "../tenant-lookup";
+import type { TenantOperation } from "./types";
+
+export async function createToken({ ctx, actor, tenant: slug, requestId, name }: TenantOperation<Pick<BrokerContext, "tokens" | "audit" | "bus" | "registry" | "cache">> & { name: string }) {
+  authorize(actor, "token.create", slug);
+  const tenant = await requireTenant(ctx, slug);
+  const created = await ctx.tokens.create(tenant.id, name);
+  await ctx.audit.record({ tenantId: tenant.id, actor: actorOf(actor), action: "token.create", outcome: "success", requestId, detail: { tokenId: created.id, name, prefix: created.prefix } });
+  return { id: created.id, token: created.token, name, prefix: created.prefix, createdAt: created.createdAt.toISOString() };
+}

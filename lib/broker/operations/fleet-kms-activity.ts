@@ -1,0 +1,9 @@
+// GET /api/v1/fleet/kms-activity: fleet-wide KMS calls and errors per minute.
+import { authorize } from "../../auth/permissions";
+import { fleetKmsActivity as activity, type FleetDeps } from "../fleet";
+import type { OperationBase } from "./types";
+
+export async function fleetKmsActivity({ ctx, actor, minutes }: OperationBase<Pick<FleetDeps, "db">> & { minutes: number }) {
+  authorize(actor, "fleet.view");
+  return activity(ctx, { minutes });
+}

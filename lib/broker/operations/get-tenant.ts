@@ -1,0 +1,13 @@
+// GET /api/v1/tenants/{slug}: the tenant and its connected key, read fresh.
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { loadTenant } from "../tenant-lookup";
+import { describeKey, describeTenant } from "../views";
+import type { TenantOperation } from "./types";
+
+export async function getTenant({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "registry">>) {
+  authorize(actor, "tenant.view", tenant);
+  const t = await loadTenant(ctx, tenant);
+  return { tenant: describeTenant(t), key: describeKey(t) };
+}
+export type GetTenantResult = Awaited<ReturnType<typeof getTenant>>;

@@ -1,0 +1,20 @@
+// GET /api/v1/tenants/{slug}/audit: audit events, newest first, with filters and a cursor.
+import { listAuditEvents, type AuditQueryFilters } from "../../audit";
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { requireTenant } from "../tenant-lookup";
+import { asInvalidRequest } from "./audit-errors";
+import type { TenantOperation } from "./types";
+
+export async function listAudit({
+  ctx,
+  actor,
+  tenant: slug,
+  filters,
+  limit,
+  cursor,
+}: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { filters: AuditQueryFilters; limit: number; cursor: string | null }) {
+  authorize(actor, "audit.read", slug);
+  const t = await requireTenant(ctx, slug);
+  return asInvalidRequest(() => listAuditEvents(ctx.db, t.id, filters, { limit, cursor }));
+}

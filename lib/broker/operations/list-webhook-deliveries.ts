@@ -1,0 +1,18 @@
+// GET /api/v1/tenants/{slug}/webhooks/{id}/deliveries: the delivery log of one audit webhook.
+import { listWebhookDeliveries } from "../../audit";
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { requireTenant } from "../tenant-lookup";
+import type { TenantOperation } from "./types";
+
+export async function listWebhookDeliveriesOf({
+  ctx,
+  actor,
+  tenant: slug,
+  webhookId,
+  limit,
+}: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { webhookId: string; limit: number }) {
+  authorize(actor, "webhook.list", slug);
+  const t = await requireTenant(ctx, slug);
+  return { deliveries: await listWebhookDeliveries(ctx.db, t.id, webhookId, { limit }) };
+}

@@ -1,0 +1,14 @@
+// PUT /api/v1/tenants/{slug}/audit/retention: keep audit events this many days (null: forever).
+import { actorOf } from "../../auth/caller";
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { requireTenant } from "../tenant-lookup";
+import type { TenantOperation } from "./types";
+
+export async function setAuditRetention({ ctx, actor, tenant: slug, requestId, days }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache">> & { days: number | null }) {
+  authorize(actor, "audit.retention", slug);
+  const t = await requireTenant(ctx, slug);
+  await ctx.db.prisma.tenant.update({ where: { id: t.id }, data: { retentionDays: days } });
+  await ctx.audit.record({ tenantId: t.id, actor: actorOf(actor), action: "tenant.settings", outcome: "success", requestId, detail: { retentionDays: days } });
+  return { retentionDays: days };
+}

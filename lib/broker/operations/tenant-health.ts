@@ -1,0 +1,12 @@
+// GET /api/v1/tenants/{slug}/health: the key-health page's read model (read-only, so vendor
+// operators may see it too).
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { tenantHealth as health } from "../fleet";
+import { loadTenant } from "../tenant-lookup";
+import type { TenantOperation } from "./types";
+
+export async function tenantHealth({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "db" | "health" | "registry">>) {
+  authorize(actor, "tenant.view", tenant);
+  return health(ctx, await loadTenant(ctx, tenant));
+}

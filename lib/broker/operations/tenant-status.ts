@@ -1,0 +1,23 @@
+// GET /api/v1/tenants/{slug}/status: lock state, since when and why, key health, and the
+// time-to-lock of the last lock. Service tokens of the tenant may read it too.
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { requireTenant } from "../tenant-lookup";
+import { describeLastLock } from "../views";
+import type { TenantOperation } from "./types";
+
+export async function tenantStatus({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "db" | "health" | "bus" | "registry" | "cache">>) {
+  authorize(actor, "status.read", slug);
+  const t = await requireTenant(ctx, slug);
+  // A service token of another tenant learns nothing but 403 (the tenant's existence is not secret to it: its URL named it).
+  authorize(actor, "status.read", { slug, id: t.id });
+  return {
+    state: t.state,
+    since: t.stateSince.toISOString(),
+    reason: t.lockReason,
+    lockSource: t.lockSource,
+    health: ctx.health.snapshot(t.id),
+    lastLock: await describeLastLock(ctx.db, t.id),
+  };
+}
+export type TenantStatusResult = Awaited<ReturnType<typeof tenantStatus>>;

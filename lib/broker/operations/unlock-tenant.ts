@@ -1,0 +1,24 @@
+// POST /api/v1/tenants/{slug}/unlock: re-validates the key with a real round trip; only then is
+// the tenant active again.
+import { actorOf } from "../../auth/caller";
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { BrokerError } from "../errors";
+import { validateKeyRoundTrip } from "../key-validation";
+import { requireTenant } from "../tenant-lookup";
+import { describeTenant, failureReason, validationError } from "../views";
+import type { TenantOperation } from "./types";
+
+export async function unlockTenant({ ctx, actor, tenant: slug, requestId }: TenantOperation<Pick<BrokerContext, "kms" | "audit" | "locks" | "bus" | "registry" | "cache">>) {
+  authorize(actor, "tenant.unlock", slug);
+  const tenant = await requireTenant(ctx, slug);
+  if (!tenant.key) throw new BrokerError("tenant_not_ready", "tenant has no key to validate; connect one first");
+  const who = actorOf(actor);
+  const result = await validateKeyRoundTrip(ctx.kms, tenant.id, { provider: tenant.key.provider, keyRef: tenant.key.keyRef }, who, { lockOnRevoked: false, requestId });
+  if (!result.ok) {
+    await ctx.audit.record({ tenantId: tenant.id, actor: who, action: "tenant.unlock", outcome: result.unavailable ? "unavailable" : "denied", requestId, reason: failureReason(result) });
+    throw validationError(result);
+  }
+  const view = await ctx.locks.markActive(tenant, "admin", who, requestId);
+  return { tenant: describeTenant(view), validation: { steps: result.steps } };
+}

@@ -1,0 +1,12 @@
+// GET /api/v1/tenants/{slug}/audit/verify: the tenant's hash chain and checkpoint signatures.
+import { verifyTenantChain } from "../../audit";
+import { authorize } from "../../auth/permissions";
+import type { BrokerContext } from "../context";
+import { requireTenant } from "../tenant-lookup";
+import type { TenantOperation } from "./types";
+
+export async function verifyAudit({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">>) {
+  authorize(actor, "audit.verify", slug);
+  const t = await requireTenant(ctx, slug);
+  return verifyTenantChain(ctx.db, t.id);
+}

@@ -1,0 +1,106 @@
+// Builds one instance's BrokerContext (lib/broker/context.ts) and runs its background loops.
+// Every service gets only what it uses; the loops report failures through BackgroundErrors
+// (logged at warn with the task name, counted in cmek_background_errors_total{task}).
+import type { AuditSink } from "../audit/types";
+import { ClusterBus } from "../broker/cluster-bus";
+import type { BrokerContext } from "../broker/context";
+import { DataKeyService } from "../broker/data-keys";
+import { DekCache } from "../broker/dek-cache";
+import { KeyHealthTracker } from "../broker/key-health";
+import { KmsGateway } from "../broker/kms-gateway";
+import { lockOnRevocation } from "../broker/lock-on-revocation";
+import { KmsMetrics } from "../broker/metrics";
+import { Prober } from "../broker/prober";
+import { resyncAfterGap } from "../broker/resync";
+import { ServiceTokenStore } from "../broker/service-tokens";
+import { TenantLockService } from "../broker/tenant-lock";
+import { TenantRegistry } from "../broker/tenant-registry";
+import type { BrokerConfig } from "../config/env";
+import type { Database } from "../db/database";
+import type { KmsProviders } from "../kms/registry";
+import { BackgroundErrors } from "../observability/background-errors";
+import { createLogger, type Logger } from "../observability/logger";
+
+export type { BrokerContext } from "../broker/context";
+
+export interface BrokerContextDeps {
+  db: Database;
+  config: BrokerConfig;
+  providers: KmsProviders;
+  audit: AuditSink;
+  logger?: Logger;
+}
+
+export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
+  const { db, config, providers, audit } = deps;
+  const logger = deps.logger ?? createLogger({ level: config.BROKER_LOG_LEVEL, instanceId: config.instanceId });
+  const metrics = new KmsMetrics();
+  const backgroundErrors = new BackgroundErrors(logger, metrics.registry);
+  const health = new KeyHealthTracker();
+  const registry = new TenantRegistry(db);
+  const cache = new DekCache({
+    ttlMs: config.BROKER_DEK_CACHE_TTL_MS,
+    maxUses: config.BROKER_DEK_CACHE_MAX_USES,
+    maxEntries: config.BROKER_DEK_CACHE_MAX_ENTRIES,
+    onRefreshError: (e) => backgroundErrors.report("dek.refresh_ahead", e),
+  });
+  const bus = new ClusterBus(db, config.instanceId);
+  // While the listener is down a revocation elsewhere would go unheard: verify against the database.
+  const tokens = new ServiceTokenStore(db, () => bus.connected);
+  const locks = new TenantLockService(db, registry, cache, bus, audit, metrics, backgroundErrors);
+  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }), config.BROKER_KMS_CIRCUIT_MS);
+  const keys = new DataKeyService(db, cache, kms);
+  const prober = new Prober(
+    { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId },
+    {
+      intervalMs: config.BROKER_PROBE_INTERVAL_MS,
+      lockedIntervalMs: config.BROKER_LOCKED_PROBE_INTERVAL_MS,
+      concurrency: config.BROKER_PROBE_CONCURRENCY,
+      kmsTimeoutMs: config.BROKER_KMS_TIMEOUT_MS,
+    },
+  );
+  metrics.gauge("cmek_dek_cache_entries", "Unwrapped DEKs held in memory", () => cache.size);
+  metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
+  metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors };
+}
+
+export interface BackgroundLoops {
+  stop(): Promise<void>;
+}
+
+/** Subscribes to cluster events, starts listening, the prober and the periodic loops. */
+export async function startBrokerContext(ctx: BrokerContext): Promise<BackgroundLoops> {
+  const { bus, registry, keys, tokens, cache, backgroundErrors } = ctx;
+  bus.onEvent((e) => {
+    if (e.origin === bus.instanceId) return;
+    if (e.type === "tenant_changed") {
+      registry.invalidate(e.tenantId);
+      keys.forgetTenant(e.tenantId);
+    } else if (e.type === "tokens_changed") {
+      tokens.invalidateTenant(e.tenantId);
+    }
+  });
+  bus.onGap(() => void backgroundErrors.guard("cluster.resync", () => resyncAfterGap(ctx)));
+  await bus.start();
+  await bus.publish({ type: "heartbeat", cachedTenants: 0 });
+  const timers: NodeJS.Timeout[] = [];
+  const every = (task: string, ms: number, fn: () => unknown) => {
+    const t = setInterval(() => void backgroundErrors.guard(task, fn), ms);
+    t.unref();
+    timers.push(t);
+  };
+  every("dek.sweep", 1000, () => cache.sweep());
+  every("cluster.heartbeat", 5000, () => bus.publish({ type: "heartbeat", cachedTenants: cache.tenantsWithCachedKeys().size }));
+  every("tokens.flush_last_used", 30_000, () => tokens.flushLastUsed());
+  ctx.prober.start();
+  return {
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      await ctx.prober.stop();
+      await backgroundErrors.guard("tokens.flush_last_used", () => tokens.flushLastUsed());
+      await bus.stop();
+      cache.clear();
+    },
+  };
+}
