@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { fillMinutes } from "../audit/aggregate";
 import type { Broker } from "./broker";
+import { ZSafeString } from "../http/schemas";
 
 export const FLEET_HEALTH = ["locked", "unreachable", "pending", "ok"] as const;
 export type FleetHealth = (typeof FLEET_HEALTH)[number];
@@ -20,7 +21,7 @@ export const ZFleetQuery = z.object({
   state: z.enum(["pending", "active", "locked"]).optional(),
   provider: z.enum(["aws", "azure", "gcp"]).optional(),
   health: z.enum(FLEET_HEALTH).optional(),
-  q: z.string().trim().max(100).optional(),
+  q: ZSafeString.trim().max(100).optional(),
 });
 export type TFleetQuery = z.infer<typeof ZFleetQuery>;
 

@@ -25,7 +25,7 @@ export type Caller = { kind: "admin" } | ServiceCaller | ConsoleCaller;
 
 export type ConsoleSessionResolver = (req: FastifyRequest) => Promise<ConsoleCaller | null>;
 
-export type Access = "public" | "vendor_admin" | "vendor_read" | "tenant_admin" | "tenant_read" | "service" | "service_or_read";
+export type Access = "public" | "authenticated" | "vendor_admin" | "vendor_read" | "tenant_admin" | "tenant_read" | "service" | "service_or_read";
 
 export function actorOf(caller: Caller): AuditActor {
   switch (caller.kind) {
@@ -68,6 +68,9 @@ export function authorize(caller: Caller | null, access: Access, slug: string | 
   const notFound = () => new BrokerError("tenant_not_found", `no tenant "${slug}"`);
   const forbidden = (why: string) => new BrokerError("forbidden", why);
   switch (access) {
+    case "authenticated":
+      // Any caller at all (the console's key-reference check): no tenant is involved.
+      return;
     case "vendor_admin":
       if (caller.kind !== "admin") throw forbidden("only the vendor admin token may do this");
       return;

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z, type ZodType } from "zod";
 import type { AuditLiveFeed } from "../audit/live";
 import type { Broker } from "../broker/broker";
-import { authorize, resolveCaller, type Access, type Caller, type ConsoleSessionResolver } from "./auth";
+import type { RequestAdmission } from "./admission";
+import type { Access, Caller, ConsoleSessionResolver } from "./auth";
 
 export interface RouteContext<B, Q, P> {
   req: FastifyRequest;
@@ -26,7 +27,10 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   query?: ZodType<Q>;
   responses: Record<number, ZodType | string>;
   handler: (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
-  /** Called before a refusal for missing or wrong credentials, so data routes can audit it. */
+  /**
+   * Called before refusing a known caller with the wrong credential, so data routes can audit it.
+   * Unauthenticated refusals are counted and summarized instead (lib/broker/auth-refusals.ts).
+   */
   onRefused?: (ctx: { params: P; requestId: string; error: unknown; caller: Caller | null }) => Promise<void>;
 }
 
@@ -39,6 +43,8 @@ export interface RouteEnv {
   webhooks?: { refresh(): Promise<void> | void };
   /** Demo only: emulators and local receivers live on loopback. */
   allowPrivateWebhooks?: boolean;
+  /** Authenticates non-public routes before their bodies are read (set by buildApi). */
+  admission?: RequestAdmission;
 }
 
 export const routes: RouteDef<any, any, any>[] = [];
@@ -49,18 +55,18 @@ export function defineRoute<B = undefined, Q = undefined, P = undefined>(def: Ro
 }
 
 export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef<any, any, any>): void {
+  const admission = env.admission;
+  if (def.access !== "public" && !admission) throw new Error(`route ${def.method} ${def.url} needs the request admission`);
   app.route({
     method: def.method,
     url: def.url,
+    // Authentication and authorization run before the body is read (lib/http/admission.ts).
+    ...(def.access === "public" ? {} : { onRequest: (req: FastifyRequest, reply: FastifyReply) => admission!.admit(req, reply, def) }),
     handler: async (req, reply) => {
-      const params = def.params ? def.params.parse(req.params) : req.params;
-      const caller = def.access === "public" ? null : await resolveCaller(req, env.broker, env.adminTokenHash, env.resolveSession);
-      try {
-        authorize(caller, def.access, (params as { slug?: string }).slug);
-      } catch (error) {
-        await def.onRefused?.({ params, requestId: req.id, error, caller });
-        throw error;
-      }
+      const admitted = def.access === "public" ? undefined : admission!.admittedOf(req);
+      if (def.access !== "public" && !admitted) throw new Error(`route ${def.method} ${def.url} ran without admission`);
+      const params = admitted ? admitted.params : def.params ? def.params.parse(req.params) : req.params;
+      const caller = admitted?.caller ?? null;
       const body = def.body ? def.body.parse(req.body ?? undefined) : undefined;
       const query = def.query ? def.query.parse(req.query) : undefined;
       return def.handler({ req, reply, caller, body, query, params, requestId: req.id });

@@ -16,11 +16,9 @@ import { BrokerError } from "../../broker/errors";
 import { addAuditWebhook, asInvalidRequest, exportAudit, removeAuditWebhook, setAuditRetention } from "../../broker/audit-admin";
 import { actorOf } from "../auth";
 import { defineRoute, type RouteEnv } from "../route";
-import { ZError, ZSlugParams } from "../schemas";
+import { isSafeText, SAFE_TEXT_MESSAGE, ZError, ZSafeString, ZSlugParams } from "../schemas";
 
-const csv = z
-  .string()
-  .max(500)
+const csv = ZSafeString.max(500)
   .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 
 const ZAuditFilters = z.object({
@@ -28,15 +26,15 @@ const ZAuditFilters = z.object({
   to: z.iso.datetime({ offset: true }).optional(),
   action: csv.optional(),
   outcome: csv.optional(),
-  actor: z.string().max(200).optional(),
-  keyRef: z.string().max(2048).optional(),
-  purpose: z.string().max(200).optional(),
-  requestId: z.string().max(128).optional(),
+  actor: ZSafeString.max(200).optional(),
+  keyRef: ZSafeString.max(2048).optional(),
+  purpose: ZSafeString.max(200).optional(),
+  requestId: ZSafeString.max(128).optional(),
 });
 
 const ZAuditListQuery = ZAuditFilters.extend({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(200).optional(),
+  cursor: ZSafeString.max(200).optional(),
 });
 
 const ZExportQuery = ZAuditFilters.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") });
@@ -208,7 +206,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "webhooks",
     access: "tenant_admin",
     params: ZSlugParams,
-    body: z.strictObject({ url: z.url().max(2048) }),
+    body: z.strictObject({ url: z.url().max(2048).refine(isSafeText, SAFE_TEXT_MESSAGE) }),
     responses: { 201: z.object({ webhook: ZWebhook, secret: z.string() }), ...errors },
     handler: async ({ params, body, caller, reply, requestId }) => {
       const created = await addAuditWebhook(broker, actorOf(caller!), params.slug, body.url, { allowPrivate: env.allowPrivateWebhooks ?? false, requestId });

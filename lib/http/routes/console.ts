@@ -9,7 +9,7 @@ import { isFreshAuth, REAUTH_WINDOW_MS } from "../../auth/roles";
 import { resolveCaller } from "../auth";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
-import { ZError, ZSlugParams } from "../schemas";
+import { ZError, ZSafeString, ZSlugParams } from "../schemas";
 
 const ZMe = z.object({
   kind: z.enum(["admin", "service", "console"]),
@@ -56,13 +56,10 @@ export function consoleRoutes(env: RouteEnv) {
     url: "/api/v1/key-ref/validate",
     summary: "Check a key reference's format with the provider's own rules (no KMS call)",
     tag: "keys",
-    access: "public",
-    body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: z.string().max(4096) }),
+    access: "authenticated",
+    body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: ZSafeString.max(4096) }),
     responses: { 200: z.object({ ok: z.boolean(), message: z.string().optional() }), 401: ZError },
-    handler: async ({ req, body }) => {
-      await requireCaller(req);
-      return broker.checkKeyRef(body.provider, body.keyId.trim());
-    },
+    handler: async ({ body }) => broker.checkKeyRef(body.provider, body.keyId.trim()),
   });
 
   defineRoute({
