@@ -19,14 +19,14 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface Row {
+type Row = {
   action: string;
   outcome: string;
   request_id: string | null;
   actor_type: string;
   actor_name: string | null;
   detail: any;
-}
+};
 
 /** The tenant's entries about requests (KMS calls an instance makes on its own are left out). */
 async function entries(): Promise<Row[]> {
