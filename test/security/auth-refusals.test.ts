@@ -3,6 +3,8 @@
 // auth.refused entry per tenant and window; known callers with the wrong credential are still
 // audited request by request.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { Registry } from "prom-client";
+import { AuthRefusalRecorder } from "@/lib/broker/auth-refusals";
 import { ADMIN_TOKEN, ApiClient, startHarness, type Harness } from "../support/broker-harness";
 
 let h: Harness;
@@ -97,6 +99,31 @@ describe("unauthenticated refusals", () => {
     await rt.close();
     const rows = await h.runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'auth.refused' AND detail->'operations' ? 'decrypt' AND tenant_id <> $1`, [victimId]);
     expect(rows[0]!.n).toBe(0);
+  });
+});
+
+describe("the summary window", () => {
+  test("each window that saw refusals writes one summary per tenant; an empty window writes nothing", async () => {
+    const broker = h.runtime.broker;
+    const recorder = new AuthRefusalRecorder({ metrics: new Registry(), audit: broker.audit, tenantBySlug: (s) => broker.registry.getBySlug(s), windowMs: 300 });
+    const before = (await entries()).length;
+    recorder.start();
+    try {
+      for (let i = 0; i < 7; i++) recorder.note("missing_credentials", { slug: victim, operation: "encrypt" });
+      recorder.note("invalid_credentials", { slug: victim, operation: "decrypt" });
+      let added: Row[] = [];
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline && added.length === 0; ) {
+        await new Promise((r) => setTimeout(r, 50));
+        added = (await entries()).slice(before);
+      }
+      expect(added).toHaveLength(1);
+      expect(added[0]!.detail).toMatchObject({ count: 8, operations: { encrypt: 7, decrypt: 1 }, reasons: { missing_credentials: 7, invalid_credentials: 1 } });
+      recorder.note("missing_credentials", { slug: victim, operation: "encrypt" });
+    } finally {
+      await recorder.stop();
+    }
+    const all = (await entries()).slice(before);
+    expect(all.map((e) => e.detail.count)).toEqual([8, 1]);
   });
 });
 
