@@ -6,7 +6,7 @@ import { expect, test } from "@playwright/test";
 import { decode, encode } from "next-auth/jwt";
 import { AWS_EMULATOR_VENDOR } from "../emulators/aws/server";
 import { AwsTenantActions } from "../emulators/tenant-actions";
-import { callApi, decrypt, encrypt, expectAccessible, screenshot, signIn, stack } from "./support/fixtures";
+import { callApi, decrypt, encrypt, expectAccessible, passwordOf, screenshot, signIn, stack } from "./support/fixtures";
 
 test.describe.configure({ mode: "serial" });
 
@@ -146,7 +146,7 @@ test("a stale login must confirm the password before locking", async ({ page, co
   await expect(reauth).toContainText("That password is not correct.");
   await screenshot(page, "reauth-dialog");
   await expectAccessible(page, "re-authentication dialog");
-  await reauth.getByLabel("Password").fill(s.password);
+  await reauth.getByLabel("Password").fill(passwordOf("admin@acme.example"));
   await reauth.getByRole("button", { name: "Confirm" }).click();
   await expect(page.getByTestId("tenant-state")).toHaveText("locked");
   await page.getByRole("button", { name: "Unlock" }).click();

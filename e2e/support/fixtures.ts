@@ -12,12 +12,19 @@ export function stack(): StackInfo {
   return JSON.parse(raw) as StackInfo;
 }
 
-export async function signIn(page: Page, email: string, password = stack().password): Promise<void> {
+export async function signIn(page: Page, email: string, password = passwordOf(email)): Promise<void> {
   await page.goto("/sign-in");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL((u) => !u.pathname.startsWith("/sign-in"));
+}
+
+/** The seeded console user's own password (every user has a different one). */
+export function passwordOf(email: string): string {
+  const pw = stack().passwords[email];
+  if (!pw) throw new Error(`no seeded console user ${email}`);
+  return pw;
 }
 
 const SHOTS = path.resolve(import.meta.dirname, "..", "screenshots");

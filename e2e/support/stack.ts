@@ -20,7 +20,8 @@ import { createTestDatabase } from "../../test/support/postgres";
 export interface StackInfo {
   url: string;
   adminToken: string;
-  password: string;
+  /** Console users' passwords by email: each user has its own. */
+  passwords: Record<string, string>;
   nextAuthSecret: string;
   tenants: Record<string, { id: string; slug: string }>;
   /** globex: connected to an AWS key at start, with a service token, for the revocation test. */
@@ -68,8 +69,8 @@ async function main() {
     const t = await createTenant({ ctx, actor, slug, name: `${slug[0]!.toUpperCase()}${slug.slice(1)} Inc.` });
     tenants[slug] = { id: t.id, slug };
   }
-  const password = `e2e-${randomBytes(9).toString("base64url")}`;
-  await seedConsoleUsers(runtime.db, Object.values(tenants), password);
+  const seeded = await seedConsoleUsers(runtime.db, Object.values(tenants));
+  const passwords = Object.fromEntries(seeded.map((u) => [u.email, u.password]));
 
   const aws = new AwsTenantActions(emulators.aws.url, emulators.aws.region);
   const { keyArn } = await aws.createKeyForVendor();
@@ -80,7 +81,7 @@ async function main() {
   const info: StackInfo = {
     url,
     adminToken,
-    password,
+    passwords,
     nextAuthSecret,
     tenants,
     globex: { keyArn, serviceToken },

@@ -22,6 +22,7 @@ export const AUDIT_ACTIONS = [
   "webhook.create",
   "webhook.delete",
   "console.login",
+  "auth.refused",
   "audit.export",
   "audit.prune",
 ] as const satisfies readonly AuditAction[];

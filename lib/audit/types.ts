@@ -32,6 +32,8 @@ export type AuditAction =
   | "webhook.create"
   | "webhook.delete"
   | "console.login"
+  // unauthenticated refusals of one window, summarized (lib/broker/auth-refusals.ts)
+  | "auth.refused"
   | "audit.export"
   | "audit.prune";
 

@@ -57,14 +57,27 @@ function checkSameOrigin(req: FastifyRequest, publicOrigin: string | undefined):
   }
   const origin = req.headers.origin;
   if (typeof origin !== "string") throw new BrokerError("forbidden", "console requests that change state must carry an Origin header");
-  let originHost: string;
+  // Scheme, host and port: comparing the host alone let http://console.example forge requests to
+  // https://console.example (a network attacker can serve the former).
+  let given: string;
   try {
-    originHost = new URL(origin).host;
+    given = new URL(origin).origin;
   } catch {
     throw new BrokerError("forbidden", "malformed Origin header");
   }
-  const expected = publicOrigin ? new URL(publicOrigin).host : req.headers.host;
-  if (!expected || originHost !== expected) throw new BrokerError("forbidden", "cross-origin request refused");
+  if (given !== expectedOrigin(req, publicOrigin)) throw new BrokerError("forbidden", "cross-origin request refused");
+}
+
+/** NEXTAUTH_URL's origin when set (required behind a TLS-terminating proxy), else this request's own scheme and Host. */
+function expectedOrigin(req: FastifyRequest, publicOrigin: string | undefined): string | null {
+  if (publicOrigin) return new URL(publicOrigin).origin;
+  const host = req.headers.host;
+  if (!host) return null;
+  try {
+    return new URL(`${req.protocol}://${host}`).origin;
+  } catch {
+    return null;
+  }
 }
 
 export function createConsoleSessionResolver(db: Database, opts: ConsoleSessionOptions): ConsoleSessionResolver {

@@ -1,6 +1,7 @@
 // Demo console users (npm start and the e2e stack): one vendor operator, and an admin and an
 // auditor per tenant. Idempotent: existing users keep their id, and get the given password
-// and role again, so a restarted demo prints credentials that work.
+// and role again, so a restarted demo prints credentials that work. Without given passwords
+// each user gets its own, so the demo shows that one tenant's admin cannot sign in as another's.
 import { randomBytes } from "node:crypto";
 import type { Database } from "../db/database";
 import { hashPassword } from "./password";
@@ -23,8 +24,8 @@ export interface SeededCredential {
 const randomPassword = () => randomBytes(12).toString("base64url");
 
 /**
- * `password`: one password for every user, or one per role; missing ones are generated
- * (random, so a demo reachable from elsewhere is not open with a well-known password).
+ * `password`: one password for every user, or one per role; missing ones are generated for each
+ * user (random, so a demo reachable from elsewhere is not open with a well-known password).
  */
 export async function seedConsoleUsers(
   db: Database,
@@ -32,17 +33,13 @@ export async function seedConsoleUsers(
   password?: string | Partial<SeedPasswords>,
 ): Promise<SeededCredential[]> {
   const given = typeof password === "string" ? { vendorOps: password, tenantAdmin: password, tenantAuditor: password } : (password ?? {});
-  const passwords: SeedPasswords = {
-    vendorOps: given.vendorOps ?? randomPassword(),
-    tenantAdmin: given.tenantAdmin ?? randomPassword(),
-    tenantAuditor: given.tenantAuditor ?? randomPassword(),
-  };
+  const passwordFor = (role: keyof SeedPasswords) => given[role] ?? randomPassword();
   const wanted: Array<SeededCredential & { tenantId: string | null }> = [
-    { email: "ops@vendor.example", password: passwords.vendorOps, role: "vendor_ops", tenantId: null },
+    { email: "ops@vendor.example", password: passwordFor("vendorOps"), role: "vendor_ops", tenantId: null },
   ];
   for (const t of tenants) {
-    wanted.push({ email: `admin@${t.slug}.example`, password: passwords.tenantAdmin, role: "tenant_admin", tenantId: t.id, tenant: t.slug });
-    wanted.push({ email: `auditor@${t.slug}.example`, password: passwords.tenantAuditor, role: "tenant_auditor", tenantId: t.id, tenant: t.slug });
+    wanted.push({ email: `admin@${t.slug}.example`, password: passwordFor("tenantAdmin"), role: "tenant_admin", tenantId: t.id, tenant: t.slug });
+    wanted.push({ email: `auditor@${t.slug}.example`, password: passwordFor("tenantAuditor"), role: "tenant_auditor", tenantId: t.id, tenant: t.slug });
   }
   const hashes = new Map<string, Promise<string>>();
   const hashOf = (pw: string) => {

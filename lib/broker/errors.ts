@@ -10,6 +10,7 @@ export type BrokerErrorCode =
   | "not_found"
   | "conflict"
   | "payload_too_large"
+  | "too_many_requests"
   | "invalid_ciphertext"
   | "invalid_key_ref"
   | "grant_invalid"
@@ -24,7 +25,7 @@ export class BrokerError extends Error {
     readonly code: BrokerErrorCode,
     message: string,
     readonly extra: Record<string, unknown> = {},
-    /** Seconds, for 503 answers. */
+    /** Seconds, for 503 and 429 answers. */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);

@@ -9,6 +9,7 @@ import type { BrokerContext } from "./context";
 import type { KeyHealthSnapshot } from "./key-health";
 import type { TenantView } from "./tenant-registry";
 import { describeKey, describeLastLock, describeTenant } from "./views";
+import { ZSafeString } from "../validation/safe-text";
 
 export const FLEET_HEALTH = ["locked", "unreachable", "pending", "ok"] as const;
 export type FleetHealth = (typeof FLEET_HEALTH)[number];
@@ -23,7 +24,7 @@ export const ZFleetQuery = z.object({
   state: z.enum(["pending", "active", "locked"]).optional(),
   provider: z.enum(["aws", "azure", "gcp"]).optional(),
   health: z.enum(FLEET_HEALTH).optional(),
-  q: z.string().trim().max(100).optional(),
+  q: ZSafeString.trim().max(100).optional(),
 });
 export type TFleetQuery = z.infer<typeof ZFleetQuery>;
 

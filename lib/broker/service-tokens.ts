@@ -31,19 +31,94 @@ export function secretsEqual(a: string, b: string): boolean {
   return timingSafeEqual(hashToken(a), hashToken(b));
 }
 
+export interface ServiceTokenStoreOptions {
+  /** Unknown prefixes remembered (least recently seen dropped first), so repeats cost no query. */
+  maxMissEntries?: number;
+  missTtlMs?: number;
+}
+
 export class ServiceTokenStore {
+  /** Prefixes that have rows: bounded by the tokens that exist. */
   private byPrefix = new Map<string, ServiceTokenRecord[]>();
+  /**
+   * Prefixes without rows, in least-recently-seen order (a Map iterates in insertion order). It
+   * used to share byPrefix and grow by one entry per random token presented.
+   */
+  private misses = new Map<string, number>();
+  private lookups = new Map<string, Promise<ServiceTokenRecord[]>>();
   private usedSince = new Set<string>();
+  private readonly maxMisses: number;
+  private readonly missTtlMs: number;
+  readonly stats = { lookups: 0 };
 
   constructor(
     private readonly db: Database,
     /** False while notifications may be missed (listener down): then every verify reads the database. */
     private readonly cacheTrusted: () => boolean = () => true,
-  ) {}
+    opts: ServiceTokenStoreOptions = {},
+  ) {
+    this.maxMisses = opts.maxMissEntries ?? 10_000;
+    this.missTtlMs = opts.missTtlMs ?? 60_000;
+  }
+
+  get missCacheSize(): number {
+    return this.misses.size;
+  }
+
+  /** True when verifying this token would query the database (its prefix is in neither cache). */
+  needsLookup(token: string): boolean {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return false;
+    const prefix = token.slice(0, PREFIX_LENGTH);
+    return !this.byPrefix.has(prefix) && !this.isKnownMiss(prefix);
+  }
+
+  private isKnownMiss(prefix: string): boolean {
+    const at = this.misses.get(prefix);
+    if (at === undefined) return false;
+    if (Date.now() - at > this.missTtlMs) {
+      this.misses.delete(prefix);
+      return false;
+    }
+    return true;
+  }
+
+  private rememberMiss(prefix: string): void {
+    this.misses.delete(prefix);
+    this.misses.set(prefix, Date.now());
+    while (this.misses.size > this.maxMisses) this.misses.delete(this.misses.keys().next().value!);
+  }
+
+  /** One query per prefix at a time, however many requests present it concurrently. */
+  private lookup(prefix: string, cacheResult = true): Promise<ServiceTokenRecord[]> {
+    let p = this.lookups.get(prefix);
+    if (!p) {
+      this.stats.lookups++;
+      p = this.db.prisma.serviceToken
+        .findMany({ where: { prefix } })
+        .then((rows) => {
+          const candidates = rows.map((r) => ({
+            id: r.id,
+            tenantId: r.tenantId,
+            name: r.name,
+            prefix: r.prefix,
+            tokenHash: Buffer.from(r.tokenHash, "hex"),
+            revoked: r.revokedAt !== null,
+          }));
+          if (!cacheResult) return candidates;
+          if (candidates.length) this.byPrefix.set(prefix, candidates);
+          else this.rememberMiss(prefix);
+          return candidates;
+        })
+        .finally(() => this.lookups.delete(prefix));
+      this.lookups.set(prefix, p);
+    }
+    return p;
+  }
 
   async create(tenantId: string, name: string): Promise<{ id: string; token: string; prefix: string; createdAt: Date }> {
     const { token, prefix, hashHex } = generateToken();
     const row = await this.db.prisma.serviceToken.create({ data: { tenantId, name, prefix, tokenHash: hashHex } });
+    this.misses.delete(prefix);
     return { id: row.id, token, prefix, createdAt: row.createdAt };
   }
 
@@ -67,16 +142,8 @@ export class ServiceTokenStore {
     const trusted = this.cacheTrusted();
     let candidates = trusted ? this.byPrefix.get(prefix) : undefined;
     if (!candidates) {
-      const rows = await this.db.prisma.serviceToken.findMany({ where: { prefix } });
-      candidates = rows.map((r) => ({
-        id: r.id,
-        tenantId: r.tenantId,
-        name: r.name,
-        prefix: r.prefix,
-        tokenHash: Buffer.from(r.tokenHash, "hex"),
-        revoked: r.revokedAt !== null,
-      }));
-      if (trusted) this.byPrefix.set(prefix, candidates);
+      if (trusted && this.isKnownMiss(prefix)) return null;
+      candidates = await this.lookup(prefix, trusted);
     }
     const presented = presentedHash ?? hashToken(token);
     let match: ServiceTokenRecord | null = null;
@@ -90,11 +157,14 @@ export class ServiceTokenStore {
   /** Drops cached records so the next verify re-reads them (after a revoke anywhere in the cluster). */
   invalidateTenant(tenantId: string): void {
     for (const [prefix, recs] of this.byPrefix) if (recs.some((r) => r.tenantId === tenantId)) this.byPrefix.delete(prefix);
+    // A token created on another instance may have a prefix this one remembered as unknown.
+    this.misses.clear();
   }
 
   /** Drops every cached record (after a gap in notifications, when a revocation may have been missed). */
   invalidateAll(): void {
     this.byPrefix.clear();
+    this.misses.clear();
   }
 
   /** Persists last-used times in one statement, off the request path. */

@@ -1,7 +1,9 @@
 // The per-tenant lock state machine: pending -> active -> locked -> active.
-// A lock takes effect locally first (cached DEKs destroyed, requests refused), then is written
-// to the database and broadcast so every instance enforces it. Unlocking always re-validates
-// the key with a real wrap + unwrap round trip first.
+// A lock destroys the tenant's cached DEKs at once, is written to the database, and only then
+// refuses requests on this instance and is broadcast, so that a lock which is acknowledged is
+// durable and one whose write failed leaves nothing behind (it used to stay in this instance's
+// memory only: not broadcast, not audited, lifted by the next reload). Unlocking always
+// re-validates the key with a real wrap + unwrap round trip first.
 import type { AuditActor, AuditSink } from "../audit/types";
 import type { Database } from "../db/database";
 import type { BackgroundErrors } from "../observability/background-errors";
@@ -58,11 +60,11 @@ export class TenantLockService {
     bus.onEvent((e) => this.onClusterEvent(e));
   }
 
-  /** Enforces a lock on this instance right away: no DEK of the tenant survives this call. */
+  /** Enforces a committed lock on this instance: no DEK of the tenant survives this call. */
   private enforceLocally(tenant: TenantView, reason: string, source: LockSource, since: Date): void {
     this.cache.dropTenant(tenant.id);
     // The caller's view may no longer be the one requests are served from (a concurrent reload
-    // replaces it), so the lock goes on both. The version moves when the database write returns.
+    // replaces it), so the lock goes on both. Runs once the write committed; applyCommitted sets the version.
     for (const view of new Set([tenant, this.registry.cached(tenant.id)])) {
       if (view && view.state !== "locked") Object.assign(view, { state: "locked", lockReason: reason, lockSource: source, stateSince: since });
     }
@@ -77,7 +79,8 @@ export class TenantLockService {
   async lock(tenant: TenantView, input: LockInput): Promise<LockOutcome> {
     const now = new Date();
     const wasLocked = tenant.state === "locked";
-    this.enforceLocally(tenant, input.reason, input.source, now);
+    // Destroying cached keys claims no state, so it need not wait for the write: loads in flight are voided too.
+    this.cache.dropTenant(tenant.id);
     // A kill switch supersedes a KMS-caused lock (it must survive the key coming back), never the reverse.
     // A real revocation found during a drill supersedes the drill's lock, so the drill cannot end it.
     const rows = await this.db.query<{ state_version: number; state_since: Date }>(
@@ -91,6 +94,8 @@ export class TenantLockService {
       await this.registry.load({ id: tenant.id });
       return { tenant, changed: false, fanout: Promise.resolve(null) };
     }
+    // Durable now: refuse here (dropping keys loaded during the write), then tell the others.
+    this.enforceLocally(tenant, input.reason, input.source, now);
     this.applyCommitted(tenant, {
       state: "locked",
       stateVersion: row.state_version,

@@ -30,6 +30,8 @@ const EnvSchema = z
     // After an unreachable answer, cache misses for that key get 503 at once for this long instead of
     // each waiting out the timeout; probes keep checking. 0 turns it off.
     BROKER_KMS_CIRCUIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    // Encrypt/decrypt requests of one tenant in flight on one instance; more are answered 429 with Retry-After.
+    BROKER_TENANT_MAX_INFLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(2048),
     BROKER_AUDIT: onOff.default("on"),
     BROKER_AUDIT_DURABILITY: z.enum(["server", "disk"]).default("server"),
     BROKER_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

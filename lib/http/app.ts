@@ -16,6 +16,8 @@ import { fleetRoutes } from "./routes/fleet";
 import { kmsEventRoutes } from "./routes/kms-events";
 import { drillRoutes } from "./routes/drill";
 import { MAX_PLAINTEXT_BYTES } from "./schemas";
+import { RequestAdmission } from "./admission";
+import { AuthRefusalRecorder } from "../broker/auth-refusals";
 
 export interface ApiOptions {
   ctx: BrokerContext;
@@ -55,6 +57,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.addHook("onSend", async (req, reply, payload) => {
     reply.header("x-request-id", req.id);
     reply.header("cache-control", "no-store");
+    reply.header("x-content-type-options", "nosniff");
     return payload;
   });
   app.setErrorHandler(errorHandler);
@@ -68,6 +71,16 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     resolveSession: opts.resolveSession,
     ...opts.audit,
   };
+  const refusals = new AuthRefusalRecorder({
+    metrics: opts.ctx.metrics.registry,
+    audit: opts.ctx.audit,
+    tenantBySlug: (slug) => opts.ctx.registry.getBySlug(slug),
+    onError: (err) => app.log.warn({ err: { message: (err as Error)?.message } }, "auth refusal summary not written"),
+  });
+  env.admission = new RequestAdmission(env, refusals, { maxInflightPerTenant: opts.ctx.config.BROKER_TENANT_MAX_INFLIGHT });
+  refusals.start();
+  // Written while the audit writer is still open (the runtime closes the API first).
+  app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
   for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, ...(opts.extraRoutes ?? [])]) group(env);
   for (const r of routes) registerRoute(app, env, r);

@@ -15,6 +15,7 @@ export const STATUS_OF: Record<BrokerErrorCode, number> = {
   conflict: 409,
   tenant_not_ready: 409,
   payload_too_large: 413,
+  too_many_requests: 429,
   invalid_ciphertext: 422,
   grant_invalid: 422,
   tenant_locked: 423,
@@ -50,12 +51,14 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
     return sendError(reply, err.code, STATUS_OF[err.code], err.message, err.extra);
   }
   if (err instanceof ZodError) {
+    // Bounded whatever the request held: a 0.93 MB body used to get an 8.4 MB list of every issue.
     return sendError(reply, "invalid_request", 400, describeZodError(err), {
-      issues: err.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+      issues: err.issues.slice(0, MAX_LISTED_ISSUES).map((i) => ({ path: clip(i.path.join(".")), message: clip(i.message) })),
+      issueCount: err.issues.length,
     });
   }
   const mapped = fromFastify(err as { code?: string; statusCode?: number; message: string });
-  if (mapped) return sendError(reply, mapped[0], mapped[1], mapped[2]);
+  if (mapped) return sendError(reply, mapped[0], mapped[1], clip(mapped[2]));
   req.log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name, stack: (err as Error)?.stack } }, "unhandled error");
   return sendError(reply, "internal_error", 500, "internal error; the request id in x-request-id identifies it in the broker's log");
 }
@@ -63,6 +66,15 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
 export function describeZodError(err: ZodError): string {
   return err.issues
     .slice(0, 5)
-    .map((i) => (i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
+    .map((i) => clip(i.path.length ? `${i.path.join(".")}: ${i.message}` : i.message))
     .join("; ");
+}
+
+/** Issues listed in a 400 body; `issueCount` says how many there were. */
+export const MAX_LISTED_ISSUES = 10;
+/** Longest echo of request-derived text (a path made of a client's keys, a message quoting a value). */
+export const MAX_ECHOED_CHARS = 200;
+
+function clip(s: string): string {
+  return s.length > MAX_ECHOED_CHARS ? `${s.slice(0, MAX_ECHOED_CHARS)}…` : s;
 }

@@ -16,12 +16,10 @@ import { removeWebhook } from "../../broker/operations/remove-webhook";
 import { setAuditRetention } from "../../broker/operations/set-audit-retention";
 import { verifyAudit } from "../../broker/operations/verify-audit";
 import { defineRoute, type RouteEnv } from "../route";
-import { ZError, ZSlugParams } from "../schemas";
+import { isSafeText, SAFE_TEXT_MESSAGE, ZError, ZSafeString, ZSlugParams } from "../schemas";
 import { ZAuditActivity, ZAuditEvent, ZAuditPage, ZAuditPublicKeys, ZAuditRetention, ZAuditVerifyResult, ZWebhookCreated, ZWebhookDeliveries, ZWebhookList } from "../schemas/audit";
 
-const csv = z
-  .string()
-  .max(500)
+const csv = ZSafeString.max(500)
   .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 
 const ZAuditFilters = z.object({
@@ -29,15 +27,15 @@ const ZAuditFilters = z.object({
   to: z.iso.datetime({ offset: true }).optional(),
   action: csv.optional(),
   outcome: csv.optional(),
-  actor: z.string().max(200).optional(),
-  keyRef: z.string().max(2048).optional(),
-  purpose: z.string().max(200).optional(),
-  requestId: z.string().max(128).optional(),
+  actor: ZSafeString.max(200).optional(),
+  keyRef: ZSafeString.max(2048).optional(),
+  purpose: ZSafeString.max(200).optional(),
+  requestId: ZSafeString.max(128).optional(),
 });
 
 const ZAuditListQuery = ZAuditFilters.extend({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(200).optional(),
+  cursor: ZSafeString.max(200).optional(),
 });
 
 const ZExportQuery = ZAuditFilters.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") });
@@ -193,7 +191,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "webhooks",
     access: "webhook.create",
     params: ZSlugParams,
-    body: z.strictObject({ url: z.url().max(2048) }),
+    body: z.strictObject({ url: z.url().max(2048).refine(isSafeText, SAFE_TEXT_MESSAGE) }),
     responses: { 201: ZWebhookCreated, ...errors },
     handler: async ({ params, body, caller, reply, requestId }) => {
       const created = await addWebhook({ ctx, actor: caller!, tenant: params.slug, requestId, url: body.url, allowPrivate: env.allowPrivateWebhooks ?? false });

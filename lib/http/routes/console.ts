@@ -11,7 +11,7 @@ import { isFreshAuth, REAUTH_WINDOW_MS } from "../../auth/permissions";
 import { resolveCaller } from "../auth";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
-import { ZError, ZSlugParams } from "../schemas";
+import { ZError, ZSafeString, ZSlugParams } from "../schemas";
 import { ZConnectInfo, ZKeyRefCheck, ZTenantHealth } from "../schemas/tenants";
 
 export const ZMe = z.object({
@@ -59,12 +59,10 @@ export function consoleRoutes(env: RouteEnv) {
     url: "/api/v1/key-ref/validate",
     summary: "Check a key reference's format with the provider's own rules (no KMS call)",
     tag: "keys",
-    access: "public",
-    body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: z.string().max(4096) }),
+    access: "key.check",
+    body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: ZSafeString.max(4096) }),
     responses: { 200: ZKeyRefCheck, 401: ZError },
-    handler: async ({ req, body }) => {
-      return checkKeyRef({ ctx, actor: await requireCaller(req), provider: body.provider, keyId: body.keyId.trim() });
-    },
+    handler: async ({ body, caller }) => checkKeyRef({ ctx, actor: caller!, provider: body.provider, keyId: body.keyId.trim() }),
   });
 
   defineRoute({

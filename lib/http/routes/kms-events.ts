@@ -5,6 +5,7 @@
 import { z } from "zod";
 import type { FastifyRequest } from "fastify";
 import { BrokerError } from "../../broker/errors";
+import { ZSafeString } from "../schemas";
 import { secretsEqual } from "../../broker/service-tokens";
 import { KmsEventDispatcher } from "../../broker/kms-events/dispatch";
 import { hintFromSnsNotification, parseSnsMessage, SnsCertUnavailableError, SnsVerifier } from "../../broker/kms-events/aws-sns";
@@ -80,7 +81,7 @@ export function kmsEventRoutes(env: RouteEnv) {
     summary: "Azure Key Vault events from Event Grid (Event Grid or CloudEvents schema); shared secret; answers the validation handshake",
     tag: "events",
     access: "public",
-    query: z.object({ secret: z.string().max(512).optional() }),
+    query: z.object({ secret: ZSafeString.max(512).optional() }),
     responses: { 200: z.union([ZAccepted, z.object({ validationResponse: z.string() })]), 202: ZAccepted, ...errors },
     handler: async ({ req, reply, query }) =>
       rejecting("azure", req, async () => {
@@ -100,7 +101,7 @@ export function kmsEventRoutes(env: RouteEnv) {
     summary: "CloudEvents webhook validation (abuse protection) that Event Grid sends before delivering CloudEvents",
     tag: "events",
     access: "public",
-    query: z.object({ secret: z.string().max(512).optional() }),
+    query: z.object({ secret: ZSafeString.max(512).optional() }),
     responses: { 200: "allowed", ...errors },
     handler: async ({ req, reply, query }) =>
       rejecting("azure", req, async () => {
@@ -118,7 +119,7 @@ export function kmsEventRoutes(env: RouteEnv) {
     summary: "Google Cloud KMS audit log entries pushed by Pub/Sub; shared token in the push URL",
     tag: "events",
     access: "public",
-    query: z.object({ token: z.string().max(512).optional() }),
+    query: z.object({ token: ZSafeString.max(512).optional() }),
     responses: { 200: ZAccepted, 202: ZAccepted, ...errors },
     handler: async ({ req, reply, query }) =>
       rejecting("gcp", req, async () => {

@@ -66,6 +66,15 @@ const DETAIL_OF = {
   "console.login": z.strictObject({ method: z.string().describe("sign-in method, e.g. password"), role: z.string() }),
   "audit.export": z.strictObject({ format: z.enum(["jsonl", "csv"]) }),
   "audit.prune": z.null(),
+  "auth.refused": z
+    .strictObject({
+      count: z.number().int().describe("refused requests in the window"),
+      operations: z.record(z.string(), z.number().int()).describe("refusals per operation"),
+      reasons: z.record(z.string(), z.number().int()).describe("refusals per reason (missing_credentials, invalid_credentials, rate_limited)"),
+      from: z.string(),
+      to: z.string(),
+    })
+    .describe("a summary of unauthenticated requests refused in one window"),
 } as const satisfies Record<AuditAction, ZodType>;
 
 type AuditActionName = keyof typeof DETAIL_OF;
