@@ -8,7 +8,7 @@ const HOSTILE = ["/%5Cevil.example/x", "/%09/evil.example/x", "/%5C%5Cevil.examp
 /** Any request that does reach evil.example is answered locally (no DNS), so a wrong redirect shows up as a URL, not a hang. */
 async function trapEvil(page: Page): Promise<string[]> {
   const reached: string[] = [];
-  await page.route(/evil\.example/, (route) => {
+  await page.route((u) => u.hostname === "evil.example", (route) => {
     reached.push(route.request().url());
     return route.fulfill({ status: 200, contentType: "text/html", body: "<h1>evil</h1>" });
   });

@@ -72,7 +72,7 @@ test("a verified IdP account without a console user is refused", async ({ page }
 
 test("after an SSO sign-in with a hostile callbackUrl the browser stays on the console", async ({ page }) => {
   const reached: string[] = [];
-  await page.route(/evil\.example/, (route) => {
+  await page.route((u) => u.hostname === "evil.example", (route) => {
     reached.push(route.request().url());
     return route.fulfill({ status: 200, contentType: "text/html", body: "<h1>evil</h1>" });
   });
