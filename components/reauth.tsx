@@ -6,6 +6,7 @@ import { signIn } from "next-auth/react";
 import { createContext, useCallback, useContext, useRef, useState, type ReactNode } from "react";
 import type { z } from "zod";
 import type { ZMe } from "@/lib/http/routes/console";
+import { signInErrorMessage } from "@/lib/auth/sign-in-errors";
 import { ApiError } from "./api";
 import { Button } from "./ui/button";
 import { Dialog } from "./ui/dialog";
@@ -63,7 +64,8 @@ export function ReauthProvider({ children, hasPassword }: { children: ReactNode;
       const me = (await fetch("/api/v1/me", { credentials: "same-origin" }).then((r) => r.json())) as Partial<z.infer<typeof ZMe>>;
       const res = await signIn("credentials", { redirect: false, email: me.email ?? "", password });
       if (!res || res.error) {
-        setError("That password is not correct.");
+        // While the sign-in throttle backs off, say so rather than blaming the password.
+        setError(res?.error?.startsWith("TooManyAttempts:") ? signInErrorMessage(res.error) : "That password is not correct.");
         return;
       }
       setOpen(false);

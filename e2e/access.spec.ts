@@ -81,6 +81,6 @@ test("sign-in refuses a wrong password and the sign-in page is accessible", asyn
   await expectAccessible(page, "sign-in");
   await page.getByLabel("Email").fill("admin@acme.example");
   await page.getByLabel("Password").fill("wrong password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.locator(".alert-error")).toContainText("do not match");
 });

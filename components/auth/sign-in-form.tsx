@@ -2,6 +2,8 @@
 import { signIn } from "next-auth/react";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
+import { safeCallbackPath } from "@/lib/auth/callback-url";
+import { signInErrorMessage } from "@/lib/auth/sign-in-errors";
 import { Button } from "../ui/button";
 import { Field } from "../ui/input";
 import { Alert } from "../ui/state";
@@ -25,10 +27,10 @@ export function SignInForm({ ssoName, callbackUrl, initialError, demo }: { ssoNa
           const res = await signIn("credentials", { redirect: false, email, password });
           if (!res || res.error) {
             setBusy(false);
-            setError("That email and password do not match an active console user.");
+            setError(signInErrorMessage(res?.error ?? "CredentialsSignin"));
             return;
           }
-          router.replace(callbackUrl);
+          router.replace(safeCallbackPath(callbackUrl, window.location.origin));
           router.refresh();
         }}
       >
@@ -41,7 +43,7 @@ export function SignInForm({ ssoName, callbackUrl, initialError, demo }: { ssoNa
       {ssoName ? (
         <>
           <div className="divider">or</div>
-          <Button variant="secondary" onClick={() => void signIn("oidc", { callbackUrl })}>
+          <Button variant="secondary" onClick={() => void signIn("oidc", { callbackUrl: safeCallbackPath(callbackUrl, window.location.origin) })}>
             Sign in with {ssoName}
           </Button>
         </>

@@ -16,7 +16,8 @@ export async function signIn(page: Page, email: string, password = passwordOf(em
   await page.goto("/sign-in");
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  // exact: the SSO button ("Sign in with …") also starts with "Sign in".
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.waitForURL((u) => !u.pathname.startsWith("/sign-in"));
 }
 

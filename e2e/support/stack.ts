@@ -1,7 +1,7 @@
 // The e2e stack, run as its own process (tsx e2e/support/stack.ts) by Playwright's global
 // setup: the three KMS emulators on free ports, a fresh PostgreSQL database, and one broker
 // instance serving the API and the production build of the console (Next.js in-process),
-// seeded with tenants and console users. It writes what the tests need to a JSON file and
+// seeded with tenants and console users, and a real OpenID Connect provider for SSO. It writes what the tests need to a JSON file and
 // tears everything down on SIGTERM.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +16,7 @@ import { createTenant } from "../../lib/broker/operations/create-tenant";
 import { createToken } from "../../lib/broker/operations/create-token";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../test/support/postgres";
+import { startTestIdp, type IdpAccount } from "./oidc-idp";
 
 export interface StackInfo {
   url: string;
@@ -29,7 +30,22 @@ export interface StackInfo {
   aws: { url: string; region: string };
   azure: { vaultUrl: string; caPem: string; authorityHost: string };
   gcp: { grpcPort: number };
+  /** The test identity provider (e2e/support/oidc-idp.ts); its accounts are keyed by login name. */
+  sso: { issuer: string; name: string; accounts: Record<string, IdpAccount> };
 }
+
+export const SSO_NAME = "Test IdP";
+
+/**
+ * IdP accounts. Console users exist for every email but the stranger's; they are SSO-only
+ * (no password) admins of globex, so a sensitive action sends them back to the IdP.
+ */
+export const SSO_ACCOUNTS: Record<string, IdpAccount> = {
+  "sso-verified": { email: "sso-admin@globex.example", name: "SSO Admin", emailVerified: true },
+  "sso-unverified": { email: "sso-unverified@globex.example", name: "Unverified", emailVerified: false },
+  "sso-no-claim": { email: "sso-no-claim@globex.example", name: "No claim" },
+  "sso-stranger": { email: "stranger@globex.example", name: "Stranger", emailVerified: true },
+};
 
 export const TENANT_SLUGS = ["acme", "initech", "umbrella", "globex"] as const;
 
@@ -43,6 +59,7 @@ async function main() {
   const adminToken = `e2e-admin-${randomBytes(16).toString("hex")}`;
   const nextAuthSecret = randomBytes(32).toString("base64url");
   const url = `http://127.0.0.1:${port}`;
+  const idp = await startTestIdp({ redirectUri: `${url}/api/auth/callback/oidc`, accounts: SSO_ACCOUNTS });
   Object.assign(process.env, {
     NODE_ENV: "production",
     PORT: String(port),
@@ -59,6 +76,10 @@ async function main() {
     BROKER_WEBHOOK_ALLOW_PRIVATE: "on",
     NEXTAUTH_URL: url,
     NEXTAUTH_SECRET: nextAuthSecret,
+    BROKER_OIDC_ISSUER: idp.issuer,
+    BROKER_OIDC_CLIENT_ID: idp.clientId,
+    BROKER_OIDC_CLIENT_SECRET: idp.clientSecret,
+    BROKER_OIDC_NAME: SSO_NAME,
     ...emulators.brokerEnv,
   });
   const runtime = await startBrokerRuntime({ config: loadConfig(), withNext: true });
@@ -71,6 +92,10 @@ async function main() {
   }
   const seeded = await seedConsoleUsers(runtime.db, Object.values(tenants));
   const passwords = Object.fromEntries(seeded.map((u) => [u.email, u.password]));
+  for (const account of Object.values(SSO_ACCOUNTS)) {
+    if (account.email.startsWith("stranger@")) continue;
+    await runtime.db.prisma.consoleUser.create({ data: { email: account.email, name: account.name, role: "tenant_admin", tenantId: tenants.globex!.id } });
+  }
 
   const aws = new AwsTenantActions(emulators.aws.url, emulators.aws.region);
   const { keyArn } = await aws.createKeyForVendor();
@@ -88,6 +113,7 @@ async function main() {
     aws: { url: emulators.aws.url, region: emulators.aws.region },
     azure: { vaultUrl: emulators.azure.vaultUrl, caPem: emulators.azure.caPem, authorityHost: emulators.azure.authorityHost },
     gcp: { grpcPort: emulators.gcp.grpcPort },
+    sso: { issuer: idp.issuer, name: SSO_NAME, accounts: SSO_ACCOUNTS },
   };
   writeFileSync(outFile, JSON.stringify(info), { mode: 0o600 });
   console.log(`e2e stack ready on ${url}`);
@@ -98,6 +124,7 @@ async function main() {
     closing = true;
     await runtime.close().catch((e) => console.error(e));
     await emulators.close().catch((e) => console.error(e));
+    await idp.close().catch((e) => console.error(e));
     await database.drop().catch((e) => console.error(e));
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);

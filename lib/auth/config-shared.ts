@@ -7,3 +7,9 @@ export function isSecureConsole(env: { NEXTAUTH_URL?: string } = process.env): b
 export function sessionCookieName(secure: boolean): string {
   return `${secure ? "__Secure-" : ""}next-auth.session-token`;
 }
+
+/**
+ * The client's address as the console's HTTP server saw it (the socket's peer), for the sign-in
+ * throttle. The server overwrites whatever a client sends under this name.
+ */
+export const CLIENT_ADDRESS_HEADER = "x-cmek-client-address";

@@ -1,17 +1,21 @@
 // next-auth (v4) for console users: JWT sessions in an httpOnly, SameSite=Lax cookie (Secure
 // when the console's URL is https), email + password (scrypt) for the embedded demo and small
-// installs, and OIDC for SSO when configured. The JWT carries who the user is and when they
-// last proved it (authTime), which gates lock, unlock and key changes.
+// installs, and OIDC for SSO when configured. The JWT carries who the user is, when they last
+// proved it (authTime: the password check, or the identity provider's auth_time for SSO), which
+// gates lock, unlock and key changes, and the user's session version (signing out bumps it,
+// which ends every session issued before).
 import NextAuth, { getServerSession, type NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import type { OAuthConfig } from "next-auth/providers/oauth";
 import type { BrokerConfig } from "../config/env";
-import { isSecureConsole } from "./config-shared";
+import { safeRedirectUrl } from "./callback-url";
+import { CLIENT_ADDRESS_HEADER, isSecureConsole } from "./config-shared";
+import { EMAIL_UNVERIFIED, tooManyAttemptsCode } from "./sign-in-errors";
 import { LoginThrottle } from "./throttle";
 import { verifyPassword } from "./password";
 import type { ConsoleRole } from "./roles";
 import { serverBroker } from "./server-broker";
-import { ActiveUserCache, findUserByEmail, type ConsoleUserRecord } from "./users";
+import { ActiveUserCache, endSessions, findUserByEmail, sessionIsCurrent, tokenSessionVersion, type ConsoleUserRecord } from "./users";
 
 declare module "next-auth" {
   interface User {
@@ -31,6 +35,7 @@ declare module "next-auth/jwt" {
     tenantId?: string | null;
     tenantSlug?: string | null;
     authTime?: number;
+    sessionVersion?: number;
   }
 }
 
@@ -51,9 +56,25 @@ function oidcProvider(config: BrokerConfig): OAuthConfig<Record<string, unknown>
     idToken: true,
     checks: ["pkce", "state", "nonce"],
     profile(p) {
-      return { id: String(p.sub), email: typeof p.email === "string" ? p.email : null, name: typeof p.name === "string" ? p.name : null, emailVerified: p.email_verified };
+      return { id: String(p.sub), email: typeof p.email === "string" ? p.email : null, name: typeof p.name === "string" ? p.name : null };
     },
   };
+}
+
+/** Only an email the identity provider vouches for maps to a console user (some providers send the claim as a string). */
+function hasVerifiedEmail(profile: unknown): profile is { email: string } {
+  const p = (profile ?? {}) as { email?: unknown; email_verified?: unknown };
+  return typeof p.email === "string" && p.email !== "" && (p.email_verified === true || p.email_verified === "true");
+}
+
+/**
+ * When the user last authenticated at the identity provider (the ID token's auth_time), in ms.
+ * Without the claim the login counts as old, so sensitive actions send the user back to the
+ * provider with max_age=0, which obliges it to send auth_time.
+ */
+function idpAuthTime(profile: unknown): number {
+  const t = (profile as { auth_time?: unknown } | undefined)?.auth_time;
+  return typeof t === "number" && Number.isFinite(t) && t > 0 ? Math.min(t * 1000, Date.now()) : 0;
 }
 
 async function recordLogin(user: ConsoleUserRecord, outcome: "success" | "denied", method: string, reason?: string): Promise<void> {
@@ -95,19 +116,23 @@ export function getAuthOptions(): NextAuthOptions {
         id: "credentials",
         name: "Email and password",
         credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
-        async authorize(credentials) {
+        async authorize(credentials, req) {
           const email = String(credentials?.email ?? "").trim().toLowerCase();
           const password = String(credentials?.password ?? "");
           if (!email || !password || email.length > 320 || password.length > 1024) return null;
-          if (!throttle.allow(email)) return null;
+          // Set by our own HTTP server from the socket, overwriting anything the client sent.
+          const address = String(req?.headers?.[CLIENT_ADDRESS_HEADER] ?? "");
+          const decision = throttle.check(email, address);
+          // next-auth turns the message into the error code the sign-in form shows.
+          if (!decision.allowed) throw new Error(tooManyAttemptsCode(decision.retryAfterS));
           const user = await findUserByEmail(db, email);
           const ok = await verifyPassword(password, user?.passwordHash);
           if (!user || !ok || user.disabled) {
-            throttle.fail(email);
+            throttle.fail(email, address);
             if (user) await recordLogin(user, "denied", "password", user.disabled ? "user_disabled" : "bad_password");
             return null;
           }
-          throttle.succeed(email);
+          throttle.succeed(email, address);
           return { id: user.id, email: user.email, name: user.name, role: user.role, tenantId: user.tenantId, tenantSlug: user.tenantSlug };
         },
       }),
@@ -117,12 +142,15 @@ export function getAuthOptions(): NextAuthOptions {
       async signIn({ user, account, profile }) {
         if (account?.provider !== "oidc") return true;
         // SSO never creates users: the vendor or the tenant admin provisions them, and SSO maps by verified email.
-        const email = typeof profile?.email === "string" ? profile.email : user.email;
-        if (!email || (profile as { email_verified?: unknown } | undefined)?.email_verified === false) return false;
-        const known = await findUserByEmail(db, email);
+        // A missing email_verified claim is refused like `false`: an unverified address proves nothing.
+        if (!hasVerifiedEmail(profile)) return `/sign-in?error=${EMAIL_UNVERIFIED}`;
+        const known = await findUserByEmail(db, profile.email);
         return !!known && !known.disabled;
       },
-      async jwt({ token, user, account }) {
+      redirect({ url, baseUrl }) {
+        return safeRedirectUrl(url, baseUrl);
+      },
+      async jwt({ token, user, account, profile }) {
         if (user) {
           const known = user.email ? await findUserByEmail(db, user.email) : null;
           if (!known || known.disabled) throw new Error("unknown console user");
@@ -133,14 +161,17 @@ export function getAuthOptions(): NextAuthOptions {
           token.role = known.role;
           token.tenantId = known.tenantId;
           token.tenantSlug = known.tenantSlug;
-          token.authTime = Date.now();
+          token.authTime = account?.provider === "oidc" ? idpAuthTime(profile) : Date.now();
+          token.sessionVersion = known.sessionVersion;
           if (account?.provider === "oidc") await recordLogin(known, "success", "oidc");
         }
         return token;
       },
       async session({ session, token }) {
-        const current = token.userId ? await users.get(token.userId) : null;
-        if (!current) return { ...session, user: undefined as never };
+        const version = tokenSessionVersion(token);
+        const current = token.userId ? await users.get(token.userId, version) : null;
+        // Disabled, or signed out since this session was issued.
+        if (!sessionIsCurrent(current, version)) return { ...session, user: undefined as never };
         session.user = {
           id: current.id,
           email: current.email,
@@ -155,6 +186,10 @@ export function getAuthOptions(): NextAuthOptions {
       },
     },
     events: {
+      async signOut({ token }) {
+        // Ends every session of this user, including copies of the cookie kept elsewhere.
+        if (typeof token?.userId === "string") await endSessions(db, token.userId);
+      },
       async signIn({ user, account }) {
         if (account?.provider !== "credentials" || !user.email) return;
         const known = await findUserByEmail(db, user.email);

@@ -10,7 +10,7 @@ import type { Database } from "../db/database";
 import { BrokerError } from "../broker/errors";
 import type { ConsoleCaller, ConsoleSessionResolver } from "./caller";
 import { sessionCookieName } from "./config-shared";
-import { ActiveUserCache } from "./users";
+import { ActiveUserCache, sessionIsCurrent, tokenSessionVersion } from "./users";
 
 export const CSRF_HEADER = "x-cmek-csrf";
 
@@ -93,8 +93,10 @@ export function createConsoleSessionResolver(db: Database, opts: ConsoleSessionO
       return null;
     }
     if (!token || typeof token.userId !== "string") return null;
-    const user = await users.get(token.userId);
-    if (!user) return null;
+    // A session from before the user's last sign-out carries an older session version.
+    const version = tokenSessionVersion(token);
+    const user = await users.get(token.userId, version);
+    if (!sessionIsCurrent(user, version)) return null;
     const caller: ConsoleCaller = {
       kind: "console",
       userId: user.id,

@@ -6,6 +6,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { prepareConsoleAuth } from "../auth/bootstrap";
+import { CLIENT_ADDRESS_HEADER } from "../auth/config-shared";
 import { AuditLiveFeed, applyRetention, CheckpointScheduler, WebhookDispatcher } from "../audit";
 import { AuditWriter, NoopAuditSink } from "../audit/writer";
 import type { BrokerConfig } from "../config/env";
@@ -84,7 +85,10 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     serverFactory: (fastifyHandler) =>
       http.createServer((req, res) => {
         if (!nextHandler || isApiPath(req.url)) fastifyHandler(req, res);
-        else nextHandler(req, res);
+        else {
+          req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? "";
+          nextHandler(req, res);
+        }
       }),
   });
   await api.listen({ port: config.PORT, host: config.HOST });
