@@ -21,6 +21,9 @@ import { Prober } from "./prober";
 import { ServiceTokenStore } from "./service-tokens";
 import { TenantLockService, type LockSource } from "./tenant-lock";
 import { TenantRegistry, type TenantView } from "./tenant-registry";
+import { createVendorFaultMonitor } from "./vendor-setup";
+import { connectableKeyRef, claimKeyRef, ownershipStep } from "./key-ownership";
+import type { Logger } from "../observability/logger";
 
 export interface ServiceCaller {
   kind: "service";
@@ -43,6 +46,7 @@ export interface BrokerDeps {
   config: BrokerConfig;
   providers: KmsProviders;
   audit: AuditSink;
+  logger?: Logger;
 }
 
 export const SYSTEM_ACTOR: AuditActor = { type: "system", name: "broker" };
@@ -64,6 +68,7 @@ export class Broker {
   readonly keys: DataKeyService;
   readonly locks: TenantLockService;
   readonly prober: Prober;
+  readonly vendorFaults: ReturnType<typeof createVendorFaultMonitor>;
   private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly deps: BrokerDeps) {
@@ -78,6 +83,7 @@ export class Broker {
     });
     this.bus = new ClusterBus(deps.db, deps.config.instanceId);
     this.tokens = new ServiceTokenStore(deps.db);
+    this.vendorFaults = createVendorFaultMonitor(deps, this.metrics.registry);
     this.kms = new KmsGateway(
       deps.providers,
       deps.audit,
@@ -85,6 +91,7 @@ export class Broker {
       this.metrics,
       (tenantId, err, detectedAt, revokedAt, requestId) => this.lockOnRevocation(tenantId, err, detectedAt, revokedAt, requestId),
       deps.config.BROKER_KMS_CIRCUIT_MS,
+      this.vendorFaults,
     );
     this.keys = new DataKeyService(deps.db, this.cache, this.kms);
     this.locks = new TenantLockService(deps.db, this.registry, this.cache, this.bus, deps.audit, this.metrics);
@@ -144,6 +151,7 @@ export class Broker {
     await this.prober.stop();
     await this.tokens.flushLastUsed().catch(() => {});
     await this.bus.stop();
+    this.vendorFaults.stop();
     this.cache.clear();
   }
 
@@ -209,21 +217,19 @@ export class Broker {
   /** Connects a key after proving a wrap + unwrap round trip; throws grant_invalid naming the failed step. */
   async connectKey(actor: AuditActor, slug: string, input: { provider: KmsProviderName; keyId: string }, requestId?: string) {
     const tenant = await this.requireTenant(slug);
-    const provider = providerFor(this.deps.providers, input.provider);
-    try {
-      provider.validateKeyRef(input.keyId);
-    } catch (e) {
-      throw new BrokerError("invalid_key_ref", isKmsError(e) ? e.message : "invalid key reference", { field: "keyId" });
-    }
-    const key = { provider: input.provider, keyRef: input.keyId };
-    const result = await validateKeyRoundTrip(this.kms, tenant.id, key, actor, { lockOnRevoked: false, requestId });
+    // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
+    const keyRef = await connectableKeyRef(this.deps.providers, this.db, tenant.id, input);
+    const ownership = await ownershipStep(this.deps.providers, this.config, tenant.id, input.provider, keyRef);
+    const key = { provider: input.provider, keyRef };
+    const result = ownership && !ownership.ok ? ownership : await validateKeyRoundTrip(this.kms, tenant.id, key, actor, { lockOnRevoked: false, requestId });
+    if (ownership?.ok) result.steps.unshift(...ownership.steps);
     await this.audit.record({
       tenantId: tenant.id,
       actor,
       action: "key.validate",
       outcome: result.ok ? "success" : result.unavailable ? "unavailable" : "denied",
       provider: input.provider,
-      keyRef: input.keyId,
+      keyRef,
       keyVersion: result.keyVersion,
       requestId,
       reason: result.failure ? `${result.failure.step}:${result.failure.reason ?? result.failure.kind}` : undefined,
@@ -231,14 +237,15 @@ export class Broker {
     });
     if (!result.ok) throw validationError(result);
     await this.db.transaction(async (tx) => {
+      await claimKeyRef(tx, this.deps.providers, tenant.id, input.provider, keyRef, result.keyVersion);
       await tx.query(`UPDATE key_connection SET status = 'replaced' WHERE tenant_id = $1 AND status = 'connected'`, [tenant.id]);
       await tx.query(
         `INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, canary_wrapped, last_validated_at, last_probe_at, last_probe_outcome)
          VALUES (gen_random_uuid(), $1, $2::"KmsProviderName", $3, 'connected', $4, $5, now(), now(), 'success')`,
-        [tenant.id, input.provider, input.keyId, result.keyVersion, result.canaryWrapped],
+        [tenant.id, input.provider, keyRef, result.keyVersion, result.canaryWrapped],
       );
     });
-    await this.audit.record({ tenantId: tenant.id, actor, action: "key.connect", outcome: "success", provider: input.provider, keyRef: input.keyId, keyVersion: result.keyVersion, requestId });
+    await this.audit.record({ tenantId: tenant.id, actor, action: "key.connect", outcome: "success", provider: input.provider, keyRef, keyVersion: result.keyVersion, requestId });
     this.keys.forgetTenant(tenant.id);
     let view = (await this.registry.load({ id: tenant.id }))!;
     // A working key activates a pending tenant, and resumes one the KMS had locked; a kill switch stays.
@@ -252,7 +259,7 @@ export class Broker {
   /** The provider's own format check of a key reference, without calling the KMS (the console's live validation). */
   checkKeyRef(provider: KmsProviderName, keyId: string): { ok: true } | { ok: false; message: string } {
     try {
-      providerFor(this.deps.providers, provider).validateKeyRef(keyId);
+      providerFor(this.deps.providers, provider).canonicalKeyRef(keyId);
       return { ok: true };
     } catch (e) {
       return { ok: false, message: isKmsError(e) ? e.message : "invalid key reference" };

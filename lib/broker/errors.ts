@@ -13,6 +13,8 @@ export type BrokerErrorCode =
   | "invalid_ciphertext"
   | "invalid_key_ref"
   | "grant_invalid"
+  | "provider_disabled"
+  | "key_in_use"
   | "tenant_not_ready"
   | "tenant_locked"
   | "kms_unavailable"

@@ -15,6 +15,7 @@ import {
 } from "@azure/keyvault-keys";
 import { KmsError, type KeyDescription, type KmsProvider, type RevocationReason, type WrapResult } from "./types";
 import { NETWORK_ERROR_CODES } from "./network-errors";
+import { takeSdkBytes } from "./sdk-bytes";
 
 export interface AzureKeyVaultProviderConfig {
   /** Used as is when given; otherwise a ClientSecretCredential is built from the fields below. */
@@ -109,8 +110,16 @@ const IDENTITY_ERRORS = new Set([
   "AuthenticationRequiredError",
 ]);
 
-/** Maps any error thrown by the Azure SDK (or the network under it) to the broker's three classes. */
-export function classifyAzureError(e: unknown, keyId?: string): KmsError {
+/** The application id an access-policy AccessDenied message names ("... 'appid=<id>;oid=...' does not have ..."). */
+export function callerAppIdInAccessDenied(message: string): string | null {
+  return /appid=([0-9a-fA-F-]{36})/.exec(message)?.[1]?.toLowerCase() ?? null;
+}
+
+/**
+ * Maps any error thrown by the Azure SDK (or the network under it) to the broker's three classes.
+ * `expectedClientId` is the broker's own application id: a refusal naming another caller is a vendor fault.
+ */
+export function classifyAzureError(e: unknown, keyId?: string, expectedClientId?: string): KmsError {
   if (e instanceof KmsError) return e;
   const err = (e ?? {}) as RestLikeError;
   const status = typeof err.statusCode === "number" ? err.statusCode : undefined;
@@ -127,10 +136,18 @@ export function classifyAzureError(e: unknown, keyId?: string): KmsError {
 
   // Entra ID refusing the broker's own credential (AuthenticationError carries the token
   // endpoint's status, often 400 or 401) says nothing about the tenant's key.
-  if (typeof err.name === "string" && IDENTITY_ERRORS.has(err.name)) return unavailable();
+  const vendorFault = (cause: "credentials_rejected" | "wrong_identity") =>
+    new KmsError("unavailable", "azure", `Azure Key Vault refused the broker's own identity${where}; this is a broker configuration fault, not a revocation: ${text}`, {
+      providerCode,
+      vendorFault: cause,
+    });
+  if (typeof err.name === "string" && IDENTITY_ERRORS.has(err.name)) return vendorFault("credentials_rejected");
   if (status !== undefined) {
+    if (status === 401) return vendorFault("credentials_rejected");
     if (status === 403) {
       if (innerCode === "KeyDisabled") return revoked("disabled");
+      const caller = callerAppIdInAccessDenied(text);
+      if (expectedClientId && caller && caller !== expectedClientId.toLowerCase()) return vendorFault("wrong_identity");
       // AccessDenied (access policy), ForbiddenByRbac (role assignment) and ForbiddenByFirewall all
       // come from settings the tenant controls on its own vault: a firewall that shuts the broker
       // out is as deliberate a revocation as removing the role, so none of them is "unavailable".
@@ -167,6 +184,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
   private readonly caPem?: string;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
+  private readonly clientId?: string;
   private readonly cryptoClients = new Map<string, CryptographyClient>();
   private readonly keyClients = new Map<string, KeyClient>();
   /** Registered key id → wrap algorithm, from one getKey. */
@@ -178,6 +196,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
     this.caPem = config.caPem;
     this.timeoutMs = config.timeoutMs ?? 2000;
     this.maxRetries = config.maxRetries ?? 1;
+    this.clientId = config.clientId;
     if (config.credential) {
       this.credential = config.credential;
     } else if (config.tenantId && config.clientId && config.clientSecret) {
@@ -196,6 +215,23 @@ export class AzureKeyVaultProvider implements KmsProvider {
 
   validateKeyRef(keyId: string): void {
     this.parse(keyId);
+  }
+
+  /** https://<lowercase host, no default port>/keys/<name>[/<version>], no trailing slash. */
+  canonicalKeyRef(keyId: string): string {
+    if (typeof keyId === "string" && /^https:\/\/[^/]+\/keys\/[^/]+(\/[^/]+)?\/$/i.test(keyId)) keyId = keyId.slice(0, -1);
+    // Scheme and host case, default port and leading zeros in the port are normalised by the URL
+    // parser inside parse(); the result is rebuilt from the parsed parts only.
+    const ref = this.parse(keyId);
+    return `${ref.origin}/keys/${ref.name}${ref.version ? `/${ref.version}` : ""}`;
+  }
+
+  async ownershipTags(keyId: string): Promise<Record<string, string>> {
+    const ref = this.parse(keyId);
+    return this.bounded(keyId, async (signal) => {
+      const key = await this.keyClient(ref).getKey(ref.name, { abortSignal: signal, ...(ref.version ? { version: ref.version } : {}) });
+      return { ...(key.properties.tags ?? {}) };
+    });
   }
 
   async wrap(keyId: string, dek: Buffer, _context: Record<string, string>): Promise<WrapResult> {
@@ -227,7 +263,8 @@ export class AzureKeyVaultProvider implements KmsProvider {
     return this.bounded(keyId, async (signal) => {
       try {
         const res = await this.crypto(target, targetRef).unwrapKey(alg, body, { abortSignal: signal });
-        return Buffer.from(res.result);
+        // Copy the DEK out and wipe the SDK's buffer, so the result object holds no key material.
+        return takeSdkBytes(res.result);
       } catch (e) {
         const err = e as RestLikeError;
         // A version that does not exist while the key does means the stored bytes name a version
@@ -368,7 +405,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
     try {
       return await Promise.race([fn(ac.signal), deadline]);
     } catch (e) {
-      const err = classifyAzureError(e, keyId);
+      const err = classifyAzureError(e, keyId, this.clientId);
       // A cached client holds a snapshot of the key (exp, key_ops) and a token; after a
       // revocation or an auth failure start over, so a tenant's fix is seen on the next call.
       if (err.kind === "revoked" || err.detail.providerCode === "Unauthorized") this.forget(keyId);

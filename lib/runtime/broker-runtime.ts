@@ -16,6 +16,7 @@ import { buildApi, isApiPath } from "../http/app";
 import type { ConsoleSessionResolver } from "../http/auth";
 import type { RouteEnv } from "../http/route";
 import { createKmsProviders, type KmsProviders } from "../kms/registry";
+import type { Logger } from "../observability/logger";
 
 export interface RuntimeOptions {
   config: BrokerConfig;
@@ -26,6 +27,8 @@ export interface RuntimeOptions {
   db?: Database;
   resolveSession?: ConsoleSessionResolver;
   extraRoutes?: Array<(env: RouteEnv) => void>;
+  /** The broker's logger (vendor-side KMS faults); default: a pino logger at BROKER_LOG_LEVEL. */
+  logger?: Logger;
 }
 
 export interface BrokerRuntime {
@@ -55,7 +58,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
         })
       : new NoopAuditSink();
   const providers = opts.providers ?? createKmsProviders(config);
-  const broker = new Broker({ db, config, providers, audit });
+  const broker = new Broker({ db, config, providers, audit, logger: opts.logger });
   await broker.start();
   const auditServices = await startAuditServices(db, audit, config.demo);
 

@@ -12,6 +12,10 @@ const ZFleetResponse = z.object({
   total: z.number(),
   pages: z.number(),
   summary: z.record(z.string(), z.number()),
+  /** Vendor-side KMS credential faults seen by any instance in the last minutes (never tenant locks). */
+  vendorAlarms: z.array(
+    z.object({ instanceId: z.string(), provider: z.string(), cause: z.string(), message: z.string(), count: z.number(), firstAt: z.string(), lastAt: z.string() }),
+  ),
 });
 
 export function fleetRoutes(env: RouteEnv) {
