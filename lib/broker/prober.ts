@@ -153,6 +153,8 @@ export class Prober {
     }
     const room = this.concurrency - this.inFlight.size;
     if (room <= 0 || !this.running) return;
+    // An instance whose own KMS credentials are refused can probe nothing: leave the keys to the others.
+    if (this.broker.vendorFaults.faultedWithin(Math.max(10_000, 3 * this.intervalMs))) return;
     const claimed = await this.claim(room);
     for (const row of claimed) {
       const p = this.runScheduled(row).finally(() => this.inFlight.delete(p));
@@ -229,6 +231,14 @@ export class Prober {
 
   /** Ends the lease; an unavailable answer pushes the next probe out (exponential backoff with jitter, Retry-After honoured). */
   private async release(row: Claimed, result: ProbeResult | null): Promise<void> {
+    // A vendor-side fault says nothing about the key: hand it back due now, for a healthy instance.
+    if (result?.vendorFault) {
+      await this.broker.db.query(`UPDATE key_probe SET leased_by = NULL, lease_until = NULL, next_probe_at = now() WHERE key_connection_id = $1 AND leased_by = $2`, [
+        row.key_connection_id,
+        this.broker.config.instanceId,
+      ]);
+      return;
+    }
     const failed = result?.outcome === "unavailable";
     let delayMs = 0;
     if (failed) {

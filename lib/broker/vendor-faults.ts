@@ -45,6 +45,7 @@ interface Pending {
 export class VendorFaultMonitor {
   private readonly counter: Counter<"provider" | "cause">;
   private readonly pending = new Map<string, Pending>();
+  private lastFaultAt = 0;
 
   constructor(
     private readonly opts: { db: Database; logger: Logger; registry: Registry; instanceId: string; canary: VendorCanary | null },
@@ -81,6 +82,7 @@ export class VendorFaultMonitor {
     const cause = err.detail.vendorFault;
     if (!cause) return;
     this.counter.inc({ provider, cause });
+    this.lastFaultAt = Date.now();
     const id = `${provider} ${cause}`;
     let p = this.pending.get(id);
     if (!p) {
@@ -127,6 +129,11 @@ export class VendorFaultMonitor {
         });
     }, wait);
     p.timer.unref();
+  }
+
+  /** Whether this instance saw a vendor-side fault within `ms` (its prober then leaves keys to other instances). */
+  faultedWithin(ms: number): boolean {
+    return this.lastFaultAt > 0 && Date.now() - this.lastFaultAt < ms;
   }
 
   stop(): void {
