@@ -9,16 +9,12 @@
 import type { BrokerConfig } from "../config/env";
 import type { Database, SqlExecutor } from "../db/database";
 import { isProviderDisabled, providerFor, type KmsProviders } from "../kms/registry";
+import { OWNERSHIP_TAG, ownershipTagValue } from "../kms/ownership-tag";
 import { isKmsError, type KmsProvider, type KmsProviderName } from "../kms/types";
 import { BrokerError } from "./errors";
 import type { ValidationResult, ValidationStep } from "./key-validation";
 
-export const OWNERSHIP_TAG = "cmek-broker-tenant";
-
-/** The tag value for a tenant: its id, made safe for GCP labels (lowercase letters, digits, "_", "-", at most 63). */
-export function ownershipTagValue(tenantId: string): string {
-  return tenantId.toLowerCase().replace(/[^a-z0-9_-]/g, "_").slice(0, 63);
-}
+export { OWNERSHIP_TAG, ownershipTagValue };
 
 function isLoopbackUrl(url: string | undefined): boolean {
   if (!url) return false;
