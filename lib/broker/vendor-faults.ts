@@ -46,6 +46,7 @@ export class VendorFaultMonitor {
   private readonly counter: Counter<"provider" | "cause">;
   private readonly pending = new Map<string, Pending>();
   private lastFaultAt = 0;
+  private lastSuccessAt = 0;
 
   constructor(
     private readonly opts: { db: Database; logger: Logger; registry: Registry; instanceId: string; canary: VendorCanary | null },
@@ -131,9 +132,17 @@ export class VendorFaultMonitor {
     p.timer.unref();
   }
 
-  /** Whether this instance saw a vendor-side fault within `ms` (its prober then leaves keys to other instances). */
+  /** A KMS call of this instance succeeded: its credentials work (again). */
+  success(): void {
+    this.lastSuccessAt = Date.now();
+  }
+
+  /**
+   * Whether this instance's own credentials look broken: a vendor-side fault within `ms` and no
+   * successful KMS call since. Its prober then leaves keys to the other instances.
+   */
   faultedWithin(ms: number): boolean {
-    return this.lastFaultAt > 0 && Date.now() - this.lastFaultAt < ms;
+    return this.lastFaultAt > 0 && this.lastFaultAt >= this.lastSuccessAt && Date.now() - this.lastFaultAt < ms;
   }
 
   stop(): void {

@@ -141,7 +141,12 @@ export function classifyAzureError(e: unknown, keyId?: string, expectedClientId?
       providerCode,
       vendorFault: cause,
     });
-  if (typeof err.name === "string" && IDENTITY_ERRORS.has(err.name)) return vendorFault("credentials_rejected");
+  if (typeof err.name === "string" && IDENTITY_ERRORS.has(err.name)) {
+    // Entra ID answering 400/401 (invalid_client, bad secret) rejects the credentials; anything else
+    // (no answer, a timeout, a 5xx) is an outage of the token endpoint.
+    const tokenStatus = typeof err.statusCode === "number" ? err.statusCode : undefined;
+    return err.name === "AuthenticationError" && (tokenStatus === 400 || tokenStatus === 401) ? vendorFault("credentials_rejected") : unavailable();
+  }
   if (status !== undefined) {
     if (status === 401) return vendorFault("credentials_rejected");
     if (status === 403) {
