@@ -13,6 +13,7 @@ import { loadConfig } from "../../lib/config/env";
 import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../test/support/postgres";
+import { ownedAwsKey } from "../../scripts/owned-keys";
 
 export interface StackInfo {
   url: string;
@@ -69,7 +70,8 @@ async function main() {
   await seedConsoleUsers(runtime.db, Object.values(tenants), password);
 
   const aws = new AwsTenantActions(emulators.aws.url, emulators.aws.region);
-  const { keyArn } = await aws.createKeyForVendor();
+  // Tagged as globex's own key, so the stack works with BROKER_REQUIRE_KEY_OWNERSHIP_TAG=on.
+  const keyArn = await ownedAwsKey(aws, tenants.globex!.id);
   aws.close();
   await broker.connectKey(actor, "globex", { provider: "aws", keyId: keyArn });
   const { token: serviceToken } = await broker.createToken(actor, "globex", "e2e-revocation");
