@@ -55,7 +55,7 @@ export function tenantRoutes(env: RouteEnv) {
     access: "tenant_admin",
     params: ZSlugParams,
     body: ZConnectKeyRequest,
-    responses: { 200: ZConnectKeyResponse, 422: ZError, 503: ZError, ...errors },
+    responses: { 200: ZConnectKeyResponse, 409: ZError, 422: ZError, 503: ZError, ...errors },
     handler: async ({ params, body, caller, requestId }) => broker.connectKey(actorOf(caller!), params.slug, body, requestId),
   });
 
