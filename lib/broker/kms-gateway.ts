@@ -138,7 +138,8 @@ export class KmsGateway {
           dekId: meta.dekId,
           latencyMs,
           requestId: meta.requestId,
-          reason: err.kind === "revoked" ? `kms:${key.provider}:${err.reason}` : (code ?? err.kind),
+          // A vendor-side fault shows in the tenant's log as the vendor's, not as its KMS failing.
+          reason: err.kind === "revoked" ? `kms:${key.provider}:${err.reason}` : err.detail.vendorFault ? `vendor:${err.detail.vendorFault}` : (code ?? err.kind),
           detail: { message: err.message.slice(0, 500) },
         })
         .catch(() => {});
