@@ -198,4 +198,19 @@ describe("vendor-side AWS credential faults", () => {
     }, 5000);
     expect(alarms).toBeDefined();
   }, 60_000);
+
+  test("with a working canary, a tenant's own RevokeGrant is still a revocation: the tenant is locked at once (423)", async () => {
+    const withCanary = await startBadInstance({ BROKER_INSTANCE_ID: "vendor-healthy-canary", BROKER_AWS_CANARY_KEY_ARN: canaryArn });
+    const { keyArn, grantId } = await h.aws.createKeyForVendor();
+    const token = await h.api.readyTenant("va-revoker", "aws", keyArn);
+    const enc = await h.api.encrypt("va-revoker", token, "mine");
+    expect(enc.status).toBe(200);
+    await h.aws.revokeGrant(keyArn, grantId);
+    // A fresh instance holds no DEK: its unwrap is refused, the canary still works, so it locks.
+    const d = await withCanary.api.decrypt("va-revoker", token, enc.body.ciphertext);
+    expect(d.status, JSON.stringify(d.body)).toBe(423);
+    const t = await h.api.admin("GET", "/api/v1/tenants/va-revoker");
+    expect(t.body.tenant).toMatchObject({ state: "locked", lockReason: "kms:aws:access_denied" });
+    expect(metricValue((await withCanary.api.call("GET", "/api/metrics")).body, "identity_lacks_access")).toBe(0);
+  }, 60_000);
 });
