@@ -93,7 +93,7 @@ export class KmsGateway {
     try {
       const result = await fn(providerFor(this.providers, key.provider));
       this.openUntil.delete(circuit);
-      this.vendorFaults?.success();
+      this.vendorFaults?.success(key.provider);
       const latencyMs = performance.now() - started;
       this.health.success(meta.tenantId, latencyMs);
       this.metrics.kmsCall(key.provider, op, "success", latencyMs);

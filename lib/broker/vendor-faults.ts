@@ -45,8 +45,9 @@ interface Pending {
 export class VendorFaultMonitor {
   private readonly counter: Counter<"provider" | "cause">;
   private readonly pending = new Map<string, Pending>();
-  private lastFaultAt = 0;
-  private lastSuccessAt = 0;
+  /** Per provider: the last vendor-side fault and the last successful KMS call of this instance. */
+  private readonly lastFaultAt = new Map<KmsProviderName, number>();
+  private readonly lastSuccessAt = new Map<KmsProviderName, number>();
 
   constructor(
     private readonly opts: { db: Database; logger: Logger; registry: Registry; instanceId: string; canary: VendorCanary | null },
@@ -83,7 +84,7 @@ export class VendorFaultMonitor {
     const cause = err.detail.vendorFault;
     if (!cause) return;
     this.counter.inc({ provider, cause });
-    this.lastFaultAt = Date.now();
+    this.lastFaultAt.set(provider, Date.now());
     const id = `${provider} ${cause}`;
     let p = this.pending.get(id);
     if (!p) {
@@ -132,17 +133,23 @@ export class VendorFaultMonitor {
     p.timer.unref();
   }
 
-  /** A KMS call of this instance succeeded: its credentials work (again). */
-  success(): void {
-    this.lastSuccessAt = Date.now();
+  /** A KMS call of this instance to `provider` succeeded: its credentials there work (again). */
+  success(provider: KmsProviderName): void {
+    this.lastSuccessAt.set(provider, Date.now());
   }
 
   /**
-   * Whether this instance's own credentials look broken: a vendor-side fault within `ms` and no
-   * successful KMS call since. Its prober then leaves keys to the other instances.
+   * Whether this instance's own credentials look broken for some provider: a vendor-side fault
+   * within `ms` and no successful call to that provider since. Its prober then leaves every key to
+   * the other instances (claims are not per provider, and a claimed key it cannot probe would
+   * only wait for it).
    */
   faultedWithin(ms: number): boolean {
-    return this.lastFaultAt > 0 && this.lastFaultAt >= this.lastSuccessAt && Date.now() - this.lastFaultAt < ms;
+    const now = Date.now();
+    for (const [provider, at] of this.lastFaultAt) {
+      if (now - at < ms && at >= (this.lastSuccessAt.get(provider) ?? 0)) return true;
+    }
+    return false;
   }
 
   stop(): void {
