@@ -14,6 +14,7 @@ import type { Logger } from "../observability/logger";
 
 const LOG_EVERY_MS = 10_000;
 const ALARM_WRITE_EVERY_MS = 2_000;
+const SUSPEND_AFTER_FAULTS = 3;
 /** How long after its last occurrence an alarm stays in the fleet view. */
 export const VENDOR_ALARM_WINDOW_MS = 5 * 60_000;
 
@@ -48,6 +49,8 @@ export class VendorFaultMonitor {
   /** Per provider: the last vendor-side fault and the last successful KMS call of this instance. */
   private readonly lastFaultAt = new Map<KmsProviderName, number>();
   private readonly lastSuccessAt = new Map<KmsProviderName, number>();
+  /** Vendor-side faults per provider since its last successful call. */
+  private readonly faultsSinceSuccess = new Map<KmsProviderName, number>();
 
   constructor(
     private readonly opts: { db: Database; logger: Logger; registry: Registry; instanceId: string; canary: VendorCanary | null },
@@ -85,6 +88,7 @@ export class VendorFaultMonitor {
     if (!cause) return;
     this.counter.inc({ provider, cause });
     this.lastFaultAt.set(provider, Date.now());
+    this.faultsSinceSuccess.set(provider, (this.faultsSinceSuccess.get(provider) ?? 0) + 1);
     const id = `${provider} ${cause}`;
     let p = this.pending.get(id);
     if (!p) {
@@ -136,18 +140,20 @@ export class VendorFaultMonitor {
   /** A KMS call of this instance to `provider` succeeded: its credentials there work (again). */
   success(provider: KmsProviderName): void {
     this.lastSuccessAt.set(provider, Date.now());
+    this.faultsSinceSuccess.delete(provider);
   }
 
   /**
-   * Whether this instance's own credentials look broken for some provider: a vendor-side fault
-   * within `ms` and no successful call to that provider since. Its prober then leaves every key to
+   * Whether this instance's own credentials look broken for some provider: vendor-side faults
+   * (SUSPEND_AFTER_FAULTS in a row, the last within `ms`) and no successful call to that provider
+   * since, so one stray 401 does not stop an instance probing. Its prober then leaves every key to
    * the other instances (claims are not per provider, and a claimed key it cannot probe would
    * only wait for it).
    */
   faultedWithin(ms: number): boolean {
     const now = Date.now();
     for (const [provider, at] of this.lastFaultAt) {
-      if (now - at < ms && at >= (this.lastSuccessAt.get(provider) ?? 0)) return true;
+      if (now - at < ms && (this.faultsSinceSuccess.get(provider) ?? 0) >= SUSPEND_AFTER_FAULTS) return true;
     }
     return false;
   }
