@@ -10,6 +10,7 @@ import { createTenant } from "../lib/broker/operations/create-tenant";
 import { createToken } from "../lib/broker/operations/create-token";
 import type { EmulatorSet } from "../emulators/launch";
 import { AwsTenantActions, AzureTenantActions, GcpTenantActions } from "../emulators/tenant-actions";
+import { ownedAwsKey, ownedAzureKey, ownedGcpKey } from "./owned-keys";
 
 export interface DemoCredentials {
   adminToken: string;
@@ -27,16 +28,17 @@ export async function seedDemo(ctx: BrokerContext, emulators: EmulatorSet, dataD
   const azure = new AzureTenantActions(emulators.azure.vaultUrl, emulators.azure.caPem, emulators.azure.authorityHost);
   const gcp = new GcpTenantActions("127.0.0.1", emulators.gcp.grpcPort);
   const plan = [
-    { slug: "acme", name: "Acme Corp", provider: "aws" as const, key: async () => (await aws.createKeyForVendor()).keyArn },
-    { slug: "globex", name: "Globex", provider: "azure" as const, key: () => azure.createKeyForVendor("RSA") },
-    { slug: "initech", name: "Initech", provider: "gcp" as const, key: () => gcp.createKeyForVendor() },
+    // Each key carries the tenant's ownership tag, so the seed works with BROKER_REQUIRE_KEY_OWNERSHIP_TAG=on.
+    { slug: "acme", name: "Acme Corp", provider: "aws" as const, key: (tenantId: string) => ownedAwsKey(aws, tenantId) },
+    { slug: "globex", name: "Globex", provider: "azure" as const, key: (tenantId: string) => ownedAzureKey(azure, tenantId) },
+    { slug: "initech", name: "Initech", provider: "gcp" as const, key: (tenantId: string) => ownedGcpKey(gcp, tenantId) },
   ];
   const creds: DemoCredentials = { adminToken, tenants: [], consoleUsers: [] };
   const created: Array<{ id: string; slug: string }> = [];
   try {
     for (const p of plan) {
       const t = await createTenant({ ctx, actor: ADMIN, slug: p.slug, name: p.name });
-      const keyId = await p.key();
+      const keyId = await p.key(t.id);
       await connectKey({ ctx, actor: ADMIN, tenant: p.slug, provider: p.provider, keyId });
       const token = await createToken({ ctx, actor: ADMIN, tenant: p.slug, name: "demo-service" });
       creds.tenants.push({ slug: p.slug, provider: p.provider, keyId, serviceToken: token.token });

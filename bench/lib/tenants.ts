@@ -1,7 +1,7 @@
 // Tenants created the way a vendor creates them: through the API, with a real key connection
 // (wrap + unwrap validation at the emulator), a service token and one 1 KiB ciphertext each.
-// Tenants are spread over the three providers; tenants of one provider share one KMS key
-// (KMS calls are counted per call, so sharing a key changes no count).
+// Tenants are spread over the three providers, each with a key of its own (the broker refuses a
+// key already connected to another tenant: 409 key_in_use).
 import { randomBytes } from "node:crypto";
 import autocannon from "autocannon";
 import { connectTenant, createVendorKey, type ApiClient, type Stack } from "./stack";
@@ -29,12 +29,12 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: num
 
 export async function createDataTenants(stack: Stack, api: ApiClient, n: number, prefix: string): Promise<DataTenant[]> {
   const providers = ["aws", "azure", "gcp"] as const;
-  const keys = await Promise.all(providers.map((p) => createVendorKey(stack, p)));
   const plaintext = randomBytes(1024);
   return pool([...Array(n).keys()], 8, async (i) => {
     const provider = providers[i % 3]!;
     const slug = `${prefix}-${i}`;
-    const token = await connectTenant(api, slug, provider, keys[i % 3]!.keyId);
+    const key = await createVendorKey(stack, provider);
+    const token = await connectTenant(api, slug, provider, key.keyId);
     const r = await api.encrypt(slug, token, plaintext);
     if (r.status !== 200) throw new Error(`encrypt ${slug}: ${r.status} ${JSON.stringify(r.body)}`);
     return { slug, token, ciphertext: r.body.ciphertext as string, provider };

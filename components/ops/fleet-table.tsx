@@ -70,6 +70,18 @@ export function FleetTable() {
           <p className="muted">Every tenant's key health. Locked and unreachable tenants are always listed first. Updates every few seconds.</p>
         </div>
       </div>
+      {data?.vendorAlarms?.length ? (
+        <div className="alert alert-error" role="alert" data-testid="vendor-alarms">
+          <strong>Vendor-side KMS credential fault: no tenant is locked for it, but their requests fail with 503 until it is fixed.</strong>
+          <ul>
+            {data.vendorAlarms.map((a) => (
+              <li key={`${a.instanceId} ${a.provider} ${a.cause}`}>
+                {a.provider} · {a.cause.replace(/_/g, " ")} on instance {a.instanceId}: {a.count} calls, last {new Date(a.lastAt).toLocaleTimeString()}. {a.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       <div className="grid">
         <Stat label="Locked" value={data ? data.summary.locked : "…"} testId="summary-locked" />
         <Stat label="KMS unreachable" value={data ? data.summary.unreachable : "…"} />

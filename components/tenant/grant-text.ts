@@ -1,5 +1,6 @@
 // The exact grants a tenant gives the vendor, per cloud. Pure functions, so the wizard shows
 // them as the user types and tests can check them.
+import { OWNERSHIP_TAG, ownershipTagValue } from "@/lib/kms/ownership-tag";
 import type { ConnectInfo } from "./types";
 
 export type { ConnectInfo };
@@ -27,7 +28,20 @@ export function awsGrants(info: ConnectInfo, keyArn: string): GrantSnippet[] {
     Condition: { StringEquals: { "kms:EncryptionContext:tenant": info.tenantId } },
   };
   const key = keyArn || "<your key ARN>";
+  const tag = ownershipTagValue(info.tenantId);
   return [
+    {
+      title: "Tag the key as yours",
+      description: `The broker connects a key only when it carries the tag ${OWNERSHIP_TAG}=${tag}, which only the key's owner can set; the broker reads it with kms:ListResourceTags, which a grant cannot give: add the second statement to the key policy (it has no encryption-context condition, because tag reads carry none).`,
+      code: [
+        "aws kms tag-resource \\",
+        `  --key-id ${key} \\`,
+        `  --tags TagKey=${OWNERSHIP_TAG},TagValue=${tag}`,
+        "",
+        JSON.stringify({ Sid: `AllowCmekBrokerTagRead-${info.slug}`, Effect: "Allow", Principal: { AWS: principal }, Action: "kms:ListResourceTags", Resource: "*" }, null, 2),
+      ].join("\n"),
+      testId: "grant-aws-tag",
+    },
     {
       title: "Key policy statement",
       description: "Add this statement to the key policy's Statement array. The condition limits the vendor to data of your tenant: the broker always sends your tenant id as encryption context.",
@@ -63,7 +77,14 @@ export function azureGrants(info: ConnectInfo, keyUri: string): GrantSnippet[] {
     /* keep placeholders until the URI parses */
   }
   const scope = `$(az keyvault show --name ${vault} --query id -o tsv)/keys/${keyName}`;
+  const tag = ownershipTagValue(info.tenantId);
   return [
+    {
+      title: "Tag the key as yours",
+      description: `The broker connects a key only when it carries the tag ${OWNERSHIP_TAG}=${tag}, which only the key's owner can set.`,
+      code: [`az keyvault key set-attributes --vault-name ${vault} --name ${keyName} \\`, `  --tags ${OWNERSHIP_TAG}=${tag}`].join("\n"),
+      testId: "grant-azure-tag",
+    },
     {
       title: "Role assignment (Azure RBAC)",
       description: "Assign the vendor's application the crypto service role on this key only.",
@@ -89,7 +110,18 @@ export function gcpGrants(info: ConnectInfo, keyName: string): GrantSnippet[] {
   const sa = placeholder(info.gcp.serviceAccount, "vendor service account");
   const m = /^projects\/([^/]+)\/locations\/([^/]+)\/keyRings\/([^/]+)\/cryptoKeys\/([^/]+)$/.exec(keyName);
   const [project, location, ring, key] = m ? [m[1], m[2], m[3], m[4]] : ["<project>", "<location>", "<key-ring>", "<key>"];
+  const label = ownershipTagValue(info.tenantId);
   return [
+    {
+      title: "Label the key as yours",
+      description: `The broker connects a key only when it carries the label ${OWNERSHIP_TAG}=${label}, which only the key's owner can set; the broker reads it with cloudkms.cryptoKeys.get (e.g. roles/cloudkms.viewer on the key).`,
+      code: [
+        `gcloud kms keys update ${key} \\`,
+        `  --project ${project} --location ${location} --keyring ${ring} \\`,
+        `  --update-labels ${OWNERSHIP_TAG}=${label}`,
+      ].join("\n"),
+      testId: "grant-gcp-label",
+    },
     {
       title: "IAM policy binding",
       description: "Let the vendor's service account encrypt and decrypt with this key only.",

@@ -17,6 +17,7 @@ import { createToken } from "../../lib/broker/operations/create-token";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../test/support/postgres";
 import { startTestIdp, type IdpAccount } from "./oidc-idp";
+import { ownedAwsKey } from "../../scripts/owned-keys";
 
 export interface StackInfo {
   url: string;
@@ -98,7 +99,8 @@ async function main() {
   }
 
   const aws = new AwsTenantActions(emulators.aws.url, emulators.aws.region);
-  const { keyArn } = await aws.createKeyForVendor();
+  // Tagged as globex's own key, so the stack works with BROKER_REQUIRE_KEY_OWNERSHIP_TAG=on.
+  const keyArn = await ownedAwsKey(aws, tenants.globex!.id);
   aws.close();
   await connectKey({ ctx, actor, tenant: "globex", provider: "aws", keyId: keyArn });
   const { token: serviceToken } = await createToken({ ctx, actor, tenant: "globex", name: "e2e-revocation" });

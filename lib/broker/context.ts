@@ -17,6 +17,7 @@ import type { Prober } from "./prober";
 import type { ServiceTokenStore } from "./service-tokens";
 import type { TenantLockService } from "./tenant-lock";
 import type { TenantRegistry } from "./tenant-registry";
+import type { VendorFaultMonitor } from "./vendor-faults";
 
 export interface BrokerContext {
   readonly db: Database;
@@ -35,4 +36,6 @@ export interface BrokerContext {
   readonly prober: Prober;
   readonly logger: Logger;
   readonly backgroundErrors: BackgroundErrors;
+  /** Tells the broker's own credential faults from tenant revocations (lib/broker/vendor-faults.ts). */
+  readonly vendorFaults: VendorFaultMonitor;
 }

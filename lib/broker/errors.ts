@@ -14,6 +14,8 @@ export type BrokerErrorCode =
   | "invalid_ciphertext"
   | "invalid_key_ref"
   | "grant_invalid"
+  | "provider_disabled"
+  | "key_in_use"
   | "tenant_not_ready"
   | "tenant_locked"
   | "kms_unavailable"

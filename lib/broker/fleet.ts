@@ -10,6 +10,7 @@ import type { KeyHealthSnapshot } from "./key-health";
 import type { TenantView } from "./tenant-registry";
 import { describeKey, describeLastLock, describeTenant } from "./views";
 import { ZSafeString } from "../validation/safe-text";
+import { recentVendorAlarms } from "./vendor-faults";
 
 export const FLEET_HEALTH = ["locked", "unreachable", "pending", "ok"] as const;
 export type FleetHealth = (typeof FLEET_HEALTH)[number];
@@ -94,7 +95,7 @@ export async function listFleet(broker: FleetDeps, query: TFleetQuery) {
   const order = `${PRIORITY_SQL}, ${SORT_SQL[query.sort]} ${dir} NULLS LAST, t.id`;
   const offset = (query.page - 1) * query.pageSize;
 
-  const [rows, totals, summary] = await Promise.all([
+  const [rows, totals, summary, vendorAlarms] = await Promise.all([
     broker.db.query<FleetRow>(
       `SELECT t.id, t.slug, t.name, t.state::text AS state, t.state_since, t.lock_reason, t.lock_source,
               kc.provider::text AS provider, kc.key_ref, kc.last_probe_at, kc.last_probe_outcome, kc.last_probe_latency_ms, kc.last_error,
@@ -106,6 +107,8 @@ export async function listFleet(broker: FleetDeps, query: TFleetQuery) {
     ),
     broker.db.query<{ n: string | number }>(`SELECT count(*) AS n ${FROM_SQL} ${whereSql}`, params.slice(0, params.length - 2)),
     broker.db.query<{ health: FleetHealth; n: string | number }>(`SELECT ${HEALTH_SQL} AS health, count(*) AS n ${FROM_SQL} GROUP BY 1`),
+    // The vendor's own credential faults, raised by any instance: a problem for vendor ops, not for any tenant.
+    recentVendorAlarms(broker.db),
   ]);
 
   const cacheRatios = await cacheHitRatios(broker, rows.map((r) => r.id));
@@ -142,6 +145,7 @@ export async function listFleet(broker: FleetDeps, query: TFleetQuery) {
     total,
     pages: Math.max(1, Math.ceil(total / query.pageSize)),
     summary: Object.fromEntries(FLEET_HEALTH.map((k) => [k, Number(summary.find((s) => s.health === k)?.n ?? 0)])) as Record<FleetHealth, number>,
+    vendorAlarms,
   };
 }
 

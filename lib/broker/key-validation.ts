@@ -8,7 +8,7 @@ import { isKmsError, type KmsProviderName } from "../kms/types";
 import type { KmsGateway } from "./kms-gateway";
 
 export interface ValidationStep {
-  step: "wrap" | "unwrap" | "compare" | "describe";
+  step: "wrap" | "unwrap" | "compare" | "describe" | "ownership";
   ok: boolean;
   latencyMs: number;
   error?: { kind: string; reason?: string; code?: string; message: string };

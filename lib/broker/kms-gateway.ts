@@ -7,6 +7,7 @@ import { providerFor, type KmsProviders } from "../kms/registry";
 import { isKmsError, KmsError, type KmsProviderName, type WrapResult } from "../kms/types";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsMetrics } from "./metrics";
+import type { VendorFaultMonitor } from "./vendor-faults";
 
 export interface KeyOnRecord {
   provider: KmsProviderName;
@@ -42,6 +43,8 @@ export class KmsGateway {
     private readonly onRevoked: RevokedHandler,
     /** After an unreachable answer, data-path calls for that key answer 503 at once for this long (0: off). */
     private readonly circuitOpenMs = 5000,
+    /** Tells the vendor's own credential faults from tenant revocations, and reports them. */
+    private readonly vendorFaults?: VendorFaultMonitor,
   ) {}
 
   /** Keys whose KMS was unreachable just now, and until when requests skip them. */
@@ -90,6 +93,7 @@ export class KmsGateway {
     try {
       const result = await fn(providerFor(this.providers, key.provider));
       this.openUntil.delete(circuit);
+      this.vendorFaults?.success(key.provider);
       const latencyMs = performance.now() - started;
       this.health.success(meta.tenantId, latencyMs);
       this.metrics.kmsCall(key.provider, op, "success", latencyMs);
@@ -108,7 +112,12 @@ export class KmsGateway {
       return result;
     } catch (e) {
       const latencyMs = performance.now() - started;
-      const err = isKmsError(e) ? e : new KmsError("unavailable", key.provider, `unexpected KMS client failure: ${(e as Error)?.message ?? String(e)}`);
+      let err = isKmsError(e) ? e : new KmsError("unavailable", key.provider, `unexpected KMS client failure: ${(e as Error)?.message ?? String(e)}`);
+      if (this.vendorFaults) {
+        // Before anything acts on the answer: a refusal that is the vendor's own must not lock.
+        err = await this.vendorFaults.review(key.provider, key.keyRef, err);
+        this.vendorFaults.report(key.provider, err);
+      }
       const code = err.detail.providerCode ?? null;
       this.health.failure(meta.tenantId, err.kind, code);
       this.metrics.kmsCall(key.provider, op, err.kind, latencyMs);
@@ -131,7 +140,8 @@ export class KmsGateway {
           dekId: meta.dekId,
           latencyMs,
           requestId: meta.requestId,
-          reason: err.kind === "revoked" ? `kms:${key.provider}:${err.reason}` : (code ?? err.kind),
+          // A vendor-side fault shows in the tenant's log as the vendor's, not as its KMS failing.
+          reason: err.kind === "revoked" ? `kms:${key.provider}:${err.reason}` : err.detail.vendorFault ? `vendor:${err.detail.vendorFault}` : (code ?? err.kind),
           detail: { message: err.message.slice(0, 500) },
         })
         .catch(() => {});

@@ -23,6 +23,8 @@ export interface ProbeResult {
   retryAfterSeconds?: number;
   /** KMS calls this probe made: 1, or 3 when it resumed the tenant (canary unwrap + wrap/unwrap re-validation). */
   kmsCalls?: number;
+  /** The probe failed on the broker's own credentials (lib/broker/vendor-faults.ts), not on the key. */
+  vendorFault?: string;
 }
 
 /** Only what a probe uses: fresh tenant reads, the KMS gateway, the lock state machine, the database. */
@@ -46,6 +48,7 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
   let outcome: ProbeOutcome = "success";
   let reason: string | undefined;
   let retryAfterSeconds: number | undefined;
+  let vendorFault: string | undefined;
   try {
     const canary = await broker.kms.unwrapRaw(ref, key.canaryWrapped, canaryContext(tenant.id), {
       tenantId: tenant.id,
@@ -60,6 +63,7 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
     outcome = isKmsError(e) ? e.kind : "unavailable";
     reason = isKmsError(e) ? (e.reason ?? e.detail.providerCode) : (e as Error).message;
     retryAfterSeconds = isKmsError(e) ? e.detail.retryAfterSeconds : undefined;
+    vendorFault = isKmsError(e) ? e.detail.vendorFault : undefined;
   }
   const latencyMs = performance.now() - started;
   await broker.db.prisma.keyConnection
@@ -73,5 +77,5 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
     }
     return { tenantId: tenant.id, outcome, latencyMs, reason, kmsCalls: 3 };
   }
-  return { tenantId: tenant.id, outcome, latencyMs, reason, retryAfterSeconds, kmsCalls: 1 };
+  return { tenantId: tenant.id, outcome, latencyMs, reason, retryAfterSeconds, kmsCalls: 1, ...(vendorFault ? { vendorFault } : {}) };
 }

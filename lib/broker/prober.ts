@@ -15,6 +15,7 @@
 // so the interval stays an upper bound on the gap between probes (and time-to-lock stays within
 // interval + probe latency), at the cost of ~jitter/2 more probes than one per interval.
 import { Gauge } from "prom-client";
+import type { VendorFaultMonitor } from "./vendor-faults";
 import type { DekCache } from "./dek-cache";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsMetrics } from "./metrics";
@@ -24,7 +25,7 @@ import { ProbeCounters, type ProberStats } from "./probe-counters";
 export type { ProberStats } from "./probe-counters";
 
 /** Only what the prober uses: a probe's dependencies, plus the cache and health views that say which keys to probe. */
-export type ProberDeps = ProbeDeps & { cache: DekCache; health: KeyHealthTracker; metrics: KmsMetrics; instanceId: string };
+export type ProberDeps = ProbeDeps & { cache: DekCache; health: KeyHealthTracker; metrics: KmsMetrics; instanceId: string; vendorFaults: Pick<VendorFaultMonitor, "faultedWithin"> };
 
 export interface ProberOptions {
   intervalMs: number;
@@ -142,6 +143,8 @@ export class Prober {
     }
     const room = this.concurrency - this.inFlight.size;
     if (room <= 0 || !this.running) return;
+    // An instance whose own KMS credentials are refused can probe nothing: leave the keys to the others.
+    if (this.broker.vendorFaults.faultedWithin(Math.max(10_000, 3 * this.intervalMs))) return;
     const claimed = await this.claim(room);
     for (const row of claimed) {
       const p = this.runScheduled(row).finally(() => this.inFlight.delete(p));
@@ -220,6 +223,14 @@ export class Prober {
 
   /** Ends the lease; an unavailable answer pushes the next probe out (exponential backoff with jitter, Retry-After honoured). */
   private async release(row: Claimed, result: ProbeResult | null): Promise<void> {
+    // A vendor-side fault says nothing about the key: hand it back due now, for a healthy instance.
+    if (result?.vendorFault) {
+      await this.broker.db.query(`UPDATE key_probe SET leased_by = NULL, lease_until = NULL, next_probe_at = now() WHERE key_connection_id = $1 AND leased_by = $2`, [
+        row.key_connection_id,
+        this.broker.instanceId,
+      ]);
+      return;
+    }
     const failed = result?.outcome === "unavailable";
     let delayMs = 0;
     if (failed) {

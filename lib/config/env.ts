@@ -66,6 +66,27 @@ const EnvSchema = z
     BROKER_VENDOR_AWS_PRINCIPAL: optionalString,
     BROKER_VENDOR_AZURE_APP_ID: optionalString,
     BROKER_VENDOR_GCP_SERVICE_ACCOUNT: optionalString,
+    // ---- KMS providers, the vendor's own identity, key ownership (lib/kms/registry.ts, lib/broker/vendor-faults.ts, lib/broker/key-ownership.ts)
+    // Comma-separated subset of aws,azure,gcp; default: every provider whose configuration is present (all three with emulators or in the demo).
+    BROKER_PROVIDERS: optionalString.pipe(z.string().regex(/^(aws|azure|gcp)(\s*,\s*(aws|azure|gcp))*$/, "must be a comma-separated list of aws, azure, gcp").optional()),
+    // The broker's own AWS identity; an AccessDenied naming another caller is a vendor-side fault (never a lock).
+    BROKER_AWS_PRINCIPAL_ARN: optionalString.pipe(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/, "must be an IAM or STS principal ARN").optional()),
+    // Vendor-owned canary keys: refused too means the vendor lost access, not that the tenant revoked. AWS: one key ARN per region, comma-separated.
+    BROKER_AWS_CANARY_KEY_ARN: optionalString,
+    BROKER_AZURE_CANARY_KEY_ID: optionalString,
+    BROKER_GCP_CANARY_KEY_NAME: optionalString,
+    // How long one canary answer is trusted before the canary is asked again.
+    BROKER_VENDOR_CANARY_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
+    // Require the key tag / label cmek-broker-tenant=<tenant id> when a key is connected; default on, off against emulators.
+    BROKER_REQUIRE_KEY_OWNERSHIP_TAG: onOff.optional(),
+    // Only read to tell whether AWS / GCP configuration is present (BROKER_PROVIDERS default); the SDKs read them themselves.
+    AWS_PROFILE: optionalString,
+    AWS_ROLE_ARN: optionalString,
+    AWS_WEB_IDENTITY_TOKEN_FILE: optionalString,
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: optionalString,
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: optionalString,
+    GOOGLE_APPLICATION_CREDENTIALS: optionalString,
+    // ---- end of the KMS providers block
   })
   .superRefine((env, ctx) => {
     if (env.GCP_KMS_ENDPOINT && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(env.GCP_KMS_ENDPOINT)) {
@@ -74,6 +95,9 @@ const EnvSchema = z
     const oidc = [env.BROKER_OIDC_ISSUER, env.BROKER_OIDC_CLIENT_ID, env.BROKER_OIDC_CLIENT_SECRET].filter(Boolean).length;
     if (oidc !== 0 && oidc !== 3) {
       ctx.addIssue({ code: "custom", path: ["BROKER_OIDC_ISSUER"], message: "set BROKER_OIDC_ISSUER, BROKER_OIDC_CLIENT_ID and BROKER_OIDC_CLIENT_SECRET together" });
+    }
+    if (env.BROKER_PROVIDERS?.includes("azure") && !(env.AZURE_TENANT_ID && env.AZURE_CLIENT_ID && env.AZURE_CLIENT_SECRET)) {
+      ctx.addIssue({ code: "custom", path: ["BROKER_PROVIDERS"], message: "azure is enabled but AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set" });
     }
     if (env.GCP_KMS_INSECURE_TOKEN && !env.GCP_KMS_ENDPOINT) {
       ctx.addIssue({ code: "custom", path: ["GCP_KMS_INSECURE_TOKEN"], message: "only makes sense with GCP_KMS_ENDPOINT (emulator)" });

@@ -18,6 +18,8 @@ export const STATUS_OF: Record<BrokerErrorCode, number> = {
   too_many_requests: 429,
   invalid_ciphertext: 422,
   grant_invalid: 422,
+  provider_disabled: 422,
+  key_in_use: 409,
   tenant_locked: 423,
   kms_unavailable: 503,
   audit_unavailable: 503,

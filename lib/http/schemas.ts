@@ -89,7 +89,7 @@ export const ZConnectKeyRequest = z.strictObject({
   keyId: ZSafeString.trim().min(1).max(2048).describe("AWS key ARN or alias ARN, Azure key URI, or GCP projects/*/locations/*/keyRings/*/cryptoKeys/*"),
 });
 export const ZValidationStep = z.object({
-  step: z.enum(["wrap", "unwrap", "compare", "describe"]),
+  step: z.enum(["wrap", "unwrap", "compare", "describe", "ownership"]),
   ok: z.boolean(),
   latencyMs: z.number(),
   error: z.object({ kind: z.string(), reason: z.string().optional(), code: z.string().optional(), message: z.string() }).optional(),

@@ -1,8 +1,9 @@
 // AWS KMS provider: wraps and unwraps DEKs with the tenant's KMS key, reached cross-account by
 // ARN under the broker's own credentials (the tenant grants access by grant or key policy).
 
-import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, ListResourceTagsCommand } from "@aws-sdk/client-kms";
 import { classifyAwsError } from "./classify-aws";
+import { takeSdkBytes } from "./sdk-bytes";
 import { KmsError, type KeyDescription, type KmsProvider, type WrapResult } from "./types";
 
 export interface AwsKmsProviderConfig {
@@ -15,6 +16,8 @@ export interface AwsKmsProviderConfig {
   timeoutMs?: number;
   /** Total attempts including the first. Default 2. */
   maxAttempts?: number;
+  /** The broker's own principal ARN (BROKER_AWS_PRINCIPAL_ARN): AccessDenied naming another caller is a vendor fault. */
+  expectedPrincipalArn?: string;
 }
 
 const PARTITION = "aws(?:-[a-z]+)*";
@@ -82,6 +85,42 @@ export class AwsKmsProvider implements KmsProvider {
     }
   }
 
+  /**
+   * Lowercases what AWS treats case-insensitively (the ARN prefix, region, and the key id, which
+   * AWS issues in lowercase); alias names are kept as given.
+   */
+  canonicalKeyRef(keyId: string): string {
+    if (typeof keyId === "string" && /^arn:/i.test(keyId)) {
+      const parts = keyId.split(":");
+      if (parts.length === 6) {
+        const head = parts.slice(0, 5).map((p) => p.toLowerCase());
+        const resource = parts[5]!;
+        const m = /^(key|alias)\/(.*)$/i.exec(resource);
+        const canonicalResource = m ? (m[1]!.toLowerCase() === "key" ? `key/${m[2]!.toLowerCase()}` : `alias/${m[2]}`) : resource;
+        keyId = [...head, canonicalResource].join(":");
+      }
+    }
+    this.validateKeyRef(keyId);
+    return keyId;
+  }
+
+  async ownershipTags(keyId: string): Promise<Record<string, string>> {
+    this.validateKeyRef(keyId);
+    // ListResourceTags takes no alias: resolve an alias ARN to its key ARN first.
+    const keyArn = ALIAS_ARN_RE.test(keyId) ? ((await this.describe(keyId)).currentVersion ?? keyId) : keyId;
+    const tags: Record<string, string> = {};
+    let marker: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const out = await this.send("ListResourceTags", keyArn, (c, abortSignal) =>
+        c.send(new ListResourceTagsCommand({ KeyId: keyArn, ...(marker ? { Marker: marker } : {}) }), { abortSignal }),
+      );
+      for (const t of out.Tags ?? []) if (t.TagKey !== undefined) tags[t.TagKey] = t.TagValue ?? "";
+      if (!out.Truncated || !out.NextMarker) break;
+      marker = out.NextMarker;
+    }
+    return tags;
+  }
+
   async wrap(keyId: string, dek: Buffer, context: Record<string, string>): Promise<WrapResult> {
     this.validateKeyRef(keyId);
     if (dek.length < 1 || dek.length > MAX_DEK_BYTES) throw invalid(`DEK must be 1-${MAX_DEK_BYTES} bytes`);
@@ -101,7 +140,9 @@ export class AwsKmsProvider implements KmsProvider {
       c.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: wrapped, EncryptionContext: context }), { abortSignal }),
     );
     if (!out.Plaintext) throw new KmsError("unavailable", "aws", "AWS KMS Decrypt returned no Plaintext", { providerCode: "MalformedResponse" });
-    return Buffer.from(out.Plaintext);
+    // Copy the DEK out and wipe the SDK's own buffer, so the response object left to the garbage
+    // collector holds no key material.
+    return takeSdkBytes(out.Plaintext);
   }
 
   async describe(keyId: string): Promise<KeyDescription> {
@@ -126,7 +167,7 @@ export class AwsKmsProvider implements KmsProvider {
     try {
       return await call(this.client(regionOf(keyId)), signal);
     } catch (e) {
-      throw classifyAwsError(e, operation);
+      throw classifyAwsError(e, operation, { expectedPrincipalArn: this.config.expectedPrincipalArn });
     }
   }
 

@@ -13,8 +13,9 @@ import {
   type CryptographyClientOptions,
   type KeyWrapAlgorithm,
 } from "@azure/keyvault-keys";
-import { KmsError, type KeyDescription, type KmsProvider, type RevocationReason, type WrapResult } from "./types";
-import { NETWORK_ERROR_CODES } from "./network-errors";
+import { KmsError, type KeyDescription, type KmsProvider, type WrapResult } from "./types";
+import { classifyAzureError, type RestLikeError } from "./classify-azure";
+import { takeSdkBytes } from "./sdk-bytes";
 
 export interface AzureKeyVaultProviderConfig {
   /** Used as is when given; otherwise a ClientSecretCredential is built from the fields below. */
@@ -37,6 +38,8 @@ export interface AzureKeyVaultProviderConfig {
   /** SDK retries after the first attempt (default 1). */
   maxRetries?: number;
 }
+
+export { callerAppIdInAccessDenied, classifyAzureError } from "./classify-azure";
 
 export const DEFAULT_AZURE_HOST_SUFFIXES = [".vault.azure.net", ".managedhsm.azure.net"];
 
@@ -92,74 +95,6 @@ function versionFromKid(kid: unknown): string | null {
   return m ? m[1]! : null;
 }
 
-interface RestLikeError {
-  name?: unknown;
-  message?: unknown;
-  code?: unknown;
-  statusCode?: unknown;
-  details?: { error?: { code?: unknown; innerError?: { code?: unknown }; innererror?: { code?: unknown } } };
-  response?: { headers?: { get?: (name: string) => string | undefined } };
-  cause?: unknown;
-}
-
-const IDENTITY_ERRORS = new Set([
-  "AuthenticationError",
-  "CredentialUnavailableError",
-  "AggregateAuthenticationError",
-  "AuthenticationRequiredError",
-]);
-
-/** Maps any error thrown by the Azure SDK (or the network under it) to the broker's three classes. */
-export function classifyAzureError(e: unknown, keyId?: string): KmsError {
-  if (e instanceof KmsError) return e;
-  const err = (e ?? {}) as RestLikeError;
-  const status = typeof err.statusCode === "number" ? err.statusCode : undefined;
-  const code = typeof err.code === "string" ? err.code : undefined;
-  const inner = err.details?.error?.innerError?.code ?? err.details?.error?.innererror?.code;
-  const innerCode = typeof inner === "string" ? inner : undefined;
-  const providerCode = innerCode ?? code ?? (typeof err.name === "string" ? err.name : undefined);
-  const text = typeof err.message === "string" && err.message ? err.message : String(e);
-  const where = keyId ? ` (key ${keyId})` : "";
-  const revoked = (reason: RevocationReason) =>
-    new KmsError("revoked", "azure", `Azure Key Vault refused the key${where}: ${text}`, { reason, providerCode });
-  const unavailable = (extra: { retryAfterSeconds?: number } = {}) =>
-    new KmsError("unavailable", "azure", `Azure Key Vault unavailable${where}: ${text}`, { providerCode, ...extra });
-
-  // Entra ID refusing the broker's own credential (AuthenticationError carries the token
-  // endpoint's status, often 400 or 401) says nothing about the tenant's key.
-  if (typeof err.name === "string" && IDENTITY_ERRORS.has(err.name)) return unavailable();
-  if (status !== undefined) {
-    if (status === 403) {
-      if (innerCode === "KeyDisabled") return revoked("disabled");
-      // AccessDenied (access policy), ForbiddenByRbac (role assignment) and ForbiddenByFirewall all
-      // come from settings the tenant controls on its own vault: a firewall that shuts the broker
-      // out is as deliberate a revocation as removing the role, so none of them is "unavailable".
-      return revoked("access_denied");
-    }
-    if (status === 404) {
-      // Deleted (soft-deleted) and purged look the same to the broker: telling them apart needs
-      // deletedkeys/read, which the Crypto Service Encryption User role does not include. Only
-      // Key Vault's own KeyNotFound locks; any other 404 (a proxy, a wrong host) is an outage.
-      return code === "KeyNotFound" ? revoked("not_found") : unavailable();
-    }
-    if (status === 400) return invalid(`Azure Key Vault rejected the request${where}: ${text}`, providerCode);
-    // 401 means the broker's own credential or token is wrong: never lock a tenant for that.
-    if (status === 429 || status === 401 || status >= 500) {
-      const ra = Number.parseInt(err.response?.headers?.get?.("retry-after") ?? "", 10);
-      return unavailable(Number.isFinite(ra) && ra >= 0 ? { retryAfterSeconds: ra } : {});
-    }
-    return unavailable();
-  }
-  // CryptographyClient checks exp/nbf/key_ops itself against its cached copy of the key and
-  // throws plain Errors without contacting the service; these are tenant-side key settings.
-  if (/^Key .* expired at /.test(text) || /^Key .* can't be used before /.test(text)) return revoked("disabled");
-  if (/^Operation \w+ is not supported on key /.test(text)) return revoked("access_denied");
-  if (err.name === "AbortError" || (code && NETWORK_ERROR_CODES.has(code)) || /socket hang up/i.test(text)) return unavailable();
-  // TLS failures, CredentialUnavailableError, AuthenticationError and anything unknown: an
-  // outage until proven otherwise, because "revoked" locks the tenant.
-  return unavailable();
-}
-
 export class AzureKeyVaultProvider implements KmsProvider {
   readonly name = "azure" as const;
   private readonly credential: TokenCredential;
@@ -167,6 +102,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
   private readonly caPem?: string;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
+  private readonly clientId?: string;
   private readonly cryptoClients = new Map<string, CryptographyClient>();
   private readonly keyClients = new Map<string, KeyClient>();
   /** Registered key id → wrap algorithm, from one getKey. */
@@ -178,6 +114,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
     this.caPem = config.caPem;
     this.timeoutMs = config.timeoutMs ?? 2000;
     this.maxRetries = config.maxRetries ?? 1;
+    this.clientId = config.clientId;
     if (config.credential) {
       this.credential = config.credential;
     } else if (config.tenantId && config.clientId && config.clientSecret) {
@@ -196,6 +133,23 @@ export class AzureKeyVaultProvider implements KmsProvider {
 
   validateKeyRef(keyId: string): void {
     this.parse(keyId);
+  }
+
+  /** https://<lowercase host, no default port>/keys/<name>[/<version>], no trailing slash. */
+  canonicalKeyRef(keyId: string): string {
+    if (typeof keyId === "string" && /^https:\/\/[^/]+\/keys\/[^/]+(\/[^/]+)?\/$/i.test(keyId)) keyId = keyId.slice(0, -1);
+    // Scheme and host case, default port and leading zeros in the port are normalised by the URL
+    // parser inside parse(); the result is rebuilt from the parsed parts only.
+    const ref = this.parse(keyId);
+    return `${ref.origin}/keys/${ref.name}${ref.version ? `/${ref.version}` : ""}`;
+  }
+
+  async ownershipTags(keyId: string): Promise<Record<string, string>> {
+    const ref = this.parse(keyId);
+    return this.bounded(keyId, async (signal) => {
+      const key = await this.keyClient(ref).getKey(ref.name, { abortSignal: signal, ...(ref.version ? { version: ref.version } : {}) });
+      return { ...(key.properties.tags ?? {}) };
+    });
   }
 
   async wrap(keyId: string, dek: Buffer, _context: Record<string, string>): Promise<WrapResult> {
@@ -227,7 +181,8 @@ export class AzureKeyVaultProvider implements KmsProvider {
     return this.bounded(keyId, async (signal) => {
       try {
         const res = await this.crypto(target, targetRef).unwrapKey(alg, body, { abortSignal: signal });
-        return Buffer.from(res.result);
+        // Copy the DEK out and wipe the SDK's buffer, so the result object holds no key material.
+        return takeSdkBytes(res.result);
       } catch (e) {
         const err = e as RestLikeError;
         // A version that does not exist while the key does means the stored bytes name a version
@@ -368,7 +323,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
     try {
       return await Promise.race([fn(ac.signal), deadline]);
     } catch (e) {
-      const err = classifyAzureError(e, keyId);
+      const err = classifyAzureError(e, keyId, this.clientId);
       // A cached client holds a snapshot of the key (exp, key_ops) and a token; after a
       // revocation or an auth failure start over, so a tenant's fix is seen on the next call.
       if (err.kind === "revoked" || err.detail.providerCode === "Unauthorized") this.forget(keyId);

@@ -44,8 +44,31 @@ function text(v: unknown): string {
   return s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE)}…` : s;
 }
 
+/** The caller ARN a real AccessDeniedException names: "User: <arn> is not authorized to perform: ...". */
+export function callerArnInAccessDenied(message: string): string | null {
+  return /^User: (arn:[^\s]+) is not authorized to perform/.exec(message)?.[1] ?? null;
+}
+
+/**
+ * One spelling for comparing principals: an STS assumed-role session ARN
+ * (arn:aws:sts::123:assumed-role/Name/session) stands for its role (arn:aws:iam::123:role/Name).
+ * Role paths are not part of the session ARN, so roles compare by account and name.
+ */
+export function principalIdentity(arn: string): string {
+  const assumed = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(arn);
+  if (assumed) return `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}`.toLowerCase();
+  const role = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(arn);
+  if (role) return `arn:${role[1]}:iam::${role[2]}:role/${role[3]}`.toLowerCase();
+  return arn.toLowerCase();
+}
+
+export interface AwsClassifyOptions {
+  /** The broker's own principal ARN; an AccessDenied naming any other caller is a vendor-side fault. */
+  expectedPrincipalArn?: string;
+}
+
 /** `operation` is only used in the message (e.g. "Decrypt"). */
-export function classifyAwsError(err: unknown, operation: string): KmsError {
+export function classifyAwsError(err: unknown, operation: string, opts: AwsClassifyOptions = {}): KmsError {
   if (err instanceof KmsError) return err;
   const e = (err && typeof err === "object" ? err : {}) as SdkErrorShape;
   const name = typeof e.name === "string" && e.name ? e.name : "UnknownError";
@@ -69,8 +92,20 @@ export function classifyAwsError(err: unknown, operation: string): KmsError {
       return pendingDeletion
         ? revoked("pending_deletion", "the key is scheduled for deletion")
         : revoked("disabled", "the key is not in a usable state");
-    case "AccessDeniedException":
+    case "AccessDeniedException": {
+      // The broker running under the wrong identity is refused on every tenant's key; that is the
+      // vendor's mistake, and locking every tenant for it would be a self-inflicted outage.
+      const caller = callerArnInAccessDenied(serverMessage);
+      if (opts.expectedPrincipalArn && caller && principalIdentity(caller) !== principalIdentity(opts.expectedPrincipalArn)) {
+        return new KmsError(
+          "unavailable",
+          "aws",
+          describe(`the request was made as ${caller}, not as the broker's configured identity ${opts.expectedPrincipalArn}; this is a broker configuration fault, not a revocation`),
+          { providerCode: name, vendorFault: "wrong_identity" },
+        );
+      }
       return revoked("access_denied", "access to the key was denied");
+    }
     case "NotFoundException":
       return revoked("not_found", "the key does not exist");
   }
@@ -78,7 +113,10 @@ export function classifyAwsError(err: unknown, operation: string): KmsError {
     return new KmsError("invalid", "aws", describe("the request or ciphertext was rejected"), { providerCode: name });
   }
   if (VENDOR_AUTH.has(name)) {
-    return unavailable("the broker's own AWS credentials were rejected; this is a broker configuration fault, not a revocation");
+    return new KmsError("unavailable", "aws", describe("the broker's own AWS credentials were rejected; this is a broker configuration fault, not a revocation"), {
+      providerCode: name,
+      vendorFault: "credentials_rejected",
+    });
   }
   // Before the name check: the SDK renames ECONNRESET/EPIPE/ETIMEDOUT errors to "TimeoutError",
   // and the code says more about what happened.

@@ -73,8 +73,13 @@ export function classifyGcpError(e: unknown, keyId?: string): KmsError {
         return new KmsError("unavailable", "gcp", `GCP KMS reported a checksum mismatch${where}: ${text}`, { providerCode: "crc32c_mismatch" });
       }
       return new KmsError("invalid", "gcp", `GCP KMS rejected the request${where}: ${text}`, { providerCode: "3" });
+    case 16:
+      return new KmsError("unavailable", "gcp", `GCP KMS rejected the broker's own credentials${where}; this is a broker configuration fault, not a revocation: ${text}`, {
+        providerCode: "16",
+        vendorFault: "credentials_rejected",
+      });
     default:
-      // 14, 4, 8, 13, 1, 2, 16 (the vendor's own credentials) and anything unrecognised are transient
+      // 14, 4, 8, 13, 1, 2 and anything unrecognised are transient
       // from the tenant's point of view: they must never lock a tenant.
       return new KmsError("unavailable", "gcp", `GCP KMS unavailable${where}: ${text}`, {
         // No retryAfterSeconds: Cloud KMS quota errors carry no server-suggested delay.
@@ -180,6 +185,28 @@ export class GcpKmsProvider implements KmsProvider {
     if (!LOCATION_RE.test(location)) bad(`location "${location}" must be lowercase letters, digits and hyphens`);
     if (!ID_RE.test(ring)) bad(`key ring "${ring}" must be 1-63 characters of letters, digits, "_" and "-"`);
     if (!ID_RE.test(key)) bad(`crypto key "${key}" must be 1-63 characters of letters, digits, "_" and "-"`);
+  }
+
+  /**
+   * The bare resource name: a full resource name (//cloudkms.googleapis.com/projects/...), a
+   * leading or trailing slash are dropped. Resource names are case-sensitive and kept as given.
+   */
+  canonicalKeyRef(keyId: string): string {
+    if (typeof keyId === "string") {
+      keyId = keyId.replace(/^\/\/cloudkms\.googleapis\.com\//i, "").replace(/^\/(?=projects\/)/, "").replace(/\/$/, "");
+    }
+    this.validateKeyRef(keyId);
+    return keyId;
+  }
+
+  async ownershipTags(keyId: string): Promise<Record<string, string>> {
+    this.validateKeyRef(keyId);
+    try {
+      const [key] = await this.bounded(this.client.getCryptoKey({ name: keyId }, this.callOptions()));
+      return { ...((key.labels as Record<string, string> | null | undefined) ?? {}) };
+    } catch (e) {
+      throw classifyGcpError(e, keyId);
+    }
   }
 
   async wrap(keyId: string, dek: Buffer, context: Record<string, string>): Promise<WrapResult> {

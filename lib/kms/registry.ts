@@ -1,6 +1,11 @@
-// Builds the three providers from server configuration. Endpoints come only from here,
+// Builds the KMS providers from server configuration. Endpoints come only from here,
 // never from tenant input (SSRF): a tenant supplies a key reference, which each provider
 // validates strictly before any network call.
+//
+// Only enabled providers exist (BROKER_PROVIDERS, default: those whose configuration is present),
+// and each is constructed on first use: an AWS-only deployment needs no Azure credentials, and
+// the GCP client never probes the metadata server unless a GCP key is used. A disabled provider
+// answers every call with KmsError("invalid", providerCode "provider_disabled").
 import { readFileSync } from "node:fs";
 import type { BrokerConfig } from "../config/env";
 import { AwsKmsProvider } from "./aws";
@@ -10,34 +15,138 @@ import { KmsError, type KmsProvider, type KmsProviderName } from "./types";
 
 export type KmsProviders = Record<KmsProviderName, KmsProvider>;
 
-export function createKmsProviders(config: BrokerConfig): KmsProviders {
+export const KMS_PROVIDER_NAMES: readonly KmsProviderName[] = ["aws", "azure", "gcp"];
+
+type ProviderConfig = Pick<
+  BrokerConfig,
+  | "demo"
+  | "emulators"
+  | "BROKER_PROVIDERS"
+  | "AWS_ENDPOINT_URL_KMS"
+  | "AWS_ACCESS_KEY_ID"
+  | "AWS_PROFILE"
+  | "AWS_ROLE_ARN"
+  | "AWS_WEB_IDENTITY_TOKEN_FILE"
+  | "AWS_CONTAINER_CREDENTIALS_FULL_URI"
+  | "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+  | "BROKER_AWS_PRINCIPAL_ARN"
+  | "BROKER_VENDOR_AWS_PRINCIPAL"
+  | "AZURE_CLIENT_ID"
+  | "AZURE_TENANT_ID"
+  | "AZURE_CLIENT_SECRET"
+  | "GCP_KMS_ENDPOINT"
+  | "GOOGLE_APPLICATION_CREDENTIALS"
+  | "BROKER_VENDOR_GCP_SERVICE_ACCOUNT"
+>;
+
+/** The providers this broker serves: BROKER_PROVIDERS, or every configured one (all three with emulators / demo). */
+export function enabledProviders(config: ProviderConfig): Set<KmsProviderName> {
+  if (config.BROKER_PROVIDERS) {
+    return new Set(config.BROKER_PROVIDERS.split(",").map((s) => s.trim() as KmsProviderName));
+  }
+  if (config.demo || config.emulators) return new Set(KMS_PROVIDER_NAMES);
+  const on = new Set<KmsProviderName>();
+  const aws = [
+    config.AWS_ENDPOINT_URL_KMS,
+    config.AWS_ACCESS_KEY_ID,
+    config.AWS_PROFILE,
+    config.AWS_ROLE_ARN,
+    config.AWS_WEB_IDENTITY_TOKEN_FILE,
+    config.AWS_CONTAINER_CREDENTIALS_FULL_URI,
+    config.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
+    config.BROKER_AWS_PRINCIPAL_ARN,
+    config.BROKER_VENDOR_AWS_PRINCIPAL,
+  ];
+  if (aws.some(Boolean)) on.add("aws");
+  if (config.AZURE_CLIENT_ID && config.AZURE_TENANT_ID && config.AZURE_CLIENT_SECRET) on.add("azure");
+  if (config.GCP_KMS_ENDPOINT || config.GOOGLE_APPLICATION_CREDENTIALS || config.BROKER_VENDOR_GCP_SERVICE_ACCOUNT) on.add("gcp");
+  return on;
+}
+
+/** Stands in for a provider this broker does not serve. */
+class DisabledProvider implements KmsProvider {
+  constructor(readonly name: KmsProviderName) {}
+  private refuse(): never {
+    throw new KmsError("invalid", this.name, `the ${this.name} provider is not enabled on this broker (BROKER_PROVIDERS)`, { providerCode: "provider_disabled" });
+  }
+  validateKeyRef(): void {
+    this.refuse();
+  }
+  canonicalKeyRef(): string {
+    return this.refuse();
+  }
+  ownershipTags(): Promise<Record<string, string>> {
+    return Promise.resolve().then(() => this.refuse());
+  }
+  wrap(): never {
+    return this.refuse();
+  }
+  unwrap(): never {
+    return this.refuse();
+  }
+  describe(): never {
+    return this.refuse();
+  }
+}
+
+export function isProviderDisabled(e: unknown): boolean {
+  return e instanceof KmsError && e.detail.providerCode === "provider_disabled";
+}
+
+function buildProvider(name: KmsProviderName, config: BrokerConfig): KmsProvider {
   const timeoutMs = config.BROKER_KMS_TIMEOUT_MS;
-  const aws = new AwsKmsProvider({
-    region: config.AWS_REGION,
-    endpoint: config.AWS_ENDPOINT_URL_KMS,
-    credentials:
-      config.AWS_ACCESS_KEY_ID && config.AWS_SECRET_ACCESS_KEY
-        ? { accessKeyId: config.AWS_ACCESS_KEY_ID, secretAccessKey: config.AWS_SECRET_ACCESS_KEY, sessionToken: config.AWS_SESSION_TOKEN }
-        : undefined,
-    timeoutMs,
-  });
-  const azure = new AzureKeyVaultProvider({
-    tenantId: config.AZURE_TENANT_ID,
-    clientId: config.AZURE_CLIENT_ID,
-    clientSecret: config.AZURE_CLIENT_SECRET,
-    authorityHost: config.AZURE_AUTHORITY_HOST,
-    allowedHostSuffixes: config.AZURE_KEYVAULT_ALLOWED_HOSTS.split(",").map((s) => s.trim()).filter(Boolean),
-    caPem: config.AZURE_KEYVAULT_CA_FILE ? readFileSync(config.AZURE_KEYVAULT_CA_FILE, "utf8") : undefined,
-    timeoutMs,
-  });
-  const [gcpHost, gcpPort] = (config.GCP_KMS_ENDPOINT ?? "").split(":");
-  const gcp = new GcpKmsProvider({
-    apiEndpoint: gcpHost || undefined,
-    port: gcpPort ? Number(gcpPort) : undefined,
-    insecureToken: config.GCP_KMS_INSECURE_TOKEN,
-    timeoutMs,
-  });
-  return { aws, azure, gcp };
+  switch (name) {
+    case "aws":
+      return new AwsKmsProvider({
+        region: config.AWS_REGION,
+        endpoint: config.AWS_ENDPOINT_URL_KMS,
+        credentials:
+          config.AWS_ACCESS_KEY_ID && config.AWS_SECRET_ACCESS_KEY
+            ? { accessKeyId: config.AWS_ACCESS_KEY_ID, secretAccessKey: config.AWS_SECRET_ACCESS_KEY, sessionToken: config.AWS_SESSION_TOKEN }
+            : undefined,
+        timeoutMs,
+        expectedPrincipalArn: config.BROKER_AWS_PRINCIPAL_ARN,
+      });
+    case "azure":
+      return new AzureKeyVaultProvider({
+        tenantId: config.AZURE_TENANT_ID,
+        clientId: config.AZURE_CLIENT_ID,
+        clientSecret: config.AZURE_CLIENT_SECRET,
+        authorityHost: config.AZURE_AUTHORITY_HOST,
+        allowedHostSuffixes: config.AZURE_KEYVAULT_ALLOWED_HOSTS.split(",").map((s) => s.trim()).filter(Boolean),
+        caPem: config.AZURE_KEYVAULT_CA_FILE ? readFileSync(config.AZURE_KEYVAULT_CA_FILE, "utf8") : undefined,
+        timeoutMs,
+      });
+    case "gcp": {
+      const [gcpHost, gcpPort] = (config.GCP_KMS_ENDPOINT ?? "").split(":");
+      return new GcpKmsProvider({
+        apiEndpoint: gcpHost || undefined,
+        port: gcpPort ? Number(gcpPort) : undefined,
+        insecureToken: config.GCP_KMS_INSECURE_TOKEN,
+        timeoutMs,
+      });
+    }
+  }
+}
+
+export function createKmsProviders(config: BrokerConfig): KmsProviders {
+  const enabled = enabledProviders(config);
+  const built = new Map<KmsProviderName, KmsProvider>();
+  const providers = {} as KmsProviders;
+  for (const name of KMS_PROVIDER_NAMES) {
+    Object.defineProperty(providers, name, {
+      enumerable: true,
+      get(): KmsProvider {
+        let p = built.get(name);
+        if (!p) {
+          p = enabled.has(name) ? buildProvider(name, config) : new DisabledProvider(name);
+          built.set(name, p);
+        }
+        return p;
+      },
+    });
+  }
+  return providers;
 }
 
 export function providerFor(providers: KmsProviders, name: string): KmsProvider {

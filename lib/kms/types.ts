@@ -8,6 +8,15 @@ export type RevocationReason = "disabled" | "access_denied" | "not_found" | "pen
 
 export type KmsErrorKind = "revoked" | "unavailable" | "invalid";
 
+/**
+ * Why an error is the vendor's own fault rather than anything the tenant did:
+ * - credentials_rejected: the broker's credentials are unknown, malformed or mis-signed;
+ * - wrong_identity: the KMS names a caller that is not the broker's configured identity;
+ * - identity_lacks_access: the broker's identity is refused on the vendor's own canary key too.
+ * Such errors are always `unavailable` (never lock) and are reported to vendor operators.
+ */
+export type VendorFaultCause = "credentials_rejected" | "wrong_identity" | "identity_lacks_access";
+
 export class KmsError extends Error {
   override readonly name = "KmsError";
   constructor(
@@ -21,6 +30,8 @@ export class KmsError extends Error {
       providerCode?: string;
       /** Seconds the provider asked us to wait (throttling). */
       retryAfterSeconds?: number;
+      /** Set when the failure lies with the vendor's own identity or credentials (see VendorFaultCause). */
+      vendorFault?: VendorFaultCause;
     } = {},
   ) {
     super(message);
@@ -58,6 +69,16 @@ export interface KmsProvider {
   readonly name: KmsProviderName;
   /** Throws KmsError("invalid") naming what is wrong with the reference. */
   validateKeyRef(keyId: string): void;
+  /**
+   * The one spelling of a key reference that is stored and compared (validates first, so it throws
+   * like validateKeyRef): two references that name the same key yield the same string.
+   */
+  canonicalKeyRef(keyId: string): string;
+  /**
+   * Tags (AWS key tags, Azure key tags, GCP CryptoKey labels) of the key, for the proof that the
+   * tenant owns it. Errors are classified like every other call.
+   */
+  ownershipTags(keyId: string): Promise<Record<string, string>>;
   /**
    * Wraps a DEK (≤ 64 bytes). `context` (e.g. {tenant, dek}) is bound into the wrapped form where
    * the provider supports it: AWS EncryptionContext (so key-policy conditions can name the tenant),

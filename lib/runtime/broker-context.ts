@@ -15,6 +15,7 @@ import { resyncAfterGap } from "../broker/resync";
 import { ServiceTokenStore } from "../broker/service-tokens";
 import { TenantLockService } from "../broker/tenant-lock";
 import { TenantRegistry } from "../broker/tenant-registry";
+import { createVendorFaultMonitor } from "../broker/vendor-setup";
 import type { BrokerConfig } from "../config/env";
 import type { Database } from "../db/database";
 import type { KmsProviders } from "../kms/registry";
@@ -48,10 +49,11 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   // While the listener is down a revocation elsewhere would go unheard: verify against the database.
   const tokens = new ServiceTokenStore(db, () => bus.connected);
   const locks = new TenantLockService(db, registry, cache, bus, audit, metrics, backgroundErrors);
-  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }), config.BROKER_KMS_CIRCUIT_MS);
+  const vendorFaults = createVendorFaultMonitor({ db, config, providers, logger }, metrics.registry);
+  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
   const keys = new DataKeyService(db, cache, kms);
   const prober = new Prober(
-    { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId },
+    { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults },
     {
       intervalMs: config.BROKER_PROBE_INTERVAL_MS,
       lockedIntervalMs: config.BROKER_LOCKED_PROBE_INTERVAL_MS,
@@ -62,7 +64,7 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   metrics.gauge("cmek_dek_cache_entries", "Unwrapped DEKs held in memory", () => cache.size);
   metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
   metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
-  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors };
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults };
 }
 
 export interface BackgroundLoops {
@@ -100,6 +102,7 @@ export async function startBrokerContext(ctx: BrokerContext): Promise<Background
       await ctx.prober.stop();
       await backgroundErrors.guard("tokens.flush_last_used", () => tokens.flushLastUsed());
       await bus.stop();
+      ctx.vendorFaults.stop();
       cache.clear();
     },
   };

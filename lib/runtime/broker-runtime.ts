@@ -17,6 +17,7 @@ import { buildApi, isApiPath } from "../http/app";
 import type { RouteEnv } from "../http/route";
 import { createKmsProviders, type KmsProviders } from "../kms/registry";
 import { createBrokerContext, startBrokerContext, type BrokerContext } from "./broker-context";
+import type { Logger } from "../observability/logger";
 
 export interface RuntimeOptions {
   config: BrokerConfig;
@@ -27,6 +28,8 @@ export interface RuntimeOptions {
   db?: Database;
   resolveSession?: ConsoleSessionResolver;
   extraRoutes?: Array<(env: RouteEnv) => void>;
+  /** The broker's logger (vendor-side KMS faults); default: a pino logger at BROKER_LOG_LEVEL. */
+  logger?: Logger;
 }
 
 export interface BrokerRuntime {
@@ -57,7 +60,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
         })
       : new NoopAuditSink();
   const providers = opts.providers ?? createKmsProviders(config);
-  const ctx = createBrokerContext({ db, config, providers, audit });
+  const ctx = createBrokerContext({ db, config, providers, audit, logger: opts.logger });
   const loops = await startBrokerContext(ctx);
   const auditServices = await startAuditServices(db, audit, config.demo);
 

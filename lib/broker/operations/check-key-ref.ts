@@ -9,7 +9,7 @@ import type { OperationBase } from "./types";
 export function checkKeyRef({ ctx, actor, provider, keyId }: OperationBase<Pick<BrokerContext, "providers">> & { provider: KmsProviderName; keyId: string }): { ok: true } | { ok: false; message: string } {
   authorize(actor, "key.check");
   try {
-    providerFor(ctx.providers, provider).validateKeyRef(keyId);
+    providerFor(ctx.providers, provider).canonicalKeyRef(keyId);
     return { ok: true };
   } catch (e) {
     return { ok: false, message: isKmsError(e) ? e.message : "invalid key reference" };

@@ -2,10 +2,9 @@
 // throws grant_invalid naming the failed step.
 import { actorOf } from "../../auth/caller";
 import { authorize } from "../../auth/permissions";
-import { providerFor } from "../../kms/registry";
-import { isKmsError, type KmsProviderName } from "../../kms/types";
+import type { KmsProviderName } from "../../kms/types";
 import type { BrokerContext } from "../context";
-import { BrokerError } from "../errors";
+import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership";
 import { validateKeyRoundTrip } from "../key-validation";
 import { requireTenant } from "../tenant-lookup";
 import { describeKey, describeTenant, validationError } from "../views";
@@ -17,27 +16,25 @@ export interface ConnectKeyInput {
   keyId: string;
 }
 
-type Deps = Pick<BrokerContext, "providers" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache">;
+type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache">;
 
 export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId }: TenantOperation<Deps> & ConnectKeyInput) {
   authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
-  const provider = providerFor(ctx.providers, providerName);
-  try {
-    provider.validateKeyRef(keyId);
-  } catch (e) {
-    throw new BrokerError("invalid_key_ref", isKmsError(e) ? e.message : "invalid key reference", { field: "keyId" });
-  }
+  // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
+  const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
+  const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);
   const who = actorOf(actor);
-  const key = { provider: providerName, keyRef: keyId };
-  const result = await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId });
+  const key = { provider: providerName, keyRef };
+  const result = ownership && !ownership.ok ? ownership : await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId });
+  if (ownership?.ok) result.steps.unshift(...ownership.steps);
   await ctx.audit.record({
     tenantId: tenant.id,
     actor: who,
     action: "key.validate",
     outcome: result.ok ? "success" : result.unavailable ? "unavailable" : "denied",
     provider: providerName,
-    keyRef: keyId,
+    keyRef,
     keyVersion: result.keyVersion,
     requestId,
     reason: result.failure ? `${result.failure.step}:${result.failure.reason ?? result.failure.kind}` : undefined,
@@ -45,14 +42,15 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, provider
   });
   if (!result.ok) throw validationError(result);
   await ctx.db.transaction(async (tx) => {
+    await claimKeyRef(tx, ctx.providers, tenant.id, providerName, keyRef, result.keyVersion);
     await tx.query(`UPDATE key_connection SET status = 'replaced' WHERE tenant_id = $1 AND status = 'connected'`, [tenant.id]);
     await tx.query(
       `INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, canary_wrapped, last_validated_at, last_probe_at, last_probe_outcome)
        VALUES (gen_random_uuid(), $1, $2::"KmsProviderName", $3, 'connected', $4, $5, now(), now(), 'success')`,
-      [tenant.id, providerName, keyId, result.keyVersion, result.canaryWrapped],
+      [tenant.id, providerName, keyRef, result.keyVersion, result.canaryWrapped],
     );
   });
-  await ctx.audit.record({ tenantId: tenant.id, actor: who, action: "key.connect", outcome: "success", provider: providerName, keyRef: keyId, keyVersion: result.keyVersion, requestId });
+  await ctx.audit.record({ tenantId: tenant.id, actor: who, action: "key.connect", outcome: "success", provider: providerName, keyRef, keyVersion: result.keyVersion, requestId });
   ctx.keys.forgetTenant(tenant.id);
   let view = (await ctx.registry.load({ id: tenant.id }))!;
   // A working key activates a pending tenant, and resumes one the KMS had locked; a kill switch stays.

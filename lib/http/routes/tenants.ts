@@ -64,7 +64,7 @@ export function tenantRoutes(env: RouteEnv) {
     access: "key.connect",
     params: ZSlugParams,
     body: ZConnectKeyRequest,
-    responses: { 200: ZConnectKeyResponse, 422: ZError, 503: ZError, ...errors },
+    responses: { 200: ZConnectKeyResponse, 409: ZError, 422: ZError, 503: ZError, ...errors },
     handler: async ({ params, body, caller, requestId }) => connectKey({ ctx, actor: caller!, tenant: params.slug, requestId, provider: body.provider, keyId: body.keyId }),
   });
 

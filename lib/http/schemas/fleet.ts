@@ -32,6 +32,19 @@ export const ZFleetPage = z.object({
   total: z.number().int(),
   pages: z.number().int(),
   summary: z.object({ locked: z.number().int(), unreachable: z.number().int(), pending: z.number().int(), ok: z.number().int() }).describe("tenants per health, unfiltered"),
+  vendorAlarms: z
+    .array(
+      z.object({
+        instanceId: z.string(),
+        provider: z.string(),
+        cause: z.string(),
+        message: z.string(),
+        count: z.number().int(),
+        firstAt: z.string(),
+        lastAt: z.string(),
+      }),
+    )
+    .describe("vendor-side KMS credential faults seen by any instance in the last minutes (never tenant locks)"),
 });
 
 export const ZFleetKmsActivity = z.object({
