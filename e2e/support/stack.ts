@@ -12,7 +12,7 @@ import { AwsTenantActions } from "../../emulators/tenant-actions";
 import { loadConfig } from "../../lib/config/env";
 import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
-import { createTestDatabase } from "../../test/support/postgres";
+import { createTestDatabase } from "../../testkit/postgres";
 
 export interface StackInfo {
   url: string;

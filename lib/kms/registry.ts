@@ -26,7 +26,7 @@ export function createKmsProviders(config: BrokerConfig): KmsProviders {
     clientId: config.AZURE_CLIENT_ID,
     clientSecret: config.AZURE_CLIENT_SECRET,
     authorityHost: config.AZURE_AUTHORITY_HOST,
-    allowedHostSuffixes: config.AZURE_KEYVAULT_ALLOWED_HOSTS.split(",").map((s) => s.trim()).filter(Boolean),
+    allowedHostSuffixes: config.AZURE_KEYVAULT_ALLOWED_HOSTS,
     caPem: config.AZURE_KEYVAULT_CA_FILE ? readFileSync(config.AZURE_KEYVAULT_CA_FILE, "utf8") : undefined,
     timeoutMs,
   });

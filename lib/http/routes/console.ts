@@ -1,8 +1,6 @@
 // Endpoints the console needs besides the tenant API: who am I, live key-reference format
 // checks, what to grant the vendor, and the key-health read model.
 import { z } from "zod";
-import { AWS_EMULATOR_VENDOR } from "../../../emulators/aws/server";
-import { GCP_EMULATOR_VENDOR } from "../../../emulators/gcp/server";
 import { BrokerError } from "../../broker/errors";
 import { tenantHealth } from "../../broker/fleet";
 import { isFreshAuth, REAUTH_WINDOW_MS } from "../../auth/roles";
@@ -76,15 +74,13 @@ export function consoleRoutes(env: RouteEnv) {
     handler: async ({ params }) => {
       const t = await broker.requireTenant(params.slug);
       const c = broker.config;
-      // Against the emulators (the broker signs in with their vendor identities), the vendor principals are theirs.
-      const awsEmu = c.emulators || c.AWS_ACCESS_KEY_ID === AWS_EMULATOR_VENDOR.accessKeyId;
-      const gcpEmu = c.emulators || c.GCP_KMS_INSECURE_TOKEN === GCP_EMULATOR_VENDOR.token;
-      const gcpSa = c.BROKER_VENDOR_GCP_SERVICE_ACCOUNT ?? (gcpEmu ? GCP_EMULATOR_VENDOR.member.replace(/^serviceAccount:/, "") : null);
+      // The vendor identities are configuration (against the emulators, their launcher supplies theirs).
+      const gcpSa = c.BROKER_VENDOR_GCP_SERVICE_ACCOUNT ?? null;
       return {
         tenantId: t.id,
         slug: t.slug,
-        aws: { principal: c.BROKER_VENDOR_AWS_PRINCIPAL ?? (awsEmu ? AWS_EMULATOR_VENDOR.arn : null), region: c.AWS_REGION },
-        azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean) },
+        aws: { principal: c.BROKER_VENDOR_AWS_PRINCIPAL ?? null, region: c.AWS_REGION },
+        azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS },
         gcp: { serviceAccount: gcpSa },
       };
     },
