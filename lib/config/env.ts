@@ -76,6 +76,9 @@ const BaseEnvSchema = z.object({
 
 type ParsedEnv = z.infer<typeof BaseEnvSchema>;
 
+/** Every variable the broker reads (the README's configuration table lists each). */
+export const CONFIG_VARIABLES = Object.keys(BaseEnvSchema.shape) as ReadonlyArray<keyof ParsedEnv>;
+
 const CLOUD_VARS = ["AWS_ENDPOINT_URL_KMS", "AWS_ACCESS_KEY_ID", "AZURE_CLIENT_ID", "GCP_KMS_ENDPOINT"] as const;
 
 /** Demo mode and emulators follow from what is configured, unless set explicitly. */

@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, test } from "vitest";
-import { ConfigError, loadConfig, loadDatabaseConfig } from "@/lib/config/env";
+import { CONFIG_VARIABLES, ConfigError, loadConfig, loadDatabaseConfig } from "@/lib/config/env";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const TOKEN = "x".repeat(32);
@@ -120,6 +121,13 @@ describe("configuration", () => {
     expect(msg).toMatch(/^ {2}BROKER_CONSOLE: /m);
     expect(msg).toMatch(/^ {2}BROKER_WEBHOOK_ALLOW_PRIVATE: /m);
     expect(loadConfig({ BROKER_WEBHOOK_ALLOW_PRIVATE: "on" }).BROKER_WEBHOOK_ALLOW_PRIVATE).toBe("on");
+  });
+
+  test("every variable of the schema is in the README's configuration table", () => {
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("### Console"));
+    const missing = CONFIG_VARIABLES.filter((name) => !table.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
   });
 
   test("the migration script's configuration needs only the database variables", () => {
