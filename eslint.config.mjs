@@ -21,10 +21,14 @@ export default tseslint.config(
       "@typescript-eslint/require-await": "error",
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/only-throw-error": "error",
-      "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
+      "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
       // An empty catch needs a comment saying why dropping the failure is safe (CONVENTIONS).
       "no-empty": ["error", { allowEmptyCatch: false }],
+      // Off: the code stringifies `unknown` on purpose (canonical audit forms, CSV cells, messages),
+      // and assertions the rule calls unnecessary are often what keeps an overload or a mock typed.
+      "@typescript-eslint/no-base-to-string": "off",
+      "@typescript-eslint/no-unnecessary-type-assertion": "off",
     },
   },
   {

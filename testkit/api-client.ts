@@ -5,7 +5,7 @@ export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
 /** Response bodies are read field by field by the callers, whose assertions check them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately untyped JSON, see above
-type Json = any;
+export type Json = any;
 
 export interface ApiResponse<T = Json> {
   status: number;

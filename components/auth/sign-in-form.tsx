@@ -18,18 +18,21 @@ export function SignInForm({ ssoName, callbackUrl, initialError, demo }: { ssoNa
       {error ? <Alert tone="error">{error}</Alert> : null}
       <form
         className="stack"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          setBusy(true);
-          setError(null);
-          const res = await signIn("credentials", { redirect: false, email, password });
-          if (!res || res.error) {
-            setBusy(false);
-            setError("That email and password do not match an active console user.");
-            return;
-          }
-          router.replace(callbackUrl);
-          router.refresh();
+          // React ignores a handler's promise; the sign-in runs on and reports through state.
+          void (async () => {
+            setBusy(true);
+            setError(null);
+            const res = await signIn("credentials", { redirect: false, email, password });
+            if (!res || res.error) {
+              setBusy(false);
+              setError("That email and password do not match an active console user.");
+              return;
+            }
+            router.replace(callbackUrl);
+            router.refresh();
+          })();
         }}
       >
         <Field label="Email" type="email" name="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required />

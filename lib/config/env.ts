@@ -1,6 +1,7 @@
 // Server configuration, validated once at start: every variable the broker reads is declared here
 // (and in the README's configuration table), cross-field and production-only rules included, and
-// every problem is reported together, by name. Nothing reads process.env elsewhere, nothing writes it.
+// every problem is reported together, by name. Nothing else reads process.env for the broker, and nothing
+// writes it (the one exception: next-auth's own AUTH_TRUST_HOST, see lib/auth/bootstrap.ts).
 import { z } from "zod";
 
 const onOff = z.enum(["on", "off"]);

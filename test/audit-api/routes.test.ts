@@ -14,10 +14,11 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { verifyWebhookSignature } from "@/lib/audit";
 import { CSV_COLUMNS } from "@/lib/audit/export";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
+import type { Json } from "@/testkit/api-client";
 
 
 const run = promisify(execFile);
-type Ev = Record<string, any>;
+type Ev = Record<string, Json>;
 
 let h: Harness;
 let tmp: string;

@@ -86,7 +86,7 @@ describe.each(["pglite", "postgres"])("migrations on %s", (kind) => {
     } else {
       db = await openDatabase({ pgliteDir: "memory://" });
     }
-    dbs.push({ db, drop: pgTest?.drop });
+    dbs.push({ db, drop: pgTest?.drop.bind(pgTest) });
     const first = await migrate(db);
     expect(first.applied.length).toBeGreaterThan(0);
     const second = await migrate(db);
