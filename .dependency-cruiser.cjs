@@ -113,8 +113,7 @@ module.exports = {
     {
       name: "components-lib-as-types",
       severity: "error",
-      comment:
-        "Console components run in the browser: they import lib/ only as types (z.infer of the API's schemas), except pure, client-safe catalogs (audit actions, roles and permissions).",
+      comment: "Console components run in the browser: they import lib/ only as types (z.infer of the API's schemas), except pure, client-safe catalogs (audit actions, roles and permissions).",
       from: { path: "^components/" },
       to: { path: "^lib/", pathNot: "^lib/audit/catalog\\.ts$|^lib/auth/(roles|permissions)\\.ts$", dependencyTypesNot: ["type-only"] },
     },

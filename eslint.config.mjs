@@ -5,7 +5,20 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/**", ".next/**", "data/**", "lib/db/generated/**", "bench/results/**", "bench/next-route/.next/**", "test-results/**", "playwright-report/**", "next-env.d.ts", "**/*.js", "**/*.cjs", "**/*.mjs"],
+    ignores: [
+      "node_modules/**",
+      ".next/**",
+      "data/**",
+      "lib/db/generated/**",
+      "bench/results/**",
+      "bench/next-route/.next/**",
+      "test-results/**",
+      "playwright-report/**",
+      "next-env.d.ts",
+      "**/*.js",
+      "**/*.cjs",
+      "**/*.mjs",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -10,7 +10,16 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 /** A comma-separated list: entries trimmed, empty entries dropped. */
-const list = (def: string) => z.string().default(def).transform((v) => v.split(",").map((e) => e.trim()).filter(Boolean));
+const list = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) =>
+      v
+        .split(",")
+        .map((e) => e.trim())
+        .filter(Boolean),
+    );
 const intMs = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 const BaseEnvSchema = z.object({
@@ -18,7 +27,12 @@ const BaseEnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default("127.0.0.1"),
   DATA_DIR: z.string().default("./data"),
-  DATABASE_URL: optionalString.pipe(z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional()),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+  ),
   BROKER_ADMIN_TOKEN: optionalString.pipe(z.string().min(24, "must be at least 24 characters").optional()),
   BROKER_EMULATORS: onOff.optional(),
   BROKER_DEMO: onOff.optional(),
@@ -93,24 +107,27 @@ function deriveMode(env: ParsedEnv): { demo: boolean; emulators: boolean } {
 
 // The rules run even when some variables are invalid (`when`), so that one error lists every problem;
 // a value that failed its own check is then the raw string, and the rules treat it as not set/not matching.
-const EnvSchema = BaseEnvSchema.superRefine((env, ctx) => {
-  const problem = (name: keyof ParsedEnv, message: string) => ctx.addIssue({ code: "custom", path: [name], message });
-  if (env.GCP_KMS_ENDPOINT && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(env.GCP_KMS_ENDPOINT)) problem("GCP_KMS_ENDPOINT", "must be host or host:port");
-  const oidc = [env.BROKER_OIDC_ISSUER, env.BROKER_OIDC_CLIENT_ID, env.BROKER_OIDC_CLIENT_SECRET].filter(Boolean).length;
-  if (oidc !== 0 && oidc !== 3) problem("BROKER_OIDC_ISSUER", "set BROKER_OIDC_ISSUER, BROKER_OIDC_CLIENT_ID and BROKER_OIDC_CLIENT_SECRET together");
-  if (env.GCP_KMS_INSECURE_TOKEN && !env.GCP_KMS_ENDPOINT) problem("GCP_KMS_INSECURE_TOKEN", "only makes sense with GCP_KMS_ENDPOINT (emulator)");
-  // Production outside the demo: nothing may be generated, so the secrets and the console's URL must be given.
-  if (env.NODE_ENV !== "production" || deriveMode(env).demo) return;
-  if (!env.BROKER_ADMIN_TOKEN) {
-    problem("BROKER_ADMIN_TOKEN", "required in production (set a random value of at least 24 characters, or BROKER_DEMO=on for a throwaway demo)");
-  }
-  if (env.BROKER_CONSOLE === "on" && !env.NEXTAUTH_SECRET) {
-    problem("NEXTAUTH_SECRET", "required in production for the console (a random value of at least 32 characters; or BROKER_CONSOLE=off)");
-  }
-  if (env.BROKER_CONSOLE === "on" && !env.NEXTAUTH_URL) {
-    problem("NEXTAUTH_URL", "required in production for the console (its public URL, e.g. https://cmek.example.com; or BROKER_CONSOLE=off)");
-  }
-}, { when: () => true });
+const EnvSchema = BaseEnvSchema.superRefine(
+  (env, ctx) => {
+    const problem = (name: keyof ParsedEnv, message: string) => ctx.addIssue({ code: "custom", path: [name], message });
+    if (env.GCP_KMS_ENDPOINT && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(env.GCP_KMS_ENDPOINT)) problem("GCP_KMS_ENDPOINT", "must be host or host:port");
+    const oidc = [env.BROKER_OIDC_ISSUER, env.BROKER_OIDC_CLIENT_ID, env.BROKER_OIDC_CLIENT_SECRET].filter(Boolean).length;
+    if (oidc !== 0 && oidc !== 3) problem("BROKER_OIDC_ISSUER", "set BROKER_OIDC_ISSUER, BROKER_OIDC_CLIENT_ID and BROKER_OIDC_CLIENT_SECRET together");
+    if (env.GCP_KMS_INSECURE_TOKEN && !env.GCP_KMS_ENDPOINT) problem("GCP_KMS_INSECURE_TOKEN", "only makes sense with GCP_KMS_ENDPOINT (emulator)");
+    // Production outside the demo: nothing may be generated, so the secrets and the console's URL must be given.
+    if (env.NODE_ENV !== "production" || deriveMode(env).demo) return;
+    if (!env.BROKER_ADMIN_TOKEN) {
+      problem("BROKER_ADMIN_TOKEN", "required in production (set a random value of at least 24 characters, or BROKER_DEMO=on for a throwaway demo)");
+    }
+    if (env.BROKER_CONSOLE === "on" && !env.NEXTAUTH_SECRET) {
+      problem("NEXTAUTH_SECRET", "required in production for the console (a random value of at least 32 characters; or BROKER_CONSOLE=off)");
+    }
+    if (env.BROKER_CONSOLE === "on" && !env.NEXTAUTH_URL) {
+      problem("NEXTAUTH_URL", "required in production for the console (its public URL, e.g. https://cmek.example.com; or BROKER_CONSOLE=off)");
+    }
+  },
+  { when: () => true },
+);
 
 export type RawEnv = ParsedEnv;
 

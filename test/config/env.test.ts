@@ -94,7 +94,9 @@ describe("configuration", () => {
   });
 
   test("the three OIDC variables go together", () => {
-    expect(problems({ BROKER_OIDC_ISSUER: "https://idp.example.com", BROKER_OIDC_CLIENT_ID: "c" })).toMatch(/BROKER_OIDC_ISSUER: set BROKER_OIDC_ISSUER, BROKER_OIDC_CLIENT_ID and BROKER_OIDC_CLIENT_SECRET together/);
+    expect(problems({ BROKER_OIDC_ISSUER: "https://idp.example.com", BROKER_OIDC_CLIENT_ID: "c" })).toMatch(
+      /BROKER_OIDC_ISSUER: set BROKER_OIDC_ISSUER, BROKER_OIDC_CLIENT_ID and BROKER_OIDC_CLIENT_SECRET together/,
+    );
     const c = loadConfig({ BROKER_OIDC_ISSUER: "https://idp.example.com", BROKER_OIDC_CLIENT_ID: "c", BROKER_OIDC_CLIENT_SECRET: "s" });
     expect(c.BROKER_OIDC_CLIENT_ID).toBe("c");
   });
