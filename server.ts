@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, type BrokerConfig } from "./lib/config/env";
 import { startBrokerRuntime, type BrokerRuntime } from "./lib/runtime/broker-runtime";
 
 export async function startServer(config: BrokerConfig): Promise<BrokerRuntime> {
-  const runtime = await startBrokerRuntime({ config, withNext: process.env.BROKER_CONSOLE !== "off" });
+  const runtime = await startBrokerRuntime({ config, withNext: config.BROKER_CONSOLE === "on" });
   console.log(`cmek-broker listening on ${runtime.url} (instance ${config.instanceId}, database ${runtime.db.kind})`);
   let closing = false;
   const shutdown = async (signal: string) => {
@@ -21,18 +21,21 @@ export async function startServer(config: BrokerConfig): Promise<BrokerRuntime> 
   return runtime;
 }
 
+/** The validated configuration; on a configuration problem, its message alone (no stack trace) and exit 1. */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): BrokerConfig {
   try {
     return loadConfig(env);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      process.exit(2);
-    }
-    throw e;
+    exitOnStartFailure(e);
   }
 }
 
+/** A start that failed: a configuration problem prints its message alone, anything else its stack; exit 1 either way. */
+export function exitOnStartFailure(e: unknown): never {
+  console.error(e instanceof ConfigError ? e.message : e);
+  process.exit(1);
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void startServer(loadConfigOrExit());
+  startServer(loadConfigOrExit()).catch(exitOnStartFailure);
 }

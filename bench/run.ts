@@ -1,6 +1,6 @@
 // `npm run bench` (full) and `npm run bench -- --quick` (CI smoke, < 3 minutes, asserts nothing).
 // Starts everything it needs itself: KMS emulators (this process), fresh PostgreSQL databases
-// (test/support/postgres.ts, TEST_POSTGRES_URL), brokers and baselines as child processes.
+// (testkit/postgres.ts, TEST_POSTGRES_URL), brokers and baselines as child processes.
 // Prints one section per scenario and writes bench/results/latest.json. Every figure is measured
 // in this run; ratios are against baselines measured in this run.
 import { mkdirSync, writeFileSync } from "node:fs";

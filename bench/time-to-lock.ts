@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { ms, type Mode, type Section } from "./lib/report";
 import { readyTenant, type ApiClient, type Stack } from "./lib/stack";
-import { median, percentile, round, sleep } from "./lib/stats";
+import { median, percentile, sleep } from "./lib/stats";
 import { pool } from "./lib/tenants";
 
 type Ready = Awaited<ReturnType<typeof readyTenant>>;

@@ -84,7 +84,7 @@ test("audit dashboard is live, filters, opens details, exports and verifies", as
   const encRow = table.locator('tr[data-action="encrypt"]', { hasText: encId });
   await encRow.getByRole("button", { name: /Details/ }).focus();
   await page.keyboard.press("Enter");
-  const dialog = page.getByRole("dialog", { name: `Audit event #${apiRow.seq}` });
+  const dialog = page.getByRole("dialog", { name: `Audit event #${String(apiRow.seq)}` });
   await expect(dialog).toBeVisible();
   await expect(dialog.getByTestId("detail-hash")).toHaveText(String(apiRow.hash));
   await expect(dialog.getByTestId("detail-prevHash")).toHaveText(String(apiRow.prevHash));

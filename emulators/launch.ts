@@ -148,6 +148,9 @@ export async function startEmulators(opts: StartEmulatorsOptions): Promise<Emula
     AZURE_KEYVAULT_CA_FILE: azure.caFile,
     GCP_KMS_ENDPOINT: `127.0.0.1:${gcp.grpcPort}`,
     GCP_KMS_INSECURE_TOKEN: GCP_EMULATOR_VENDOR.token,
+    // The identities the console tells tenants to grant: the emulators' vendor principals.
+    BROKER_VENDOR_AWS_PRINCIPAL: AWS_EMULATOR_VENDOR.arn,
+    BROKER_VENDOR_GCP_SERVICE_ACCOUNT: GCP_EMULATOR_VENDOR.member.replace(/^serviceAccount:/, ""),
   });
   return {
     aws,

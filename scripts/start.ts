@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfigOrExit, startServer } from "../server";
+import type { EmulatorSet } from "../emulators/launch";
+import { exitOnStartFailure, loadConfigOrExit, startServer } from "../server";
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 process.chdir(root);
@@ -16,10 +17,12 @@ const first = loadConfigOrExit();
 const dataDir = path.resolve(first.DATA_DIR);
 mkdirSync(dataDir, { recursive: true });
 
-if (first.demo && !process.env.BROKER_ADMIN_TOKEN) process.env.BROKER_ADMIN_TOKEN = persistedSecret(path.join(dataDir, "demo-admin-token"));
-if (first.demo && !process.env.NEXTAUTH_SECRET) process.env.NEXTAUTH_SECRET = persistedSecret(path.join(dataDir, "nextauth-secret"));
+// What the demo generates and the emulators supply reaches the server as configuration (process.env is never written).
+const supplied: Record<string, string> = {};
+if (first.demo && !first.BROKER_ADMIN_TOKEN) supplied.BROKER_ADMIN_TOKEN = persistedSecret(path.join(dataDir, "demo-admin-token"));
+if (first.demo && !first.NEXTAUTH_SECRET) supplied.NEXTAUTH_SECRET = persistedSecret(path.join(dataDir, "nextauth-secret"));
 
-let emulators: Awaited<ReturnType<typeof import("../emulators/launch").startEmulators>> | null = null;
+let emulators: EmulatorSet | null = null;
 if (first.emulators) {
   const { emulatorPortOverrides, isEmulatorStartError, startEmulators } = await import("../emulators/launch");
   // Ports: CMEK_EMULATOR_*_PORT or --aws-port/--azure-port/--gcp-port/--gcp-control-port (README).
@@ -30,19 +33,20 @@ if (first.emulators) {
     console.error(e.message);
     process.exit(1);
   }
-  for (const [k, v] of Object.entries(emulators.brokerEnv)) if (!process.env[k]) process.env[k] = v;
+  // Variables set in the environment win over the emulators' (e.g. a real AWS with emulated Azure and GCP).
+  for (const [k, v] of Object.entries(emulators.brokerEnv)) if (!process.env[k]) supplied[k] = v;
   console.log(`KMS emulators: AWS ${emulators.aws.url}, Azure ${emulators.azure.vaultUrl}, GCP 127.0.0.1:${emulators.gcp.grpcPort}`);
 }
 
-if (process.env.BROKER_CONSOLE !== "off" && !existsSync(path.join(root, ".next", "BUILD_ID"))) {
+if (first.BROKER_CONSOLE === "on" && !existsSync(path.join(root, ".next", "BUILD_ID"))) {
   console.log("No production build yet: running `next build` once (about a minute)...");
-  const r = spawnSync(path.join(root, "node_modules/.bin/next"), ["build"], { stdio: "inherit", env: { ...process.env, NODE_ENV: "production" } });
+  const r = spawnSync(path.join(root, "node_modules/.bin/next"), ["build"], { stdio: "inherit", env: { ...process.env, ...supplied, NODE_ENV: "production" } });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
 // Demo keeps the emulators' env; a configured deployment must not silently fall back to demo mode.
-const config = loadConfigOrExit({ ...process.env, BROKER_DEMO: first.demo ? "on" : "off" });
-const runtime = await startServer(config);
+const config = loadConfigOrExit({ ...process.env, ...supplied, BROKER_DEMO: first.demo ? "on" : "off" });
+const runtime = await startServer(config).catch(exitOnStartFailure);
 
 if (config.demo && emulators) {
   const { seedDemo, printDemo } = await import("./demo-seed");

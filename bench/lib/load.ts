@@ -6,17 +6,10 @@
 // the cores were shared.
 import autocannon from "autocannon";
 import { withCpuShare } from "./proc";
-import { latencySummary, pacedRun } from "./paced-load";
+import { latencySummary, pacedRun, type Target } from "./paced-load";
 import { median, round } from "./stats";
 
-export interface Target {
-  name: string;
-  url: string;
-  pid: number;
-  path: string;
-  body: string;
-  headers?: Record<string, string>;
-}
+export type { Target } from "./paced-load";
 
 export interface LoadOptions {
   connections: number;

@@ -6,7 +6,16 @@
 // to when its response ended, so a server that falls behind is charged for the queueing it causes.
 import http from "node:http";
 import { percentile } from "./stats";
-import type { Target } from "./load";
+
+/** One server under load (defined here, not in load.ts, so the two modules do not import each other). */
+export interface Target {
+  name: string;
+  url: string;
+  pid: number;
+  path: string;
+  body: string;
+  headers?: Record<string, string>;
+}
 
 export interface PacedResult {
   /** Responses that completed with 2xx per second of the run. */

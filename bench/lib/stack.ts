@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { startEmulators, type EmulatorSet } from "../../emulators/launch";
 import { AwsTenantActions, AzureTenantActions, GcpTenantActions } from "../../emulators/tenant-actions";
-import { ADMIN_TOKEN, ApiClient } from "../../test/support/broker-harness";
-import { createTestDatabase, type TestDatabase } from "../../test/support/postgres";
+import { ADMIN_TOKEN, ApiClient } from "../../testkit/api-client";
+import { createTestDatabase, type TestDatabase } from "../../testkit/postgres";
 import { startChild, type Child } from "./proc";
 
 export { ADMIN_TOKEN, ApiClient };

@@ -20,18 +20,21 @@ export function SignInForm({ ssoName, callbackUrl, initialError, demo }: { ssoNa
       {error ? <Alert tone="error">{error}</Alert> : null}
       <form
         className="stack"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          setBusy(true);
-          setError(null);
-          const res = await signIn("credentials", { redirect: false, email, password });
-          if (!res || res.error) {
-            setBusy(false);
-            setError(signInErrorMessage(res?.error ?? "CredentialsSignin"));
-            return;
-          }
-          router.replace(safeCallbackPath(callbackUrl, window.location.origin));
-          router.refresh();
+          // React ignores a handler's promise; the sign-in runs on and reports through state.
+          void (async () => {
+            setBusy(true);
+            setError(null);
+            const res = await signIn("credentials", { redirect: false, email, password });
+            if (!res || res.error) {
+              setBusy(false);
+              setError(signInErrorMessage(res?.error ?? "CredentialsSignin"));
+              return;
+            }
+            router.replace(safeCallbackPath(callbackUrl, window.location.origin));
+            router.refresh();
+          })();
         }}
       >
         <Field label="Email" type="email" name="email" autoComplete="username" value={email} onChange={(e) => setEmail(e.target.value)} required />

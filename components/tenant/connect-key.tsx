@@ -9,7 +9,7 @@ import { PROVIDER_LABEL } from "../format";
 import { qk } from "../query-keys";
 import { useSensitiveAction } from "../reauth";
 import { Button } from "../ui/button";
-import { Card, CardTitle } from "../ui/card";
+import { Card } from "../ui/card";
 import { CodeBlock } from "../ui/copy-button";
 import { Field } from "../ui/input";
 import { Alert, ErrorState, LoadingBlock } from "../ui/state";

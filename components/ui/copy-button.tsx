@@ -10,15 +10,18 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
       variant="secondary"
       size="sm"
       className="copy"
-      onClick={async () => {
-        try {
-          await navigator.clipboard.writeText(text);
-        } catch {
-          // Clipboard permission can be denied (insecure origin); selecting the text is the fallback.
-          return;
-        }
-        setCopied(true);
-        setTimeout(() => setCopied(false), 2000);
+      onClick={() => {
+        // React ignores a handler's promise; the copy reports through state.
+        void (async () => {
+          try {
+            await navigator.clipboard.writeText(text);
+          } catch {
+            // Clipboard permission can be denied (insecure origin); selecting the text is the fallback.
+            return;
+          }
+          setCopied(true);
+          setTimeout(() => setCopied(false), 2000);
+        })();
       }}
     >
       {copied ? "Copied" : label}

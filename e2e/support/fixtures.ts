@@ -4,6 +4,7 @@ import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import type { Json } from "../../testkit/api-client";
 import type { StackInfo } from "./stack";
 
 export function stack(): StackInfo {
@@ -45,13 +46,13 @@ export async function expectAccessible(page: Page, label: string): Promise<void>
   ).toEqual([]);
 }
 
-export interface ApiResult<T = any> {
+export interface ApiResult<T = Json> {
   status: number;
   body: T;
 }
 
 /** Calls the broker's API the way an internal service or the vendor's tooling does. */
-export async function callApi<T = any>(method: string, apiPath: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiResult<T>> {
+export async function callApi<T = Json>(method: string, apiPath: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<ApiResult<T>> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers["content-type"] = "application/json";

@@ -15,7 +15,7 @@ import { connectKey } from "../../lib/broker/operations/connect-key";
 import { createTenant } from "../../lib/broker/operations/create-tenant";
 import { createToken } from "../../lib/broker/operations/create-token";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
-import { createTestDatabase } from "../../test/support/postgres";
+import { createTestDatabase } from "../../testkit/postgres";
 import { startTestIdp, type IdpAccount } from "./oidc-idp";
 import { ownedAwsKey } from "../../scripts/owned-keys";
 

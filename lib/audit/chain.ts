@@ -19,6 +19,8 @@ export class AuditEntryInvalidError extends Error {
   override readonly name = "AuditEntryInvalidError";
 }
 
+// NUL on purpose: PostgreSQL text cannot hold it.
+// eslint-disable-next-line no-control-regex -- the NUL character is what this pattern replaces
 const LONE_SURROGATE_OR_NUL = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\u0000/g;
 
 function text(s: unknown): string | null {

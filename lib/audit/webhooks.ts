@@ -185,7 +185,7 @@ export function verifyWebhookSignature(
   if (!match) return { ok: false, reason: "bad_signature" };
   const now = opts.now ?? Date.now();
   if (Math.abs(now / 1000 - Number(timestamp)) > (opts.toleranceSec ?? 300)) return { ok: false, reason: "stale_timestamp" };
-  let deliveryId: string | null = null;
+  let deliveryId: string | null;
   try {
     const parsed = JSON.parse(text) as { deliveryId?: unknown };
     deliveryId = typeof parsed.deliveryId === "string" ? parsed.deliveryId : null;

@@ -1,49 +1,42 @@
-// Prepares the console's auth settings before Next.js serves anything: next-auth reads
-// NEXTAUTH_SECRET from the environment, and the API's session resolver must use the same one.
+// Prepares the console's auth settings before Next.js serves anything: next-auth (getAuthOptions)
+// and the API's session resolver must use the same secret. The configuration schema has already
+// checked it (and NEXTAUTH_URL): both are required in production outside the demo.
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, type BrokerConfig } from "../config/env";
+import type { BrokerConfig } from "../config/env";
 import type { Database } from "../db/database";
 import type { ConsoleSessionResolver } from "./caller";
 import { isSecureConsole } from "./config-shared";
 import { createConsoleSessionResolver } from "./console-session";
 
+/**
+ * The console's session secret: the configured one, else (demo, development, tests) one generated
+ * once and kept in DATA_DIR, so that a restart keeps everyone signed in and that every reader of
+ * this function in the process (the API's resolver, next-auth inside Next.js) gets the same value.
+ */
 export function ensureNextAuthSecret(config: BrokerConfig): string {
-  const given = config.NEXTAUTH_SECRET ?? process.env.NEXTAUTH_SECRET;
-  if (given) {
-    if (given.length < 32) throw new ConfigError("invalid configuration:\n  NEXTAUTH_SECRET: must be at least 32 characters");
-    return given;
+  if (config.NEXTAUTH_SECRET) return config.NEXTAUTH_SECRET;
+  const file = path.join(config.DATA_DIR, "nextauth-secret");
+  if (existsSync(file)) {
+    const s = readFileSync(file, "utf8").trim();
+    if (s.length >= 32) return s;
   }
-  if (config.demo) {
-    // Persisted so that restarting the demo keeps everyone signed in.
-    const file = path.join(config.DATA_DIR, "nextauth-secret");
-    if (existsSync(file)) {
-      const s = readFileSync(file, "utf8").trim();
-      if (s.length >= 32) return s;
-    }
-    mkdirSync(config.DATA_DIR, { recursive: true });
-    const s = randomBytes(32).toString("base64url");
-    writeFileSync(file, s + "\n", { mode: 0o600 });
-    return s;
-  }
-  if (config.NODE_ENV === "production") {
-    throw new ConfigError("invalid configuration:\n  NEXTAUTH_SECRET: required in production for the console (a random value of at least 32 characters)");
-  }
-  return randomBytes(32).toString("base64url");
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  const s = randomBytes(32).toString("base64url");
+  writeFileSync(file, s + "\n", { mode: 0o600 });
+  return s;
 }
 
-/** Sets the environment next-auth reads and returns the API's console-session resolver. */
+/** Returns the API's console-session resolver, with the same secret and cookie settings as next-auth. */
 export function prepareConsoleAuth(config: BrokerConfig, db: Database): ConsoleSessionResolver {
   const secret = ensureNextAuthSecret(config);
-  process.env.NEXTAUTH_SECRET = secret;
-  if (!process.env.NEXTAUTH_URL && config.NEXTAUTH_URL) process.env.NEXTAUTH_URL = config.NEXTAUTH_URL;
-  if (!process.env.NEXTAUTH_URL) {
-    if (!config.demo && config.NODE_ENV === "production") {
-      throw new ConfigError("invalid configuration:\n  NEXTAUTH_URL: required in production for the console (its public URL, e.g. https://cmek.example.com)");
-    }
-    // The local demo is reached as localhost or 127.0.0.1 alike; let next-auth take the origin from the Host header.
+  if (!config.NEXTAUTH_URL && !process.env.AUTH_TRUST_HOST) {
+    // The one write to the environment, before Next.js starts: next-auth v4 takes its origin only from
+    // process.env (NEXTAUTH_URL, else the Host header when AUTH_TRUST_HOST is set). Without a configured
+    // URL (the local demo, development; production requires NEXTAUTH_URL) the console is reached as
+    // localhost or 127.0.0.1 alike, so next-auth takes the origin from the Host header.
     process.env.AUTH_TRUST_HOST = "true";
   }
-  return createConsoleSessionResolver(db, { secret, secureCookies: isSecureConsole(process.env), publicOrigin: process.env.NEXTAUTH_URL });
+  return createConsoleSessionResolver(db, { secret, secureCookies: isSecureConsole(config), publicOrigin: config.NEXTAUTH_URL });
 }

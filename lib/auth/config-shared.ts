@@ -1,5 +1,5 @@
 // Cookie settings that next-auth (in Next.js) and the API's session resolver (in Fastify) must agree on.
-export function isSecureConsole(env: { NEXTAUTH_URL?: string } = process.env): boolean {
+export function isSecureConsole(env: { NEXTAUTH_URL?: string }): boolean {
   return (env.NEXTAUTH_URL ?? "").startsWith("https://");
 }
 

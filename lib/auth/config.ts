@@ -8,6 +8,7 @@ import NextAuth, { getServerSession, type NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import type { OAuthConfig } from "next-auth/providers/oauth";
 import type { BrokerConfig } from "../config/env";
+import { ensureNextAuthSecret } from "./bootstrap";
 import { safeRedirectUrl } from "./callback-url";
 import { CLIENT_ADDRESS_HEADER, isSecureConsole } from "./config-shared";
 import { EMAIL_UNVERIFIED, tooManyAttemptsCode } from "./sign-in-errors";
@@ -107,9 +108,9 @@ export function getAuthOptions(): NextAuthOptions {
   const oidc = oidcProvider(config);
 
   const options: NextAuthOptions = {
-    secret: process.env.NEXTAUTH_SECRET,
+    secret: ensureNextAuthSecret(config),
     session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_S },
-    useSecureCookies: isSecureConsole(process.env),
+    useSecureCookies: isSecureConsole(config),
     pages: { signIn: "/sign-in", error: "/sign-in" },
     providers: [
       CredentialsProvider({

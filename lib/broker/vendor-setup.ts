@@ -13,7 +13,7 @@ export function createVendorFaultMonitor(
   registry: Registry,
 ): VendorFaultMonitor {
   const { config } = deps;
-  const aws = (config.BROKER_AWS_CANARY_KEY_ARN ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const aws = config.BROKER_AWS_CANARY_KEY_ARN;
   const keys = {
     ...(aws.length ? { aws } : {}),
     ...(config.BROKER_AZURE_CANARY_KEY_ID ? { azure: config.BROKER_AZURE_CANARY_KEY_ID } : {}),

@@ -12,7 +12,7 @@
 // under the tenant, DEK and context it was sealed for, and no header byte can be changed.
 import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import { canonicalContext, type EncryptionContext } from "./canonical-context";
-import { DataKeyMaterial } from "./data-key-material";
+import type { DataKeyMaterial } from "./data-key-material";
 import { InvalidCiphertextError } from "./errors";
 
 export const ENVELOPE_VERSION = 1;

@@ -60,7 +60,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : openPglite(opts.pgliteDir ?? "./data/pglite");
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Database> {
+/** Synchronous: the pool connects lazily, on the first query. */
+function openPostgres(url: string, poolSize: number): Database {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker" });
   // An idle client that errors (server restart) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
@@ -88,11 +89,11 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
           begun = true;
           if (!params || params.length === 0) {
             const res = (await client.query(`${begin}; ${sql}`)) as unknown as pg.QueryResult | pg.QueryResult[];
-            return Array.isArray(res) ? res[res.length - 1]!.rows : res.rows;
+            return (Array.isArray(res) ? res[res.length - 1]!.rows : res.rows) as Row[];
           }
           await client.query(begin);
         }
-        return (await client.query(sql, params as unknown[])).rows;
+        return (await client.query(sql, params as unknown[])).rows as Row[];
       };
       try {
         const result = await fn({
@@ -182,7 +183,7 @@ class PgListener {
     this.client = null;
     this.gap.onDisconnect?.();
     const attempt = (delay: number) => {
-      this.retryTimer = setTimeout(async () => {
+      const retry = async () => {
         this.retryTimer = null;
         if (this.stopped) return;
         try {
@@ -191,7 +192,9 @@ class PgListener {
         } catch {
           attempt(Math.min(delay * 2, 5000));
         }
-      }, delay);
+      };
+      // retry() handles its own failure (by scheduling the next attempt), so its promise can be dropped.
+      this.retryTimer = setTimeout(() => void retry(), delay);
     };
     attempt(100);
   }
@@ -239,14 +242,15 @@ async function openPglite(dir: string): Promise<Database> {
         });
       });
     },
-    async reserveSession() {
-      return {
-        query: async (sql, params) => (await db.query(sql, params)).rows as never,
-        exec: async (sql) => {
+    reserveSession() {
+      return Promise.resolve({
+        query: async (sql: string, params?: unknown[]) => (await db.query(sql, params)).rows as never,
+        exec: async (sql: string) => {
           await db.exec(sql);
         },
+        // One embedded connection: nothing to give back.
         release() {},
-      };
+      });
     },
     async listen(channel, onMessage) {
       const unlisten = await db.listen(channel, onMessage);

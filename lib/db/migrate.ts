@@ -39,7 +39,7 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
       try {
         await tx.exec(sql);
       } catch (e) {
-        throw new Error(`migration ${name} failed: ${(e as Error).message}`);
+        throw new Error(`migration ${name} failed: ${(e as Error).message}`, { cause: e });
       }
       await tx.query(`INSERT INTO "_cmek_migrations" (name, checksum) VALUES ($1, $2)`, [name, checksum]);
       result.applied.push(name);

@@ -41,8 +41,8 @@ type ProviderConfig = Pick<
 
 /** The providers this broker serves: BROKER_PROVIDERS, or every configured one (all three with emulators / demo). */
 export function enabledProviders(config: ProviderConfig): Set<KmsProviderName> {
-  if (config.BROKER_PROVIDERS) {
-    return new Set(config.BROKER_PROVIDERS.split(",").map((s) => s.trim() as KmsProviderName));
+  if (config.BROKER_PROVIDERS.length) {
+    return new Set<KmsProviderName>(config.BROKER_PROVIDERS);
   }
   if (config.demo || config.emulators) return new Set(KMS_PROVIDER_NAMES);
   const on = new Set<KmsProviderName>();
@@ -113,7 +113,7 @@ function buildProvider(name: KmsProviderName, config: BrokerConfig): KmsProvider
         clientId: config.AZURE_CLIENT_ID,
         clientSecret: config.AZURE_CLIENT_SECRET,
         authorityHost: config.AZURE_AUTHORITY_HOST,
-        allowedHostSuffixes: config.AZURE_KEYVAULT_ALLOWED_HOSTS.split(",").map((s) => s.trim()).filter(Boolean),
+        allowedHostSuffixes: config.AZURE_KEYVAULT_ALLOWED_HOSTS,
         caPem: config.AZURE_KEYVAULT_CA_FILE ? readFileSync(config.AZURE_KEYVAULT_CA_FILE, "utf8") : undefined,
         timeoutMs,
       });

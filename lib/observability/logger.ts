@@ -7,7 +7,7 @@ export type { Logger };
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
-export function createLogger(opts: { level?: LogLevel | string; instanceId?: string; destination?: pino.DestinationStream } = {}): Logger {
+export function createLogger(opts: { level?: LogLevel; instanceId?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
     {
       level: opts.level ?? "info",

@@ -62,7 +62,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
   const providers = opts.providers ?? createKmsProviders(config);
   const ctx = createBrokerContext({ db, config, providers, audit, logger: opts.logger });
   const loops = await startBrokerContext(ctx);
-  const auditServices = await startAuditServices(db, audit, config.demo);
+  const auditServices = await startAuditServices(db, audit, config.demo || config.BROKER_WEBHOOK_ALLOW_PRIVATE === "on");
 
   let nextHandler: NodeHandler | null = null;
   let closeNext: (() => Promise<void>) | null = null;
@@ -120,7 +120,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
  * Everything that hangs off the audit writer: signed checkpoints, webhook deliveries, the live
  * feed for SSE and retention pruning. Nothing of it runs when auditing is off.
  */
-async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSink, demo: boolean) {
+async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSink, allowPrivateWebhooks: boolean) {
   if (!(audit instanceof AuditWriter)) return { routeEnv: {}, stop: async () => {} };
   const checkpoints = new CheckpointScheduler(db, audit);
   checkpoints.start();
@@ -131,7 +131,7 @@ async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSi
   const retention = setInterval(() => void applyRetention(db).catch((e) => console.error(`audit retention: ${(e as Error).message}`)), 3_600_000);
   retention.unref();
   return {
-    routeEnv: { auditFeed: feed, webhooks, allowPrivateWebhooks: demo || process.env.BROKER_WEBHOOK_ALLOW_PRIVATE === "on" },
+    routeEnv: { auditFeed: feed, webhooks, allowPrivateWebhooks },
     async stop() {
       clearInterval(retention);
       feed.close();

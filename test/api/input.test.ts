@@ -1,6 +1,6 @@
 // Bad input gets the documented 4xx code and a JSON error, never a 500 or a stack trace.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startHarness, ADMIN_TOKEN, type Harness } from "../support/broker-harness";
+import { startHarness, ADMIN_TOKEN, type ApiResponse, type Harness } from "../support/broker-harness";
 
 let h: Harness;
 let token: string;
@@ -16,7 +16,7 @@ afterAll(async () => {
 const enc = "/api/v1/tenants/inputs/encrypt";
 const dec = "/api/v1/tenants/inputs/decrypt";
 
-function expectError(r: { status: number; body: any }, status: number, code: string) {
+function expectError(r: ApiResponse, status: number, code: string) {
   expect(r.status, JSON.stringify(r.body)).toBe(status);
   expect(r.body.error.code).toBe(code);
   expect(typeof r.body.error.message).toBe("string");

@@ -10,7 +10,7 @@ import path from "node:path";
 import { startEmulators, type EmulatorSet } from "@/emulators/launch";
 import { AwsTenantActions } from "@/emulators/tenant-actions";
 import { ADMIN_TOKEN, ApiClient } from "../support/broker-harness";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { createTestDatabase, type TestDatabase } from "@/testkit/postgres";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -15,12 +15,13 @@
 //   KMS call that caused it, and a lock found on use links to the request that found it.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
+import { ADMIN_TOKEN, ApiClient, startHarness, type Harness } from "../support/broker-harness";
+import type { Json } from "@/testkit/api-client";
 import type { BrokerRuntime } from "@/lib/runtime/broker-runtime";
 
 let h: Harness;
 
-type Ev = Record<string, any>;
+type Ev = Record<string, Json>;
 
 beforeAll(async () => {
   // Every call under test must reach the KMS so its entries can be counted; the per-key circuit
@@ -330,7 +331,7 @@ describe("probes", () => {
     const token = await h.api.readyTenant(slug, "aws", keyArn);
     // A second instance on the same database with a 500 ms interval; it probes keys of tenants it holds DEKs for.
     prober = await h.startInstance({ BROKER_PROBE_INTERVAL_MS: "500" });
-    const api = new (h.api.constructor as typeof import("../support/broker-harness").ApiClient)(prober.url);
+    const api = new ApiClient(prober.url);
     expect((await api.encrypt(slug, token, "warm the cache")).status).toBe(200);
 
     const probes = async (outcome: string) =>

@@ -14,12 +14,11 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { verifyWebhookSignature } from "@/lib/audit";
 import { CSV_COLUMNS } from "@/lib/audit/export";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
+import type { Json } from "@/testkit/api-client";
 
-// Webhook receivers in this test live on loopback, which the broker refuses outside the demo.
-process.env.BROKER_WEBHOOK_ALLOW_PRIVATE = "on";
 
 const run = promisify(execFile);
-type Ev = Record<string, any>;
+type Ev = Record<string, Json>;
 
 let h: Harness;
 let tmp: string;
@@ -32,7 +31,8 @@ const b64 = (s: string) => Buffer.from(s).toString("base64");
 const withRid = (rid: string) => ({ "x-request-id": rid });
 
 beforeAll(async () => {
-  h = await startHarness();
+  // Webhook receivers in this test live on loopback, which the broker refuses outside the demo.
+  h = await startHarness({ BROKER_WEBHOOK_ALLOW_PRIVATE: "on" });
   await h.runtime.ctx.prober.stop();
   tmp = mkdtempSync(path.join(tmpdir(), "audit-routes-"));
   keyArn = (await h.aws.createKeyForVendor()).keyArn;

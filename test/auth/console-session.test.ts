@@ -12,7 +12,7 @@ import { seedConsoleUsers } from "@/lib/auth/seed-users";
 import { BrokerError } from "@/lib/broker/errors";
 import { openDatabase, type Database } from "@/lib/db/database";
 import { migrate } from "@/lib/db/migrate";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { createTestDatabase, type TestDatabase } from "../../testkit/postgres";
 
 let tdb: TestDatabase;
 let db: Database;

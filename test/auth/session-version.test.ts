@@ -10,7 +10,7 @@ import { createConsoleSessionResolver } from "@/lib/auth/console-session";
 import { ActiveUserCache, endSessions } from "@/lib/auth/users";
 import { openDatabase, type Database } from "@/lib/db/database";
 import { migrate } from "@/lib/db/migrate";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { createTestDatabase, type TestDatabase } from "../../testkit/postgres";
 
 const SECRET = randomBytes(32).toString("base64url");
 let database: TestDatabase;

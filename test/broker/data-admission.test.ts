@@ -13,7 +13,7 @@ import { TenantLockService } from "@/lib/broker/tenant-lock";
 import { TenantRegistry } from "@/lib/broker/tenant-registry";
 import { openDatabase, type Database } from "@/lib/db/database";
 import { migrate } from "@/lib/db/migrate";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { createTestDatabase, type TestDatabase } from "../../testkit/postgres";
 
 let tdb: TestDatabase;
 let db: Database;

@@ -54,7 +54,7 @@ describe("DekCache", () => {
     const c = clock();
     const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });
     let loads = 0;
-    const loader = async () => (loads++, DataKeyMaterial.generate());
+    const loader = () => (loads++, Promise.resolve(DataKeyMaterial.generate()));
     const first = (await cache.get("t", "d", loader)).material;
     const buf = DataKeyMaterial.unsafeBufferOf(first)!;
     c.advance(1001);
@@ -73,7 +73,7 @@ describe("DekCache", () => {
     cache.put("t", "b", mats[1]!);
     cache.put("t", "c", mats[2]!);
     expect(bufs[0]!.every((b) => b === 0)).toBe(true);
-    const loader = async () => DataKeyMaterial.generate();
+    const loader = () => Promise.resolve(DataKeyMaterial.generate());
     for (let i = 0; i < 3; i++) expect((await cache.get("t", "b", loader)).hit).toBe(true);
     expect((await cache.get("t", "b", loader)).hit).toBe(false);
     expect(bufs[1]!.every((b) => b === 0)).toBe(true);
@@ -104,7 +104,7 @@ describe("DekCache", () => {
     const c = clock();
     const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });
     let loads = 0;
-    const loader = async () => (loads++, DataKeyMaterial.generate());
+    const loader = () => (loads++, Promise.resolve(DataKeyMaterial.generate()));
     await cache.get("t", "d", loader);
     c.advance(850);
     const r = await cache.get("t", "d", loader);
@@ -119,7 +119,7 @@ describe("DekCache", () => {
     const c = clock();
     const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });
     let loads = 0;
-    const loader = async () => (loads++, DataKeyMaterial.generate());
+    const loader = () => (loads++, Promise.resolve(DataKeyMaterial.generate()));
     let misses = 0;
     for (let t = 0; t < 10_000; t += 25) {
       if (!(await cache.get("t", "d", loader)).hit) misses++;

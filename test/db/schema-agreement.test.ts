@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, test } from "vitest";
 import { openDatabase, type Database } from "@/lib/db/database";
 import { migrate } from "@/lib/db/migrate";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { createTestDatabase, type TestDatabase } from "@/testkit/postgres";
 
 interface FieldDef {
   model: string;
@@ -86,7 +86,7 @@ describe.each(["pglite", "postgres"])("migrations on %s", (kind) => {
     } else {
       db = await openDatabase({ pgliteDir: "memory://" });
     }
-    dbs.push({ db, drop: pgTest?.drop });
+    dbs.push({ db, drop: pgTest?.drop.bind(pgTest) });
     const first = await migrate(db);
     expect(first.applied.length).toBeGreaterThan(0);
     const second = await migrate(db);

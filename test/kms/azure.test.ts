@@ -258,7 +258,7 @@ describe("AzureKeyVaultProvider against the emulator", () => {
 
 describe("validateKeyRef (SSRF guard)", () => {
   const p = new AzureKeyVaultProvider({
-    credential: { getToken: async () => null },
+    credential: { getToken: () => Promise.resolve(null) },
     allowedHostSuffixes: [...DEFAULT_AZURE_HOST_SUFFIXES, "localhost:4598"],
   });
   const V = "0123456789abcdef0123456789abcdef";

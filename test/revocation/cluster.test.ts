@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startEmulators, type EmulatorSet } from "@/emulators/launch";
 import { AwsTenantActions } from "@/emulators/tenant-actions";
 import { ADMIN_TOKEN, ApiClient } from "../support/broker-harness";
-import { createTestDatabase, type TestDatabase } from "../support/postgres";
+import { createTestDatabase, type TestDatabase } from "@/testkit/postgres";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const CYCLES = 20;

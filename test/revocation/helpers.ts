@@ -33,7 +33,7 @@ export class DecryptStream {
           while (!this.stopped) {
             const item = this.items[i++ % this.items.length]!;
             const sent = Date.now();
-            let status = 0;
+            let status: number;
             let retryAfter: string | null = null;
             let plaintextOk: boolean | null = null;
             try {

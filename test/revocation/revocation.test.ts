@@ -141,7 +141,7 @@ describe.concurrent("revocation locks within probe interval + 1 s and resumes wh
     const revokeStart = Date.now();
     await key.revoke();
     const revokeEnd = Date.now();
-    const refused = await waitFor(async () => stream.first((s) => s.status === 423 && s.sent >= revokeStart), BOUND_MS + 3000);
+    const refused = await waitFor(() => Promise.resolve(stream.first((s) => s.status === 423 && s.sent >= revokeStart)), BOUND_MS + 3000);
     await sleep(200);
     const samples = await stream.stop();
 

@@ -96,7 +96,7 @@ export class SnsVerifier {
     this.timeoutMs = opts.timeoutMs ?? 5000;
   }
 
-  static fromConfig(cfg: { BROKER_SNS_CERT_HOSTS: string; BROKER_SNS_CA_FILE?: string; BROKER_SNS_TOPIC_ARNS: string }): SnsVerifier {
+  static fromConfig(cfg: { BROKER_SNS_CERT_HOSTS: string[]; BROKER_SNS_CA_FILE?: string; BROKER_SNS_TOPIC_ARNS: string[] }): SnsVerifier {
     let caPem: string | undefined;
     if (cfg.BROKER_SNS_CA_FILE) {
       try {
@@ -106,9 +106,9 @@ export class SnsVerifier {
       }
     }
     return new SnsVerifier({
-      extraHosts: cfg.BROKER_SNS_CERT_HOSTS.split(","),
+      extraHosts: cfg.BROKER_SNS_CERT_HOSTS,
       caPem,
-      topicArns: cfg.BROKER_SNS_TOPIC_ARNS.split(","),
+      topicArns: cfg.BROKER_SNS_TOPIC_ARNS,
     });
   }
 

@@ -19,7 +19,7 @@ export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: Tenan
     tenantId: t.id,
     slug: t.slug,
     aws: { principal: vendor.awsPrincipal, region: c.AWS_REGION },
-    azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS.split(",").map((h) => h.trim()).filter(Boolean) },
+    azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS },
     gcp: { serviceAccount: vendor.gcpServiceAccount },
   };
 }

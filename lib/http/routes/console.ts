@@ -1,8 +1,6 @@
 // Endpoints the console needs besides the tenant API: who am I, live key-reference format
 // checks, what to grant the vendor, and the key-health read model.
 import { z } from "zod";
-import { AWS_EMULATOR_VENDOR } from "../../../emulators/aws/server";
-import { GCP_EMULATOR_VENDOR } from "../../../emulators/gcp/server";
 import { BrokerError } from "../../broker/errors";
 import { checkKeyRef } from "../../broker/operations/check-key-ref";
 import { getConnectInfo } from "../../broker/operations/get-connect-info";
@@ -75,11 +73,8 @@ export function consoleRoutes(env: RouteEnv) {
     responses: { 200: ZConnectInfo, ...errors },
     handler: async ({ params, caller }) => {
       const c = ctx.config;
-      // Against the emulators (the broker signs in with their vendor identities), the vendor principals are theirs.
-      const awsEmu = c.emulators || c.AWS_ACCESS_KEY_ID === AWS_EMULATOR_VENDOR.accessKeyId;
-      const gcpEmu = c.emulators || c.GCP_KMS_INSECURE_TOKEN === GCP_EMULATOR_VENDOR.token;
-      const gcpSa = c.BROKER_VENDOR_GCP_SERVICE_ACCOUNT ?? (gcpEmu ? GCP_EMULATOR_VENDOR.member.replace(/^serviceAccount:/, "") : null);
-      const vendor = { awsPrincipal: c.BROKER_VENDOR_AWS_PRINCIPAL ?? (awsEmu ? AWS_EMULATOR_VENDOR.arn : null), gcpServiceAccount: gcpSa };
+      // The vendor identities are configuration (against the emulators, their launcher supplies theirs).
+      const vendor = { awsPrincipal: c.BROKER_VENDOR_AWS_PRINCIPAL ?? null, gcpServiceAccount: c.BROKER_VENDOR_GCP_SERVICE_ACCOUNT ?? null };
       return getConnectInfo({ ctx, actor: caller!, tenant: params.slug, vendor });
     },
   });
