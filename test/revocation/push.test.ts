@@ -196,7 +196,7 @@ describe("AWS EventBridge via SNS", () => {
     expect(snsRequests.slice(before).filter((u) => !u.endsWith(".pem"))).toEqual([]);
   });
 
-  test("signed DisableKey notification: the push probes at once and the probe locks the tenant", async () => {
+  test("signed DisableKey notification: the probe the push starts locks the tenant within 1 s", async () => {
     const { keyArn } = await h.aws.createKeyForVendor();
     const t = await revokedButServing("push-aws", "aws", keyArn, () => h.aws.disable(keyArn));
     const sentAt = Date.now();
@@ -298,7 +298,7 @@ describe("Azure Key Vault via Event Grid", () => {
     expect((await post(validation, { secret: "wrong-secret-0123456789" })).status).toBe(403);
   });
 
-  test("a key event (Event Grid schema): the push probes at once and locks the tenant; wrong or missing secret is refused and starts no probe", async () => {
+  test("a key event (Event Grid schema): the probe the push starts locks the tenant within 1 s; wrong or missing secret is refused and starts no probe", async () => {
     const uri = await h.azure.createKeyForVendor("RSA");
     const t = await revokedButServing("push-azure", "azure", uri, () => h.azure.setVendorAccess(uri, false));
     const event = (id = randomUUID()) => [
@@ -369,7 +369,7 @@ describe("Google Cloud KMS via Pub/Sub push", () => {
     logName: "projects/demo-tenant-project/logs/cloudaudit.googleapis.com%2Factivity",
   });
 
-  test("UpdateCryptoKeyVersion (version disabled) audit entry: the push probes at once and locks the tenant; wrong or missing token is refused and starts no probe", async () => {
+  test("UpdateCryptoKeyVersion (version disabled) audit entry: the probe the push starts locks the tenant within 1 s; wrong or missing token is refused and starts no probe", async () => {
     const key = await h.gcp.createKeyForVendor();
     const t = await revokedButServing("push-gcp", "gcp", key, () => h.gcp.setVersionState(key, "DISABLED"));
     const entry = logEntry("UpdateCryptoKeyVersion", `${key}/cryptoKeyVersions/1`, t.revokedAt);
