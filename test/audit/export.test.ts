@@ -149,7 +149,8 @@ describe("export", () => {
     expect(() => exportTenantAudit(t.db, tenant, "jsonl", { action: "decrypt" })).toThrow(AuditQueryError);
   });
 
-  it("verify of the whole tenant chain is fast enough to serve online", async () => {
+  // Its duration is printed, not asserted: how fast it runs is a measurement of this machine.
+  it(`verify walks the whole ${N}-entry tenant chain and finds it intact`, async () => {
     const started = performance.now();
     const v = await verifyTenantChain(t.db, tenant);
     console.log(`[audit] verifyTenantChain over ${v.count} entries: ${(performance.now() - started).toFixed(0)} ms, ${v.checkpoints} checkpoints`);
