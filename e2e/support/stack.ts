@@ -1,7 +1,7 @@
 // The e2e stack, run as its own process (tsx e2e/support/stack.ts) by Playwright's global
 // setup: the three KMS emulators on free ports, a fresh PostgreSQL database, and one broker
 // instance serving the API and the production build of the console (Next.js in-process),
-// seeded with tenants and console users. It writes what the tests need to a JSON file and
+// seeded with the vendor operator only. It writes what the tests need to a JSON file and
 // tears everything down on SIGTERM.
 //
 // Specs create their own tenants through the API (e2e/support/fixtures.ts createTenant). Console
@@ -16,7 +16,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startEmulators } from "../../emulators/launch";
-import { AwsTenantActions } from "../../emulators/tenant-actions";
 import { loadConfig } from "../../lib/config/env";
 import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
@@ -28,9 +27,6 @@ export interface StackInfo {
   adminToken: string;
   password: string;
   nextAuthSecret: string;
-  tenants: Record<string, { id: string; slug: string }>;
-  /** globex: connected to an AWS key at start, with a service token, for the revocation test. */
-  globex: { keyArn: string; serviceToken: string };
   aws: { url: string; region: string };
   azure: { vaultUrl: string; caPem: string; authorityHost: string };
   gcp: { grpcPort: number };
@@ -64,8 +60,6 @@ function startControl(seed: (tenants: Array<{ id: string; slug: string }>) => Pr
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
-export const TENANT_SLUGS = ["acme", "initech", "umbrella", "globex"] as const;
-
 async function main() {
   const outFile = process.argv[2];
   const port = Number(process.env.E2E_PORT ?? 3917);
@@ -95,32 +89,18 @@ async function main() {
     ...emulators.brokerEnv,
   });
   const runtime = await startBrokerRuntime({ config: loadConfig(), withNext: true });
-  const { broker } = runtime;
-  const actor = { type: "admin_token" as const, name: "e2e-seed" };
-  const tenants: StackInfo["tenants"] = {};
-  for (const slug of TENANT_SLUGS) {
-    const t = await broker.createTenant(actor, { slug, name: `${slug[0]!.toUpperCase()}${slug.slice(1)} Inc.` });
-    tenants[slug] = { id: t.id, slug };
-  }
+  // No tenants: each spec creates its own (fixtures.ts createTenant). Only the vendor operator here.
   const password = `e2e-${randomBytes(9).toString("base64url")}`;
-  await seedConsoleUsers(runtime.db, Object.values(tenants), password);
+  await seedConsoleUsers(runtime.db, [], password);
   const controlToken = randomBytes(24).toString("hex");
   // The vendor operator is seeded again with each call, with the same password: harmless.
   const control = await startControl((ts) => seedConsoleUsers(runtime.db, ts, password), controlToken);
-
-  const aws = new AwsTenantActions(emulators.aws.url, emulators.aws.region);
-  const { keyArn } = await aws.createKeyForVendor();
-  aws.close();
-  await broker.connectKey(actor, "globex", { provider: "aws", keyId: keyArn });
-  const { token: serviceToken } = await broker.createToken(actor, "globex", "e2e-revocation");
 
   const info: StackInfo = {
     url,
     adminToken,
     password,
     nextAuthSecret,
-    tenants,
-    globex: { keyArn, serviceToken },
     aws: { url: emulators.aws.url, region: emulators.aws.region },
     azure: { vaultUrl: emulators.azure.vaultUrl, caPem: emulators.azure.caPem, authorityHost: emulators.azure.authorityHost },
     gcp: { grpcPort: emulators.gcp.grpcPort },
