@@ -35,19 +35,3 @@ export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitOptions): P
   }
 }
 
-/**
- * Checks for `forMs` that something does NOT happen: calls `fn` every `intervalMs` and throws as
- * soon as it returns a truthy value. Used where the assertion is an absence ("a forged event
- * locks nothing"): the window is the time the effect would have needed to show up had it been
- * caused, stated at the call site.
- */
-export async function staysFalse(fn: () => unknown | Promise<unknown>, opts: WaitOptions & { forMs: number }): Promise<void> {
-  const intervalMs = opts.intervalMs ?? 20;
-  const deadline = Date.now() + opts.forMs;
-  for (;;) {
-    const v = await fn();
-    if (v) throw new Error(`${opts.what} happened (value: ${JSON.stringify(v)})`);
-    if (Date.now() >= deadline) return;
-    await new Promise<void>((r) => setTimeout(r, intervalMs));
-  }
-}
