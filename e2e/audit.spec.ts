@@ -6,16 +6,15 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { callApi, expectAccessible, screenshot, signIn, stack } from "./support/fixtures";
+import { callApi, createTenant, expectAccessible, screenshot, signIn, stack, type E2eTenant } from "./support/fixtures";
 
-test.describe.configure({ mode: "serial" });
+// Each test has a tenant of its own (createTenant): none relies on what another one did.
 
 const root = path.resolve(import.meta.dirname, "..");
 const run = promisify(execFile);
 
-function dataCall(op: "encrypt" | "decrypt", body: Record<string, unknown>, requestId: string) {
-  const s = stack();
-  return callApi<Record<string, string>>("POST", `/api/v1/tenants/globex/${op}`, { token: s.globex.serviceToken, body, headers: { "x-request-id": requestId } });
+function dataCall(t: E2eTenant, op: "encrypt" | "decrypt", body: Record<string, unknown>, requestId: string) {
+  return callApi<Record<string, string>>("POST", `/api/v1/tenants/${t.slug}/${op}`, { token: t.serviceToken, body, headers: { "x-request-id": requestId } });
 }
 
 async function applyFilters(page: Page, f: { action?: string; outcome?: string; purpose?: string }) {
@@ -28,7 +27,8 @@ async function applyFilters(page: Page, f: { action?: string; outcome?: string; 
 
 test("audit dashboard is live, filters, opens details, exports and verifies", async ({ page }, testInfo) => {
   const s = stack();
-  await signIn(page, "admin@globex.example");
+  const t = await createTenant("globex", { serviceToken: true });
+  await signIn(page, t.adminEmail);
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
   await expect(page.getByRole("heading", { name: "Audit log", level: 1 })).toBeVisible();
   await expect(page.getByTestId("stream-mode")).toHaveText("Live");
@@ -40,9 +40,9 @@ test("audit dashboard is live, filters, opens details, exports and verifies", as
   const purpose = `e2e-live-${stamp}`;
   const encId = `e2e-enc-${stamp}`;
   const decId = `e2e-dec-${stamp}`;
-  const enc = await dataCall("encrypt", { plaintext: Buffer.from("live row").toString("base64"), context: { table: "e2e" }, purpose }, encId);
+  const enc = await dataCall(t, "encrypt", { plaintext: Buffer.from("live row").toString("base64"), context: { table: "e2e" }, purpose }, encId);
   expect(enc.status).toBe(200);
-  const dec = await dataCall("decrypt", { ciphertext: enc.body.ciphertext, context: { table: "e2e" }, purpose }, decId);
+  const dec = await dataCall(t, "decrypt", { ciphertext: enc.body.ciphertext, context: { table: "e2e" }, purpose }, decId);
   expect(dec.status).toBe(200);
   const table = page.getByTestId("audit-table");
   await expect(table.locator('tr[data-action="encrypt"]', { hasText: encId })).toBeVisible();
@@ -61,8 +61,8 @@ test("audit dashboard is live, filters, opens details, exports and verifies", as
   await expect(table.locator("tbody tr").first()).toHaveAttribute("data-action", "decrypt");
   // Live while filtered: a matching event shows up, a non-matching one does not.
   const dec2Id = `e2e-dec2-${stamp}`;
-  expect((await dataCall("decrypt", { ciphertext: enc.body.ciphertext, context: { table: "e2e" }, purpose }, dec2Id)).status).toBe(200);
-  expect((await dataCall("encrypt", { plaintext: Buffer.from("x").toString("base64"), context: { table: "e2e" }, purpose }, `e2e-enc2-${stamp}`)).status).toBe(200);
+  expect((await dataCall(t, "decrypt", { ciphertext: enc.body.ciphertext, context: { table: "e2e" }, purpose }, dec2Id)).status).toBe(200);
+  expect((await dataCall(t, "encrypt", { plaintext: Buffer.from("x").toString("base64"), context: { table: "e2e" }, purpose }, `e2e-enc2-${stamp}`)).status).toBe(200);
   await expect(table.locator("tbody tr")).toHaveCount(2);
   await expect(table.locator("tbody tr").first()).toContainText(dec2Id);
   await expect(table.locator('tr[data-action="encrypt"]')).toHaveCount(0);
@@ -80,7 +80,7 @@ test("audit dashboard is live, filters, opens details, exports and verifies", as
   for (const row of await table.locator("tbody tr").all()) await expect(row).toContainText(encId);
 
   // --- detail dialog, opened from the keyboard; every field including the chain links
-  const apiRow = (await callApi<{ events: Array<Record<string, unknown>> }>("GET", `/api/v1/tenants/globex/audit?requestId=${encId}&action=encrypt`, { token: s.adminToken })).body.events[0]!;
+  const apiRow = (await callApi<{ events: Array<Record<string, unknown>> }>("GET", `/api/v1/tenants/${t.slug}/audit?requestId=${encId}&action=encrypt`, { token: s.adminToken })).body.events[0]!;
   const encRow = table.locator('tr[data-action="encrypt"]', { hasText: encId });
   await encRow.getByRole("button", { name: /Details/ }).focus();
   await page.keyboard.press("Enter");
@@ -99,7 +99,7 @@ test("audit dashboard is live, filters, opens details, exports and verifies", as
 
   // --- export: a real download that the offline verifier accepts
   const [jsonl] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-jsonl").click()]);
-  expect(jsonl.suggestedFilename()).toMatch(/^audit-globex-.*\.jsonl$/);
+  expect(jsonl.suggestedFilename()).toMatch(new RegExp(`^audit-${t.slug}-.*\\.jsonl$`));
   const file = testInfo.outputPath("audit-globex.jsonl");
   await jsonl.saveAs(file);
   expect(readFileSync(file, "utf8")).toContain(encId);
@@ -117,8 +117,9 @@ test("audit dashboard is live, filters, opens details, exports and verifies", as
   await expect(page.getByTestId("verify-result")).toContainText(/\d+ entries verified/);
 });
 
-test("revocation drill shows its measured times", async ({ page }) => {
-  await signIn(page, "admin@globex.example");
+test("revocation drill completes, shows its measured times, leaves the tenant active and is audited", async ({ page }) => {
+  const t = await createTenant("globex", { awsKey: true });
+  await signIn(page, t.adminEmail);
   await expect(page.getByTestId("tenant-state")).toHaveText("active");
   await page.getByRole("button", { name: "Run revocation drill" }).click();
   const result = page.getByTestId("drill-result");
@@ -129,21 +130,25 @@ test("revocation drill shows its measured times", async ({ page }) => {
   await screenshot(page, "key-health-drill");
   await expectAccessible(page, "key health after a drill");
   // The drill is in the audit log.
-  const drills = await callApi<{ events: unknown[] }>("GET", "/api/v1/tenants/globex/audit?action=tenant.drill", { token: stack().adminToken });
+  const drills = await callApi<{ events: unknown[] }>("GET", `/api/v1/tenants/${t.slug}/audit?action=tenant.drill`, { token: stack().adminToken });
+  // A fresh tenant: any drill entry is this drill's.
   expect(drills.body.events.length).toBeGreaterThan(0);
 });
 
 test("an auditor reads and verifies the audit log but has no webhooks page", async ({ page }) => {
-  await signIn(page, "auditor@globex.example");
-  await page.goto("/t/globex/audit");
+  const t = await createTenant("globex", { awsKey: true });
+  await signIn(page, t.auditorEmail);
+  await page.goto(`/t/${t.slug}/audit`);
   await expect(page.getByTestId("audit-table")).toBeVisible();
   await page.getByRole("button", { name: "Verify chain" }).click();
   await expect(page.getByTestId("verify-result")).toContainText("Chain intact");
   await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Webhooks" })).toHaveCount(0);
-  expect((await page.goto("/t/globex/webhooks"))?.status()).toBe(404);
+  expect((await page.goto(`/t/${t.slug}/webhooks`))?.status()).toBe(404);
 });
 
 test("vendor ops sees fleet KMS calls and errors per minute", async ({ page }) => {
+  // Connecting a key makes KMS calls (wrap, unwrap): the chart has something to show even when this test runs alone.
+  await createTenant("fleet", { awsKey: true });
   await signIn(page, "ops@vendor.example");
   await expect(page).toHaveURL(/\/ops$/);
   await expect(page.getByTestId("fleet-calls-chart")).toContainText(/\d+ KMS calls across all tenants/);

@@ -2,7 +2,7 @@
 // wizard shows (the vendor identity is read from the copyable command).
 import { expect, test, type Page } from "@playwright/test";
 import { AzureTenantActions, GcpTenantActions } from "../emulators/tenant-actions";
-import { expectAccessible, screenshot, signIn } from "./support/fixtures";
+import { createTenant, expectAccessible, screenshot, signIn } from "./support/fixtures";
 import { stack } from "./support/fixtures";
 
 async function openWizard(page: Page, slug: string, provider: "Azure Key Vault" | "Google Cloud KMS") {
@@ -21,7 +21,7 @@ test("tenant admin connects and validates an Azure Key Vault key", async ({ page
   const s = stack();
   const azure = new AzureTenantActions(s.azure.vaultUrl, s.azure.caPem, s.azure.authorityHost);
   const keyUri = await azure.createKey("RSA");
-  await openWizard(page, "initech", "Azure Key Vault");
+  await openWizard(page, (await createTenant("initech")).slug, "Azure Key Vault");
   await page.getByLabel("Key URI (versionless)").fill(keyUri);
   await expect(page.getByText("Format looks right.")).toBeVisible();
   const cli = (await page.getByTestId("grant-azure-cli").textContent())!;
@@ -39,7 +39,7 @@ test("tenant admin connects and validates a Google Cloud KMS key", async ({ page
   const gcp = new GcpTenantActions("127.0.0.1", s.gcp.grpcPort);
   try {
     const keyName = await gcp.createKey();
-    await openWizard(page, "umbrella", "Google Cloud KMS");
+    await openWizard(page, (await createTenant("umbrella")).slug, "Google Cloud KMS");
     await page.getByLabel("CryptoKey resource name").fill(`${keyName}/cryptoKeyVersions/1`);
     await expect(page.locator(".field-error")).toContainText("CryptoKeyVersion");
     await page.getByLabel("CryptoKey resource name").fill(keyName);

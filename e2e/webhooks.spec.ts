@@ -4,14 +4,15 @@ import { expect, test } from "@playwright/test";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { verifyWebhookSignature } from "../lib/audit/webhooks";
-import { callApi, expectAccessible, screenshot, signIn, stack } from "./support/fixtures";
+import { callApi, createTenant, expectAccessible, screenshot, signIn, stack } from "./support/fixtures";
 
 interface Received {
   headers: IncomingHttpHeaders;
   body: string;
 }
 
-test("tenant admin adds a webhook, sees its deliveries, removes it", async ({ page }) => {
+test("tenant admin adds a webhook, receives a signed delivery, sees it logged, never sees the secret again, removes it", async ({ page }) => {
+  const t = await createTenant("umbrella");
   const received: Received[] = [];
   const receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -24,7 +25,7 @@ test("tenant admin adds a webhook, sees its deliveries, removes it", async ({ pa
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   try {
-    await signIn(page, "admin@umbrella.example");
+    await signIn(page, t.adminEmail);
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Webhooks" }).click();
     await expect(page.getByRole("heading", { name: "Webhooks", level: 1 })).toBeVisible();
     await expect(page.getByText("No webhooks yet")).toBeVisible();
@@ -54,7 +55,7 @@ test("tenant admin adds a webhook, sees its deliveries, removes it", async ({ pa
     // The secret is never shown again.
     await page.reload();
     await expect(page.getByTestId("new-webhook-secret")).toHaveCount(0);
-    const list = await callApi("GET", "/api/v1/tenants/umbrella/webhooks", { token: stack().adminToken });
+    const list = await callApi("GET", `/api/v1/tenants/${t.slug}/webhooks`, { token: stack().adminToken });
     expect(list.status).toBe(200);
     expect(JSON.stringify(list.body)).not.toContain(secret);
 

@@ -2,9 +2,11 @@
 // calling the API like an internal service, axe checks and screenshots.
 import AxeBuilder from "@axe-core/playwright";
 import { expect, type Page } from "@playwright/test";
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Json } from "../../testkit/api-client";
+import { AwsTenantActions } from "../../emulators/tenant-actions";
 import type { StackInfo } from "./stack";
 
 export function stack(): StackInfo {
@@ -22,9 +24,12 @@ export async function signIn(page: Page, email: string, password = passwordOf(em
   await page.waitForURL((u) => !u.pathname.startsWith("/sign-in"));
 }
 
+/** Passwords of the console users seeded for this worker's own tenants (createTenant). */
+const specPasswords = new Map<string, string>();
+
 /** The seeded console user's own password (every user has a different one). */
 export function passwordOf(email: string): string {
-  const pw = stack().passwords[email];
+  const pw = specPasswords.get(email) ?? stack().passwords[email];
   if (!pw) throw new Error(`no seeded console user ${email}`);
   return pw;
 }
@@ -73,4 +78,57 @@ export function encrypt(slug: string, token: string, plaintext: string, purpose 
 
 export function decrypt(slug: string, token: string, ciphertext: string, purpose = "e2e") {
   return callApi<{ plaintext: string }>("POST", `/api/v1/tenants/${slug}/decrypt`, { token, body: { ciphertext, context: { table: "e2e" }, purpose } });
+}
+
+export interface E2eTenant {
+  id: string;
+  slug: string;
+  /** Display name, e.g. "Acme 3f9a1c Inc." (headings and dialogs show it). */
+  name: string;
+  adminEmail: string;
+  auditorEmail: string;
+  /** With `awsKey`: the AWS key the tenant is connected to, granted to the vendor. */
+  keyArn?: string;
+  /** With `serviceToken` (implies `awsKey`): a token for the data path. */
+  serviceToken?: string;
+}
+
+/**
+ * A tenant of the calling spec's own, so specs depend neither on each other nor on how many
+ * tenants exist: slug `<prefix>-<random>`, created through the admin API, its console admin and
+ * auditor seeded by the stack's control endpoint (each with its own password: passwordOf). Optionally connected
+ * to a fresh AWS key granted to the vendor, and with a service token.
+ */
+export async function createTenant(prefix: string, opts: { awsKey?: boolean; serviceToken?: boolean } = {}): Promise<E2eTenant> {
+  const s = stack();
+  const suffix = randomBytes(3).toString("hex");
+  const slug = `${prefix}-${suffix}`;
+  const name = `${prefix[0]!.toUpperCase()}${prefix.slice(1)} ${suffix} Inc.`;
+  const created = await callApi<{ tenant: { id: string } }>("POST", "/api/v1/tenants", { token: s.adminToken, body: { slug, name } });
+  if (created.status !== 201) throw new Error(`create tenant ${slug}: ${created.status} ${JSON.stringify(created.body)}`);
+  const id = created.body.tenant.id;
+  const seeded = await fetch(`${s.control.url}/console-users`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${s.control.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ tenants: [{ id, slug }] }),
+  });
+  if (seeded.status !== 200) throw new Error(`seed console users for ${slug}: ${seeded.status} ${await seeded.text()}`);
+  for (const u of ((await seeded.json()) as { users: Array<{ email: string; password: string }> }).users) specPasswords.set(u.email, u.password);
+  const tenant: E2eTenant = { id, slug, name, adminEmail: `admin@${slug}.example`, auditorEmail: `auditor@${slug}.example` };
+  if (opts.awsKey || opts.serviceToken) {
+    const aws = new AwsTenantActions(s.aws.url, s.aws.region);
+    try {
+      tenant.keyArn = (await aws.createKeyForVendor()).keyArn;
+    } finally {
+      aws.close();
+    }
+    const connected = await callApi("PUT", `/api/v1/tenants/${slug}/key`, { token: s.adminToken, body: { provider: "aws", keyId: tenant.keyArn } });
+    if (connected.status !== 200) throw new Error(`connect ${slug}: ${connected.status} ${JSON.stringify(connected.body)}`);
+  }
+  if (opts.serviceToken) {
+    const t = await callApi<{ token: string }>("POST", `/api/v1/tenants/${slug}/tokens`, { token: s.adminToken, body: { name: "e2e" } });
+    if (t.status !== 201) throw new Error(`token for ${slug}: ${t.status} ${JSON.stringify(t.body)}`);
+    tenant.serviceToken = t.body.token;
+  }
+  return tenant;
 }

@@ -3,12 +3,19 @@
 // instance serving the API and the production build of the console (Next.js in-process),
 // seeded with tenants and console users, and a real OpenID Connect provider for SSO. It writes what the tests need to a JSON file and
 // tears everything down on SIGTERM.
+//
+// Specs create their own tenants through the API (e2e/support/fixtures.ts createTenant). Console
+// users have no API (they are seeded, lib/auth/seed-users.ts), so this process serves a small
+// control endpoint of its own, not part of the product: POST /console-users {tenants:[{id,slug}]}
+// seeds a tenant's admin and auditor with the stack's password. It listens on 127.0.0.1 on a
+// free port and needs a bearer token that only the info file carries.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startEmulators } from "../../emulators/launch";
-import { AwsTenantActions } from "../../emulators/tenant-actions";
 import { loadConfig } from "../../lib/config/env";
 import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
 import { connectKey } from "../../lib/broker/operations/connect-key";
@@ -18,6 +25,8 @@ import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../testkit/postgres";
 import { startTestIdp, type IdpAccount } from "./oidc-idp";
 import { ownedAwsKey } from "../../scripts/owned-keys";
+import { AwsTenantActions } from "../../emulators/tenant-actions";
+import { z } from "zod";
 
 export interface StackInfo {
   url: string;
@@ -25,14 +34,43 @@ export interface StackInfo {
   /** Console users' passwords by email: each user has its own. */
   passwords: Record<string, string>;
   nextAuthSecret: string;
+  /** Seeded at start for the SSO, sign-in and session specs (the other specs create their own). */
   tenants: Record<string, { id: string; slug: string }>;
-  /** globex: connected to an AWS key at start, with a service token, for the revocation test. */
+  /** globex: connected to an AWS key at start, with a service token. */
   globex: { keyArn: string; serviceToken: string };
   aws: { url: string; region: string };
   azure: { vaultUrl: string; caPem: string; authorityHost: string };
   gcp: { grpcPort: number };
   /** The test identity provider (e2e/support/oidc-idp.ts); its accounts are keyed by login name. */
   sso: { issuer: string; name: string; accounts: Record<string, IdpAccount> };
+  /** The stack's own control endpoint (see the header): seeds console users for a tenant. */
+  control: { url: string; token: string };
+}
+
+const ZSeedUsers = z.object({ tenants: z.array(z.object({ id: z.string().uuid(), slug: z.string().min(1).max(100) })).min(1).max(20) });
+
+/** The control endpoint: seeds console users for tenants the specs created through the API. */
+function startControl(seed: (tenants: Array<{ id: string; slug: string }>) => Promise<unknown>, token: string): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const answer = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (req.method !== "POST" || req.url !== "/console-users") return answer(404, { error: "not found" });
+    if (req.headers.authorization !== `Bearer ${token}`) return answer(401, { error: "unauthorized" });
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      let parsed: z.infer<typeof ZSeedUsers>;
+      try {
+        parsed = ZSeedUsers.parse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch (e) {
+        return answer(400, { error: (e as Error).message });
+      }
+      seed(parsed.tenants).then(
+        (users) => answer(200, { users }),
+        (e: unknown) => answer(500, { error: (e as Error).message }),
+      );
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
 export const SSO_NAME = "Test IdP";
@@ -104,18 +142,20 @@ async function main() {
   aws.close();
   await connectKey({ ctx, actor, tenant: "globex", provider: "aws", keyId: keyArn });
   const { token: serviceToken } = await createToken({ ctx, actor, tenant: "globex", name: "e2e-revocation" });
+  const controlToken = randomBytes(24).toString("hex");
+  // Specs seed their own tenants' users through it; the vendor operator keeps the password above.
+  const control = await startControl((ts) => seedConsoleUsers(runtime.db, ts, { vendorOps: passwords["ops@vendor.example"] }), controlToken);
 
   const info: StackInfo = {
     url,
     adminToken,
     passwords,
     nextAuthSecret,
-    tenants,
-    globex: { keyArn, serviceToken },
     aws: { url: emulators.aws.url, region: emulators.aws.region },
     azure: { vaultUrl: emulators.azure.vaultUrl, caPem: emulators.azure.caPem, authorityHost: emulators.azure.authorityHost },
     gcp: { grpcPort: emulators.gcp.grpcPort },
     sso: { issuer: idp.issuer, name: SSO_NAME, accounts: SSO_ACCOUNTS },
+    control: { url: `http://127.0.0.1:${(control.address() as AddressInfo).port}`, token: controlToken },
   };
   writeFileSync(outFile, JSON.stringify(info), { mode: 0o600 });
   console.log(`e2e stack ready on ${url}`);
@@ -124,6 +164,7 @@ async function main() {
   const shutdown = async () => {
     if (closing) return;
     closing = true;
+    control.close();
     await runtime.close().catch((e) => console.error(e));
     await emulators.close().catch((e) => console.error(e));
     await idp.close().catch((e) => console.error(e));

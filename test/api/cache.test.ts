@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { DataKeyMaterial } from "@/lib/crypto/data-key-material";
 import type { BrokerRuntime } from "@/lib/runtime/broker-runtime";
 import { ApiClient, startHarness, type Harness } from "../support/broker-harness";
+import { waitFor } from "../support/wait";
 
 let h: Harness;
 let token: string;
@@ -53,7 +54,7 @@ test("after the TTL the next use unwraps again, and the expired buffer is zero",
   expect(buffers.length).toBeGreaterThan(0);
   expect(buffers.every((b) => b.some((x) => x !== 0))).toBe(true);
   // The sweeper zeroes expired DEKs even when nobody asks for them again.
-  await new Promise((r) => setTimeout(r, SHORT_TTL_MS + 1200));
+  await waitFor(() => buffers.every((b) => b.every((x) => x === 0)), { what: "the sweeper to zero the expired DEKs", timeoutMs: SHORT_TTL_MS + 3000, intervalMs: 50 });
   expect(rt.ctx.cache.size).toBe(0);
   expect(buffers.every((b) => b.every((x) => x === 0))).toBe(true);
   expect((await api.decrypt("cache", token, enc.body.ciphertext)).status).toBe(200);

@@ -41,6 +41,7 @@ test("after an unreachable answer, misses for that key fail fast with 503 and no
   expect(entries.body.events.map((e: { action: string; outcome: string; reason: string }) => `${e.action}:${e.outcome}:${e.reason}`)).toEqual(["decrypt:unavailable:circuit_open"]);
 
   h.emulators.aws.faults.clear();
+  // Waiting out the open circuit is the point: it closes by time alone, with no call let through before.
   await new Promise((r) => setTimeout(r, CIRCUIT_MS + 100));
   expect((await h.api.decrypt("circuit", token, enc.body.ciphertext)).status).toBe(200);
   const status = await h.api.admin("GET", "/api/v1/tenants/circuit/status");

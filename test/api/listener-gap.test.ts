@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import pg from "pg";
 import { ApiClient, startHarness, type Harness } from "../support/broker-harness";
+import { waitFor } from "../support/wait";
 
 let h: Harness;
 
@@ -26,7 +27,7 @@ test("a lock made while an instance's listener is down is enforced by that insta
   await admin.connect();
   await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'cmek-broker-listener'`);
   await admin.end();
-  await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => !other.ctx.bus.connected, { what: "instance B to notice its listener connection was cut" });
   expect(other.ctx.bus.connected).toBe(false);
   await other.ctx.db.query(
     `UPDATE tenant SET state = 'locked', state_version = state_version + 1, state_since = now(), lock_reason = 'kill_switch: elsewhere', lock_source = 'kill_switch' WHERE slug = 'gap'`,

@@ -288,6 +288,8 @@ describe("webhooks", () => {
       const count = received.length;
       const rid2 = `after-delete-${randomUUID()}`;
       await h.api.call("POST", `/api/v1/tenants/${slug}/decrypt`, { token, body: { ciphertext: enc.body.ciphertext }, headers: withRid(rid2) });
+      // An absence check: a delivery to a live subscription arrives well within this (its latency
+      // is printed above); none may arrive for the deleted one.
       await new Promise((r) => setTimeout(r, 500));
       expect(received.slice(count).some((r) => r.body.includes(rid2))).toBe(false);
       const audit = (await list("action=webhook.create,webhook.delete")).events.map((e) => e.action);

@@ -70,6 +70,7 @@ describe("AuditWriter (PostgreSQL)", () => {
         ps.push(b.record(sampleEntry(tenant, 10_000 + wave * 100 + i)));
         if (i % 10 === 0) ps.push(b.record(sampleEntry(neighbour, i)));
       }
+      // Pacing the waves is the point: records spread over several commits, not one.
       await new Promise((r) => setTimeout(r, 2));
     }
     await Promise.all(ps);

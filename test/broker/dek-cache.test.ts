@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { DataKeyMaterial } from "@/lib/crypto/data-key-material";
 import { DekCache, TenantDroppedError } from "@/lib/broker/dek-cache";
+import { waitFor } from "../support/wait";
 
 function clock() {
   let t = 1_000_000;
@@ -109,7 +110,8 @@ describe("DekCache", () => {
     c.advance(850);
     const r = await cache.get("t", "d", loader);
     expect(r.hit).toBe(true);
-    await new Promise((r) => setTimeout(r, 5));
+    // The refresh runs in the background: wait for it rather than for a fixed time.
+    await waitFor(() => loads === 2, { what: "the refresh-ahead load" });
     expect(loads).toBe(2);
     c.advance(500);
     expect((await cache.get("t", "d", loader)).hit).toBe(true);

@@ -9,6 +9,7 @@ import { GCP_EMULATOR_DEMO_TENANT, GCP_EMULATOR_VENDOR, startGcpKmsEmulator, typ
 import { crc32c } from "../../lib/kms/crc32c";
 import { canonicalContext, classifyGcpError, GcpKmsProvider } from "../../lib/kms/gcp";
 import { KmsError } from "../../lib/kms/types";
+import { waitFor } from "../support/wait";
 
 const PROJECT = "demo-tenant-project";
 const RING = `projects/${PROJECT}/locations/us-east1/keyRings/cmek`;
@@ -285,6 +286,7 @@ describe("revocation", () => {
     const key = await newKey({ destroyScheduledSeconds: 1 });
     const w = await vendor.wrap(key, dek(), CTX);
     await tenant.destroyCryptoKeyVersion({ name: `${key}/cryptoKeyVersions/1` }, asTenant);
+    // Waiting out the 1 s schedule is the point: the destruction happens by time alone.
     await new Promise((r) => setTimeout(r, 1100));
     const e = await expectKmsError(vendor.unwrap(key, w.wrapped, CTX), "revoked", "destroyed");
     expect(e.detail.providerCode).toBe("9:DESTROYED");
@@ -515,11 +517,10 @@ describe("emulator control plane and IAM", () => {
     e2.faults.set({ error: "blackhole", operations: ["Encrypt"] });
     const pending = p2.wrap(`${RING}/cryptoKeys/any`, dek(), CTX).catch((e: unknown) => e);
     // Faults are decided when a call arrives, so let the first one land before replacing the config.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(e2.calls.count("Encrypt")).toBe(1);
+    await waitFor(() => e2.calls.count("Encrypt") === 1, { what: "the blackholed Encrypt to reach the emulator" });
     e2.faults.set({ latencyMs: 60_000, operations: ["Decrypt"] });
     const delayed = p2.unwrap(`${RING}/cryptoKeys/any`, Buffer.alloc(40, 1), CTX).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => e2.calls.count("Decrypt") === 1, { what: "the delayed Decrypt to reach the emulator" });
     const t0 = Date.now();
     await e2.close();
     expect(await pending).toMatchObject({ kind: "unavailable" });

@@ -46,6 +46,8 @@ test("drill: locks everywhere (423 on the other instance), reports fan-out, resu
   expect(d.state).toBe("active");
   expect(d.peers).toBeGreaterThanOrEqual(1);
   expect(typeof d.fanoutMs).toBe("number");
+  // A correctness bound (the fan-out's percentiles are the benchmark's, bench/time-to-lock.ts):
+  // ten times the 100 ms promise, and a third of the 3 s after which the lock stops waiting for peers.
   expect(d.fanoutMs).toBeLessThan(1000);
   expect(d.revalidationMs).toBeGreaterThanOrEqual(250);
   expect(Date.parse(d.unlockedAt)).toBeGreaterThanOrEqual(Date.parse(d.lockedAt));

@@ -1,6 +1,8 @@
 // Shared by the revocation tests: a steady stream of decrypts with per-request timestamps,
 // polling, and a small table printer for the numbers the tests report.
+import type { SqlExecutor } from "@/lib/db/database";
 import type { ApiClient } from "../support/broker-harness";
+import { waitFor as poll } from "../support/wait";
 
 export interface Sample {
   sent: number;
@@ -75,6 +77,22 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     if (Date.now() >= deadline) return undefined;
     await sleep(stepMs);
   }
+}
+
+/**
+ * Waits until the prober's schedule knows the tenant is in use: an instance holding its DEKs has
+ * reported activity (key_probe.last_activity_at, written once per probe interval). From then on
+ * the key is probed on schedule, which is what the revocation tests rely on. `since`: a report
+ * newer than this (after the tenant went idle and was used again).
+ */
+export async function activityReported(db: SqlExecutor, slug: string, since = new Date(0), timeoutMs = 5000): Promise<void> {
+  await poll(
+    async () => {
+      const rows = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM key_probe p JOIN tenant t ON t.id = p.tenant_id WHERE t.slug = $1 AND p.last_activity_at > $2`, [slug, since]);
+      return rows[0]!.n > 0;
+    },
+    { what: `the prober to see ${slug}'s DEK activity (key_probe.last_activity_at)`, timeoutMs, intervalMs: 50 },
+  );
 }
 
 export function printTable(title: string, rows: Array<Record<string, string | number | null>>): void {

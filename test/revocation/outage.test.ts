@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import type { FaultConfig } from "@/emulators/faults";
 import { startHarness, type Harness } from "../support/broker-harness";
-import { DecryptStream, encryptMany, printTable, sleep, waitFor, type Sample } from "./helpers";
+import { activityReported, DecryptStream, encryptMany, printTable, sleep, waitFor, type Sample } from "./helpers";
 
 const INTERVAL_MS = 1000;
 const TTL_MS = 6000;
@@ -63,7 +63,8 @@ test("1,000+ transient faults across providers and tenants: 0 locks, cache serve
   // DEKs are cached at encryption; they expire TTL_MS after the last one was cached.
   for (const t of tenants) t.items = await encryptMany(h.api, t.slug, t.token, 3);
   const cachedUntil = Date.now() + TTL_MS;
-  await sleep(1200);
+  // The prober must see every tenant as active before the faults start.
+  for (const t of tenants) await activityReported(h.runtime.db, t.slug);
 
   const callsBefore = emulatorCalls();
   const perProviderBefore = PROVIDERS.map(callsAt);

@@ -48,7 +48,7 @@ describe("prober economy across providers and instances", () => {
     await h?.close();
   });
 
-  test("≈1 probe per active key per interval with 2 instances; 0 for idle and newly idle tenants", async () => {
+  test("with 2 instances an active key is probed about once per interval, not once per instance; idle and newly idle tenants' keys 0 times", async () => {
     const broker = h.runtime.ctx;
     const tenants: Array<{ slug: string; provider: Provider; keyId: string; role: "active" | "idle" | "went-idle" }> = [];
     for (const provider of ["aws", "azure", "gcp"] as const) {
@@ -61,16 +61,20 @@ describe("prober economy across providers and instances", () => {
     });
     // A second instance on the same database: it holds no DEKs but claims due keys too.
     const second = await h.startInstance();
+    // A fixed wait on purpose: the first probes of the new keys come in a burst; the counting
+    // window below must start in the steady state, which has no single observable signal.
     await sleep(1500);
     // These tenants had DEKs cached and were probed; now their DEKs are gone (as after the TTL).
     for (const t of tenants.filter((x) => x.role === "went-idle")) broker.cache.dropTenant((await broker.registry.getBySlug(t.slug))!.id);
-    // Activity older than 2.5 reporting periods (+1 s) no longer counts.
+    // Activity older than 2.5 reporting periods (+1 s) no longer counts: waiting it out is the
+    // point here (the went-idle tenants must drop out of the schedule by age alone).
     await sleep(2.5 * INTERVAL_MS + 1500);
 
     resetCalls(h);
     const s1 = broker.prober.stats().probes;
     const s2 = second.ctx.prober.stats().probes;
     const windowMs = 6000;
+    // The counting window: calls are counted over real time, so this wait is the measurement.
     await sleep(windowMs);
     const perKey = tenants.map((t) => ({ ...t, calls: callsFor(h, t.provider, t.keyId) }));
     const intervals = windowMs / INTERVAL_MS;
@@ -86,15 +90,19 @@ describe("prober economy across providers and instances", () => {
     });
     printTable(`probe calls per key in ${windowMs} ms (interval ${INTERVAL_MS} ms, 2 instances; instance 1 ran ${broker.prober.stats().probes - s1} probes, instance 2 ran ${second.ctx.prober.stats().probes - s2})`, rows);
 
+    // Correctness bounds, not the rate (bench/scale.ts reports probe calls per key per interval):
+    // expected ≈ intervals × 1.11 ≈ 6.7. Two instances probing on their own would make twice that
+    // (≈ 13), a stalled schedule far less; half and one and a half times the expectation tell
+    // those apart with room for ticks (100 ms) and scheduling on a loaded machine.
+    const expected = intervals * EXPECTED_PER_INTERVAL;
     for (const t of active) {
-      // Expected ≈ intervals × 1.11; a tick (100 ms) and scheduling noise allow ±~1.5.
-      expect(t.calls, t.slug).toBeGreaterThanOrEqual(Math.floor(intervals * EXPECTED_PER_INTERVAL) - 2);
-      expect(t.calls, t.slug).toBeLessThanOrEqual(Math.ceil(intervals * EXPECTED_PER_INTERVAL) + 1);
+      expect(t.calls, t.slug).toBeGreaterThanOrEqual(Math.floor(expected / 2));
+      expect(t.calls, t.slug).toBeLessThanOrEqual(Math.floor(expected * 1.5));
     }
     for (const t of perKey.filter((x) => x.role !== "active")) expect(t.calls, t.slug).toBe(0);
     // Whichever instance claims a key probes it; together they probe no more than one instance would.
     const together = broker.prober.stats().probes - s1 + (second.ctx.prober.stats().probes - s2);
-    expect(together).toBeLessThanOrEqual(active.length * (Math.ceil(intervals * EXPECTED_PER_INTERVAL) + 1));
+    expect(together).toBeLessThanOrEqual(active.length * Math.floor(expected * 1.5));
   });
 });
 
@@ -129,12 +137,15 @@ describe("1,000 tenants, 10% active", () => {
       INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, canary_wrapped, last_validated_at)
         SELECT gen_random_uuid(), t.id, 'aws', 'arn:aws:kms:us-east-1:111122223333:key/' || gen_random_uuid(), 'connected', '1', '\\x00'::bytea, now()
           FROM tenant t WHERE t.slug LIKE 'k-idle-%';`);
+    // A fixed wait on purpose: the window must start after the burst of first probes, in the
+    // steady state, which has no single observable signal.
     await sleep(1500);
 
     resetCalls(h);
     const before = broker.prober.stats();
     const windowMs = 8000;
     const t0 = Date.now();
+    // The counting window: the rate is calls over real time, so this wait is the measurement.
     await sleep(windowMs);
     const seconds = (Date.now() - t0) / 1000;
     const after = broker.prober.stats();
@@ -155,7 +166,10 @@ describe("1,000 tenants, 10% active", () => {
 
     expect(total - toActive).toBe(0);
     expect(locks[0]!.n).toBe(0);
-    expect(perKeyPerInterval).toBeGreaterThan(0.85);
-    expect(perKeyPerInterval).toBeLessThan(1.35);
+    // Correctness bounds; the rate itself is reported by bench/scale.ts. Expected ≈ 1.11 per key
+    // per interval (jitter only brings probes forward): below half, the prober falls behind its
+    // schedule; at 1.5 or more, keys are probed twice per interval.
+    expect(perKeyPerInterval).toBeGreaterThan(0.5);
+    expect(perKeyPerInterval).toBeLessThan(1.5);
   });
 });

@@ -5,7 +5,8 @@
 // succeeds; restoring the key resumes within interval + 1 s and old ciphertexts decrypt again.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHarness, type Harness } from "../support/broker-harness";
-import { DecryptStream, encryptMany, printTable, sleep, waitFor } from "./helpers";
+import { activityReported, DecryptStream, encryptMany, printTable, sleep, waitFor } from "./helpers";
+import { waitFor as poll } from "../support/wait";
 
 const INTERVAL_MS = 1000;
 const BOUND_MS = INTERVAL_MS + 1000;
@@ -129,20 +130,21 @@ describe.concurrent("revocation locks within probe interval + 1 s and resumes wh
     const key = await c.setup();
     const token = await h.api.readyTenant(slug, c.provider, key.keyId);
     const items = await encryptMany(h.api, slug, token, 4);
-    // Let the prober see the tenant as active (it reports cached tenants within a second).
-    await sleep(1200);
+    // The prober must see the tenant as active (it reports cached tenants once per interval).
+    await activityReported(h.runtime.db, slug);
     expect(h.runtime.ctx.cache.countForTenant((await h.runtime.ctx.registry.getBySlug(slug))!.id)).toBeGreaterThan(0);
 
     // Two requests in flight with a 5 ms pause each: ~150-300 req/s per tenant. Without the pause
     // the nine load loops, which share the broker's event loop in this process, would saturate it
     // and we would be measuring the load generator instead of the prober.
     const stream = new DecryptStream(h.api, slug, token, items, 2, 5).start();
-    await sleep(200);
+    await poll(() => stream.samples.some((s) => s.status === 200), { what: `decrypts of ${slug} served before the revocation` });
     const revokeStart = Date.now();
     await key.revoke();
     const revokeEnd = Date.now();
-    const refused = await waitFor(() => Promise.resolve(stream.first((s) => s.status === 423 && s.sent >= revokeStart)), BOUND_MS + 3000);
-    await sleep(200);
+    const refused = await waitFor(async () => stream.first((s) => s.status === 423 && s.sent >= revokeStart), BOUND_MS + 3000);
+    // Keep the load on until requests sent after the first refusal were answered: they are checked below.
+    if (refused) await poll(() => stream.samples.filter((s) => s.sent >= refused.recv).length >= 4, { what: `requests to ${slug} sent after its first 423` });
     const samples = await stream.stop();
 
     const st = await status(slug);
@@ -207,7 +209,7 @@ describe("resume policy", () => {
     const [item] = await encryptMany(h.api, slug, token, 1);
     const set = await h.api.admin("PUT", `/api/v1/tenants/${slug}/settings`, { manualResume: true });
     expect(set.status).toBe(200);
-    await sleep(1200);
+    await activityReported(h.runtime.db, slug);
     await h.aws.disable(keyArn);
     expect(await waitFor(async () => (await status(slug)).state === "locked", BOUND_MS + 2000)).toBe(true);
     await h.aws.enable(keyArn);
@@ -219,7 +221,12 @@ describe("resume policy", () => {
       return kc?.lastProbeOutcome === "success" && kc.lastProbeAt! > restoredAt;
     }, 3 * INTERVAL_MS + 1000);
     expect(probedOk).toBe(true);
-    await sleep(INTERVAL_MS);
+    // One more successful probe after that one: had a working key resumed the tenant, it would have by now.
+    const firstOk = (await h.runtime.db.prisma.keyConnection.findFirst({ where: { tenantId, status: "connected" } }))!.lastProbeAt!;
+    await poll(async () => {
+      const kc = await h.runtime.db.prisma.keyConnection.findFirst({ where: { tenantId, status: "connected" } });
+      return kc?.lastProbeOutcome === "success" && kc.lastProbeAt! > firstOk;
+    }, { what: "a second successful probe of the restored key", timeoutMs: 3 * INTERVAL_MS + 1000 });
     expect((await status(slug)).state).toBe("locked");
     expect((await h.api.decrypt(slug, token, item!.ciphertext)).status).toBe(423);
     const unlock = await h.api.admin("POST", `/api/v1/tenants/${slug}/unlock`);
@@ -234,11 +241,12 @@ describe("resume policy", () => {
     const uri = await h.gcp.createKeyForVendor();
     const token = await h.api.readyTenant(slug, "gcp", uri);
     const [item] = await encryptMany(h.api, slug, token, 1);
-    await sleep(1200);
+    await activityReported(h.runtime.db, slug);
     const lock = await h.api.admin("POST", `/api/v1/tenants/${slug}/lock`, { reason: "incident 42" });
     expect(lock.status).toBe(200);
     expect((await h.api.decrypt(slug, token, item!.ciphertext)).status).toBe(423);
-    // The key works all along; a kill switch is not the prober's to lift.
+    // The key works all along; a kill switch is not the prober's to lift. An absence check: three
+    // probe intervals, in which a prober that lifted kill switches would have done so.
     await sleep(3 * INTERVAL_MS);
     let st = await status(slug);
     expect(st.state).toBe("locked");
@@ -246,12 +254,14 @@ describe("resume policy", () => {
 
     // Unlock, let the KMS lock it, then pull the kill switch on top: restoring the key changes nothing.
     expect((await h.api.admin("POST", `/api/v1/tenants/${slug}/unlock`)).status).toBe(200);
+    const warmedAt = new Date();
     expect((await h.api.encrypt(slug, token, "warm")).status).toBe(200);
-    await sleep(1200);
+    await activityReported(h.runtime.db, slug, warmedAt);
     await h.gcp.setVendorBinding(uri, false);
     expect(await waitFor(async () => (await status(slug)).lockSource === "kms", BOUND_MS + 2000)).toBe(true);
     expect((await h.api.admin("POST", `/api/v1/tenants/${slug}/lock`, { reason: "belt and braces" })).status).toBe(200);
     await h.gcp.setVendorBinding(uri, true);
+    // An absence check, as above: three probe intervals in which the restored key must not lift the kill switch.
     await sleep(3 * INTERVAL_MS);
     st = await status(slug);
     expect(st.state).toBe("locked");
