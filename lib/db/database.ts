@@ -6,6 +6,8 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { PGlite } from "@electric-sql/pglite";
 import { PrismaClient } from "./generated/client";
+import { DatabaseUnavailableError } from "./errors";
+import { PRIVATE_DIR_MODE, restrictTree } from "./file-modes";
 
 export type Row = Record<string, unknown>;
 
@@ -19,6 +21,14 @@ export interface SqlExecutor {
 export interface ReservedSession extends SqlExecutor {
   /** Gives the connection up; it is closed rather than reused, so no session setting leaks into the pool. */
   release(): void;
+  /** True once the connection broke (server restart, network): every further query fails with DatabaseUnavailableError; reserve a new one. */
+  readonly lost: boolean;
+}
+
+export interface ReserveSessionOptions {
+  asyncCommit?: boolean;
+  /** Told once when the connection breaks, so a holder of session state (advisory locks) knows it is gone. */
+  onLost?: (err: unknown) => void;
 }
 
 export interface ListenGapHandlers {
@@ -39,7 +49,7 @@ export interface Database extends SqlExecutor {
    * return once the server committed, without waiting for the WAL flush (this connection only).
    * On PGlite (one connection) it is the shared connection and the option is ignored.
    */
-  reserveSession(opts?: { asyncCommit?: boolean }): Promise<ReservedSession>;
+  reserveSession(opts?: ReserveSessionOptions): Promise<ReservedSession>;
   /**
    * Subscribes to a notification channel; resolves once listening. If the listener connection
    * drops, `gap.onDisconnect` fires at once and `gap.onReconnect` once it listens again.
@@ -54,16 +64,28 @@ export interface OpenDatabaseOptions {
   /** Directory for embedded PGlite data; "memory://" keeps it in memory. */
   pgliteDir?: string;
   poolSize?: number;
+  /** Told about connection failures (task "db.connection") and listener reconnects ("db.listen"); they never crash the process. */
+  onBackgroundError?: (task: string, err: unknown) => void;
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : openPglite(opts.pgliteDir ?? "./data/pglite");
+  const report = opts.onBackgroundError ?? (() => {});
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10, report) : openPglite(opts.pgliteDir ?? "./data/pglite");
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<Database> {
+type Report = (task: string, err: unknown) => void;
+
+async function openPostgres(url: string, poolSize: number, report: Report): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker" });
-  // An idle client that errors (server restart) must not crash the process; the pool replaces it.
-  pool.on("error", () => {});
+  // pg-pool listens for errors only on idle clients; a checked-out client (a transaction, Prisma's
+  // queries, a reserved session) that loses its server (57P01 on restart, ECONNRESET) emits
+  // 'error' with no listener, which would kill the process. Every client gets a listener of its own
+  // for its whole life; the failed query itself still rejects, and the pool discards the client.
+  pool.on("connect", (client) => {
+    client.on("error", (err) => report("db.connection", err));
+  });
+  // Errors of idle clients: reported by the listener above as well, so nothing more to do here.
+  pool.on("error", () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const listeners: Array<{ stop: () => Promise<void> }> = [];
 
@@ -104,7 +126,8 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
         if (begun) await client.query("COMMIT");
         return result;
       } catch (e) {
-        if (begun) await client.query("ROLLBACK").catch(() => {});
+        // A failed ROLLBACK means the connection is gone, and with it the transaction: `e` is what matters.
+        if (begun) await client.query("ROLLBACK").catch(() => undefined);
         throw e;
       } finally {
         client.release();
@@ -118,21 +141,10 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
         client.release(true);
         throw e;
       }
-      let released = false;
-      return {
-        query: async (sql, params) => (await client.query(sql, params as unknown[])).rows as never,
-        exec: async (sql) => {
-          await client.query(sql);
-        },
-        release() {
-          if (released) return;
-          released = true;
-          client.release(true);
-        },
-      };
+      return new PgReservedSession(client, opts?.onLost);
     },
     async listen(channel, onMessage, gap) {
-      const listener = new PgListener(url, channel, onMessage, gap ?? {});
+      const listener = new PgListener(url, channel, onMessage, gap ?? {}, report);
       await listener.start();
       listeners.push(listener);
       return () => listener.stop();
@@ -148,6 +160,58 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   };
 }
 
+/**
+ * A pooled connection kept by one user. When its connection breaks it does not reconnect by
+ * itself (its session state, such as advisory locks, is gone with it): it reports the loss once,
+ * fails every further query with DatabaseUnavailableError, and the holder reserves a new one.
+ */
+class PgReservedSession implements ReservedSession {
+  private released = false;
+  private lostWith: unknown = null;
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly onLost?: (err: unknown) => void,
+  ) {
+    const lose = (err: unknown) => {
+      if (this.lostWith !== null || this.released) return;
+      this.lostWith = err ?? new Error("connection ended");
+      this.release();
+      this.onLost?.(this.lostWith);
+    };
+    client.on("error", lose);
+    client.on("end", () => lose(new DatabaseUnavailableError("reserved connection ended")));
+  }
+
+  get lost(): boolean {
+    return this.lostWith !== null;
+  }
+
+  async query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]> {
+    this.usable();
+    try {
+      return (await this.client.query(sql, params)).rows as T[];
+    } catch (e) {
+      throw this.lost ? new DatabaseUnavailableError(`reserved connection lost: ${(e as Error).message}`, { cause: e }) : e;
+    }
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.query(sql);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.client.release(true);
+  }
+
+  private usable(): void {
+    if (this.lostWith !== null) throw new DatabaseUnavailableError("reserved connection lost", { cause: this.lostWith });
+    if (this.released) throw new Error("reserved session used after release");
+  }
+}
+
 /** A dedicated LISTEN connection that reconnects with backoff; a gap is reported so callers stop trusting memory and re-read state. */
 class PgListener {
   private client: pg.Client | null = null;
@@ -159,6 +223,7 @@ class PgListener {
     private readonly channel: string,
     private readonly onMessage: (payload: string) => void,
     private readonly gap: ListenGapHandlers,
+    private readonly report: Report,
   ) {}
 
   async start(): Promise<void> {
@@ -170,10 +235,19 @@ class PgListener {
     client.on("notification", (msg) => {
       if (msg.channel === this.channel) this.onMessage(msg.payload ?? "");
     });
-    client.on("error", () => this.scheduleReconnect(client));
+    client.on("error", (err) => {
+      this.report("db.listen", err);
+      this.scheduleReconnect(client);
+    });
     client.on("end", () => this.scheduleReconnect(client));
-    await client.connect();
-    await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+    } catch (e) {
+      // A half-open client is closed before the next attempt; its own failure adds nothing to `e`.
+      await client.end().catch(() => undefined);
+      throw e;
+    }
     this.client = client;
   }
 
@@ -188,7 +262,8 @@ class PgListener {
         try {
           await this.connect();
           this.gap.onReconnect?.();
-        } catch {
+        } catch (err) {
+          this.report("db.listen", err);
           attempt(Math.min(delay * 2, 5000));
         }
       }, delay);
@@ -201,7 +276,8 @@ class PgListener {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const c = this.client;
     this.client = null;
-    if (c) await c.end().catch(() => {});
+    // Ending a connection that already broke can fail; it is closed either way.
+    if (c) await c.end().catch(() => undefined);
   }
 }
 
@@ -209,9 +285,10 @@ async function openPglite(dir: string): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   if (!dir.startsWith("memory://")) {
     const { mkdirSync } = await import("node:fs");
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   }
   const db: PGlite = await PGlite.create(dir);
+  restrictTree(dir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
   const unlisteners: Array<() => Promise<void>> = [];
   return {
@@ -246,6 +323,7 @@ async function openPglite(dir: string): Promise<Database> {
           await db.exec(sql);
         },
         release() {},
+        lost: false,
       };
     },
     async listen(channel, onMessage) {
@@ -257,7 +335,8 @@ async function openPglite(dir: string): Promise<Database> {
       await db.query("SELECT pg_notify($1, $2)", [channel, payload]);
     },
     async close() {
-      await Promise.all(unlisteners.map((u) => u().catch(() => {})));
+      // Unlistening is best effort at close: the database is closed right after anyway.
+      await Promise.all(unlisteners.map((u) => u().catch(() => undefined)));
       await prisma.$disconnect();
       await db.close();
     },

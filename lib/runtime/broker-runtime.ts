@@ -1,7 +1,7 @@
 // Assembles one broker instance: database (migrated), audit writer, KMS providers, broker,
 // HTTP API and, for the full server, Next.js behind the same listener. server.ts, the tests
 // and the benchmarks all start instances through here.
-import http from "node:http";
+import type http from "node:http";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
@@ -11,11 +11,15 @@ import { AuditWriter, NoopAuditSink } from "../audit/writer";
 import { Broker } from "../broker/broker";
 import type { BrokerConfig } from "../config/env";
 import { openDatabase, type Database } from "../db/database";
+import { restrictTree } from "../db/file-modes";
 import { migrate } from "../db/migrate";
 import { buildApi, isApiPath } from "../http/app";
 import type { ConsoleSessionResolver } from "../http/auth";
 import type { RouteEnv } from "../http/route";
 import { createKmsProviders, type KmsProviders } from "../kms/registry";
+import { BackgroundErrors } from "../observability/background-errors";
+import { createLogger, type Logger } from "../observability/logger";
+import { createDrainingServer } from "./http-server";
 
 export interface RuntimeOptions {
   config: BrokerConfig;
@@ -26,6 +30,8 @@ export interface RuntimeOptions {
   db?: Database;
   resolveSession?: ConsoleSessionResolver;
   extraRoutes?: Array<(env: RouteEnv) => void>;
+  /** The instance's logger (default: one at BROKER_LOG_LEVEL on stdout). */
+  logger?: Logger;
 }
 
 export interface BrokerRuntime {
@@ -35,7 +41,11 @@ export interface BrokerRuntime {
   audit: AuditWriter | NoopAuditSink;
   url: string;
   port: number;
-  close(): Promise<void>;
+  logger: Logger;
+  /** Failures of background loops, logged and counted in cmek_background_errors_total{task}. */
+  background: BackgroundErrors;
+  /** Drains the listener (requests in flight get up to `drainMs`, default BROKER_SHUTDOWN_DRAIN_MS), then stops everything. */
+  close(opts?: { drainMs?: number }): Promise<void>;
 }
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -43,7 +53,14 @@ type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void
 export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRuntime> {
   const { config } = opts;
   const ownsDb = !opts.db;
-  const db = opts.db ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: path.join(config.DATA_DIR, "pglite") }));
+  const logger = opts.logger ?? createLogger({ level: config.BROKER_LOG_LEVEL, instanceId: config.instanceId });
+  // Registered on the broker's metrics once the broker exists; failures before that are only logged.
+  let background: BackgroundErrors | null = null;
+  const reportBackground = (task: string, err: unknown) =>
+    background ? background.report(task, err) : logger.warn({ task, err }, `background task ${task} failed`);
+  const db =
+    opts.db ??
+    (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: path.join(config.DATA_DIR, "pglite"), onBackgroundError: reportBackground }));
   await migrate(db);
   // The console's session cookie is accepted by the API only where the console runs.
   const resolveSession = opts.resolveSession ?? (opts.withNext ? prepareConsoleAuth(config, db) : undefined);
@@ -51,13 +68,17 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     config.BROKER_AUDIT === "on"
       ? new AuditWriter(db, {
           durability: config.BROKER_AUDIT_DURABILITY,
-          onError: (err, n) => console.error(`audit: a batch of ${n} entries failed: ${(err as Error).message}`),
+          onError: (err, n) => reportBackground("audit.writer", Object.assign(new Error(`a batch of ${n} entries failed: ${(err as Error)?.message}`), { cause: err })),
         })
       : new NoopAuditSink();
   const providers = opts.providers ?? createKmsProviders(config);
   const broker = new Broker({ db, config, providers, audit });
+  const backgroundErrors = new BackgroundErrors(logger, broker.metrics.registry);
+  background = backgroundErrors;
   await broker.start();
-  const auditServices = await startAuditServices(db, audit, config.demo);
+  const auditServices = await startAuditServices(db, audit, config.demo, backgroundErrors);
+  // Everything this instance wrote into DATA_DIR (embedded database, generated secrets, emulator keys) is for its user only.
+  restrictTree(config.DATA_DIR);
 
   let nextHandler: NodeHandler | null = null;
   let closeNext: (() => Promise<void>) | null = null;
@@ -73,6 +94,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     (globalThis as { __cmekBroker?: Broker }).__cmekBroker = broker;
   }
 
+  let listener: ReturnType<typeof createDrainingServer> | null = null;
   const api = await buildApi({
     broker,
     adminToken: config.BROKER_ADMIN_TOKEN,
@@ -80,11 +102,16 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     logLevel: config.BROKER_LOG_LEVEL,
     extraRoutes: opts.extraRoutes,
     audit: auditServices.routeEnv,
-    serverFactory: (fastifyHandler) =>
-      http.createServer((req, res) => {
-        if (!nextHandler || isApiPath(req.url)) fastifyHandler(req, res);
-        else nextHandler(req, res);
-      }),
+    serverFactory: (fastifyHandler) => {
+      listener = createDrainingServer({
+        keepAliveTimeoutMs: config.BROKER_KEEP_ALIVE_TIMEOUT_MS,
+        handler: (req, res) => {
+          if (!nextHandler || isApiPath(req.url)) fastifyHandler(req, res);
+          else nextHandler(req, res);
+        },
+      });
+      return listener.server;
+    },
   });
   await api.listen({ port: config.PORT, host: config.HOST });
   const port = (api.server.address() as AddressInfo).port;
@@ -97,7 +124,11 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     audit,
     url,
     port,
-    async close() {
+    logger,
+    background: backgroundErrors,
+    async close(closeOpts) {
+      const left = await (listener as ReturnType<typeof createDrainingServer> | null)?.drain(closeOpts?.drainMs ?? config.BROKER_SHUTDOWN_DRAIN_MS);
+      if (left) logger.warn({ requests: left }, "shutdown: requests still in flight after the drain time were cut off");
       await api.close();
       await closeNext?.();
       await broker.stop();
@@ -112,18 +143,19 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
  * Everything that hangs off the audit writer: signed checkpoints, webhook deliveries, the live
  * feed for SSE and retention pruning. Nothing of it runs when auditing is off.
  */
-async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSink, demo: boolean) {
+async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSink, demo: boolean, background: BackgroundErrors) {
   if (!(audit instanceof AuditWriter)) return { routeEnv: {}, stop: async () => {} };
-  const checkpoints = new CheckpointScheduler(db, audit);
+  const checkpoints = new CheckpointScheduler(db, audit, { onError: (e) => background.report("audit.checkpoints", e) });
   checkpoints.start();
-  const webhooks = new WebhookDispatcher(db, audit, { onError: (e) => console.error(`audit webhooks: ${(e as Error).message}`) });
+  const allowPrivateWebhooks = demo || process.env.BROKER_WEBHOOK_ALLOW_PRIVATE === "on";
+  const webhooks = new WebhookDispatcher(db, audit, { allowPrivate: allowPrivateWebhooks, onError: (e) => background.report("audit.webhooks", e) });
   await webhooks.start();
-  const feed = new AuditLiveFeed(db);
+  const feed = new AuditLiveFeed(db, { onError: (e) => background.report("audit.live", e) });
   feed.attach(audit);
-  const retention = setInterval(() => void applyRetention(db).catch((e) => console.error(`audit retention: ${(e as Error).message}`)), 3_600_000);
+  const retention = setInterval(() => void background.guard("audit.retention", () => applyRetention(db)), 3_600_000);
   retention.unref();
   return {
-    routeEnv: { auditFeed: feed, webhooks, allowPrivateWebhooks: demo || process.env.BROKER_WEBHOOK_ALLOW_PRIVATE === "on" },
+    routeEnv: { auditFeed: feed, webhooks, allowPrivateWebhooks },
     async stop() {
       clearInterval(retention);
       feed.close();
