@@ -75,8 +75,13 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 
 type Report = (task: string, err: unknown) => void;
 
+/** Longest wait for a new connection (pool or listener) before it counts as failed. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 async function openPostgres(url: string, poolSize: number, report: Report): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker" });
+  // connectionTimeoutMillis: a server in the middle of a restart can accept a connection and never
+  // answer it; without a bound such a connect would hang the request (or the listener) for good.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker", connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
   // pg-pool listens for errors only on idle clients; a checked-out client (a transaction, Prisma's
   // queries, a reserved session) that loses its server (57P01 on restart, ECONNRESET) emits
   // 'error' with no listener, which would kill the process. Every client gets a listener of its own
@@ -231,7 +236,7 @@ class PgListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: "cmek-broker-listener" });
+    const client = new pg.Client({ connectionString: this.url, application_name: "cmek-broker-listener", connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, query_timeout: CONNECT_TIMEOUT_MS });
     client.on("notification", (msg) => {
       if (msg.channel === this.channel) this.onMessage(msg.payload ?? "");
     });
@@ -244,8 +249,9 @@ class PgListener {
       await client.connect();
       await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
     } catch (e) {
-      // A half-open client is closed before the next attempt; its own failure adds nothing to `e`.
-      await client.end().catch(() => undefined);
+      // A half-open client is closed before the next attempt (not awaited: after a refused connect
+      // pg's end() never resolves); its own failure adds nothing to `e`.
+      void client.end().catch(() => undefined);
       throw e;
     }
     this.client = client;
@@ -264,7 +270,9 @@ class PgListener {
           this.gap.onReconnect?.();
         } catch (err) {
           this.report("db.listen", err);
-          attempt(Math.min(delay * 2, 5000));
+          // Capped at 1 s: each listener is down (notifications missed, memory distrusted) until it is
+          // back, so it must follow the server within about a second; one connect a second is cheap.
+          attempt(Math.min(delay * 2, 1000));
         }
       }, delay);
     };
