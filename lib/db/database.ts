@@ -146,7 +146,7 @@ async function openPostgres(url: string, poolSize: number, report: Report): Prom
         client.release(true);
         throw e;
       }
-      return new PgReservedSession(client, opts?.onLost);
+      return reservedSession(client, opts?.onLost);
     },
     async listen(channel, onMessage, gap) {
       const listener = new PgListener(url, channel, onMessage, gap ?? {}, report);
@@ -170,51 +170,42 @@ async function openPostgres(url: string, poolSize: number, report: Report): Prom
  * itself (its session state, such as advisory locks, is gone with it): it reports the loss once,
  * fails every further query with DatabaseUnavailableError, and the holder reserves a new one.
  */
-class PgReservedSession implements ReservedSession {
-  private released = false;
-  private lostWith: unknown = null;
-
-  constructor(
-    private readonly client: pg.PoolClient,
-    private readonly onLost?: (err: unknown) => void,
-  ) {
-    const lose = (err: unknown) => {
-      if (this.lostWith !== null || this.released) return;
-      this.lostWith = err ?? new Error("connection ended");
-      this.release();
-      this.onLost?.(this.lostWith);
-    };
-    client.on("error", lose);
-    client.on("end", () => lose(new DatabaseUnavailableError("reserved connection ended")));
-  }
-
-  get lost(): boolean {
-    return this.lostWith !== null;
-  }
-
-  async query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]> {
-    this.usable();
+function reservedSession(client: pg.PoolClient, onLost?: (err: unknown) => void): ReservedSession {
+  let released = false;
+  let lostWith: unknown = null;
+  const release = () => {
+    if (released) return;
+    released = true;
+    client.release(true);
+  };
+  const lose = (err: unknown) => {
+    if (lostWith !== null || released) return;
+    lostWith = err ?? new Error("connection ended");
+    release();
+    onLost?.(lostWith);
+  };
+  client.on("error", lose);
+  client.on("end", () => lose(new DatabaseUnavailableError("reserved connection ended")));
+  const query = async <T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]> => {
+    if (lostWith !== null) throw new DatabaseUnavailableError("reserved connection lost", { cause: lostWith });
+    if (released) throw new Error("reserved session used after release");
     try {
-      return (await this.client.query(sql, params)).rows as T[];
+      return (await client.query(sql, params)).rows as T[];
     } catch (e) {
-      throw this.lost ? new DatabaseUnavailableError(`reserved connection lost: ${(e as Error).message}`, { cause: e }) : e;
+      throw lostWith !== null ? new DatabaseUnavailableError(`reserved connection lost: ${(e as Error).message}`, { cause: e }) : e;
     }
-  }
-
-  async exec(sql: string): Promise<void> {
-    await this.query(sql);
-  }
-
-  release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.client.release(true);
-  }
-
-  private usable(): void {
-    if (this.lostWith !== null) throw new DatabaseUnavailableError("reserved connection lost", { cause: this.lostWith });
-    if (this.released) throw new Error("reserved session used after release");
-  }
+  };
+  // A plain object (not a class instance) so callers may wrap it with a spread.
+  return {
+    query,
+    exec: async (sql) => {
+      await query(sql);
+    },
+    release,
+    get lost() {
+      return lostWith !== null;
+    },
+  };
 }
 
 /** A dedicated LISTEN connection that reconnects with backoff; a gap is reported so callers stop trusting memory and re-read state. */
