@@ -44,7 +44,7 @@ export interface BrokerRuntime {
   logger: Logger;
   /** Failures of background loops, logged and counted in cmek_background_errors_total{task}. */
   background: BackgroundErrors;
-  /** Drains the listener (requests in flight get up to `drainMs`, default BROKER_SHUTDOWN_DRAIN_MS), then stops everything. */
+  /** Stops everything; with `drainMs` (server.ts passes BROKER_SHUTDOWN_DRAIN_MS on SIGTERM) the listener drains first. */
   close(opts?: { drainMs?: number }): Promise<void>;
 }
 
@@ -127,8 +127,11 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     logger,
     background: backgroundErrors,
     async close(closeOpts) {
-      const left = await (listener as ReturnType<typeof createDrainingServer> | null)?.drain(closeOpts?.drainMs ?? config.BROKER_SHUTDOWN_DRAIN_MS);
-      if (left) logger.warn({ requests: left }, "shutdown: requests still in flight after the drain time were cut off");
+      const drainable = listener as ReturnType<typeof createDrainingServer> | null;
+      if (closeOpts?.drainMs !== undefined && drainable) {
+        const left = await drainable.drain(closeOpts.drainMs);
+        if (left) logger.warn({ requests: left }, "shutdown: requests still in flight after the drain time were cut off");
+      }
       await api.close();
       await closeNext?.();
       await broker.stop();

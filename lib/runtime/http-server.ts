@@ -36,6 +36,11 @@ export function createDrainingServer(opts: DrainingServerOptions): DrainingServe
   let draining = false;
   const active = new Set<http.ServerResponse>();
   let onIdle: (() => void) | null = null;
+  // One shared listener (no closure per request on the data path); `this` is the finished response.
+  function settled(this: http.ServerResponse): void {
+    active.delete(this);
+    if (draining && active.size === 0) onIdle?.();
+  }
   const server = http.createServer((req, res) => {
     if (draining) {
       res.shouldKeepAlive = false;
@@ -45,10 +50,7 @@ export function createDrainingServer(opts: DrainingServerOptions): DrainingServe
     }
     if (!isStream(req)) {
       active.add(res);
-      res.once("close", () => {
-        active.delete(res);
-        if (draining && active.size === 0) onIdle?.();
-      });
+      res.once("close", settled);
     }
     opts.handler(req, res);
   });
