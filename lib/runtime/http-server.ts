@@ -29,7 +29,7 @@ export interface DrainingServer {
 
 /** Long-lived streams are not waited for: they would hold every drain to its bound. */
 function isStream(req: http.IncomingMessage): boolean {
-  return (req.headers.accept ?? "").includes("text/event-stream") || (req.url ?? "").split("?")[0]!.endsWith("/audit/stream");
+  return (req.url ?? "").includes("/audit/stream") || (req.headers.accept ?? "").includes("text/event-stream");
 }
 
 export function createDrainingServer(opts: DrainingServerOptions): DrainingServer {
