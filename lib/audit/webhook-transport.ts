@@ -1,5 +1,7 @@
-// One webhook POST over node:http(s), so the connection goes through guardedLookup: the address
-// checked is the address connected to (no second resolution between check and connect).
+// One webhook POST over node:http(s), so every new connection goes through guardedLookup: the
+// address checked is the address connected to (no second resolution between check and connect).
+// Connections are kept alive and reused: a reused socket is still connected to the address that
+// was checked when it was opened, so reuse cannot be rebound.
 // Redirects are never followed (a receiver could bounce the broker into an internal address),
 // and the response body is discarded unread.
 import http from "node:http";
@@ -14,6 +16,10 @@ export interface WebhookPostOptions {
   allowPrivate: boolean;
 }
 
+const agentOptions = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, timeout: 30_000 };
+const guarded = { http: new http.Agent({ ...agentOptions, lookup: guardedLookup }), https: new https.Agent({ ...agentOptions, lookup: guardedLookup }) };
+const open = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
+
 /** Resolves with the HTTP status; rejects with WebhookAddressError for a refused target, or the transport error. */
 export function postWebhook(url: string, opts: WebhookPostOptions): Promise<number> {
   const u = new URL(url);
@@ -25,9 +31,7 @@ export function postWebhook(url: string, opts: WebhookPostOptions): Promise<numb
       {
         method: "POST",
         headers: { ...opts.headers, "content-length": String(Buffer.byteLength(opts.body)) },
-        lookup: opts.allowPrivate ? undefined : guardedLookup,
-        // A fresh connection per delivery: a pooled socket would skip the lookup, and with it the check.
-        agent: false,
+        agent: (opts.allowPrivate ? open : guarded)[u.protocol === "https:" ? "https" : "http"],
         timeout: opts.timeoutMs,
       },
       (res) => {
