@@ -61,8 +61,10 @@ export function isNonGlobalAddress(addr: string): boolean {
   if (allZero(b, 0, 10) && ((b[10] === 0xff && b[11] === 0xff) || (b[10] === 0 && b[11] === 0))) return v4List.check(v4Of(b, 12), "ipv4");
   // NAT64 well-known prefix 64:ff9b::/96 translates to the embedded IPv4 address; 64:ff9b:1::/48 is local-use.
   if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b) return allZero(b, 4, 12) ? v4List.check(v4Of(b, 12), "ipv4") : true;
-  // 6to4 (2002::/16) reaches the IPv4 address in bytes 2..5; the relays are deprecated, so refuse it outright.
-  if ((b[0]! & 0xe0) !== 0x20) return true; // outside 2000::/3: ULA, link-local, multicast, site-local, discard, reserved
+  // Outside 2000::/3 nothing is global unicast: ULA, link-local, site-local, multicast, discard, reserved.
+  if ((b[0]! & 0xe0) !== 0x20) return true;
+  // Inside it: Teredo and IETF assignments, documentation, and 6to4 (2002::/16, which would reach the
+  // IPv4 address in bytes 2..5 through deprecated relays) are refused outright.
   return v6List.check(a, "ipv6");
 }
 

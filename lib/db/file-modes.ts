@@ -7,19 +7,24 @@ import { chmodSync, existsSync, lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
 
 export const PRIVATE_DIR_MODE = 0o700;
-export const PRIVATE_FILE_MODE = 0o600;
 
-/** Sets every directory under (and including) `root` to 0700 and every regular file to 0600. Symlinks are left alone. */
+/**
+ * Removes every group and other permission under (and including) `root`: directories become
+ * 0700, files keep only their owner's bits (0666 -> 0600). Only entries owned by this process's
+ * user are touched, symlinks are not followed, and the filesystem root is refused outright.
+ */
 export function restrictTree(root: string): void {
-  if (root.startsWith("memory://") || !existsSync(root)) return;
+  if (root.startsWith("memory://") || !existsSync(root) || path.resolve(root) === path.parse(path.resolve(root)).root) return;
+  const uid = process.getuid?.();
   const walk = (p: string) => {
     const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st || st.isSymbolicLink()) return;
+    if (!st || st.isSymbolicLink() || (uid !== undefined && st.uid !== uid)) return;
+    const mode = st.mode & 0o777;
     if (st.isDirectory()) {
-      if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) chmodSync(p, PRIVATE_DIR_MODE);
+      if (mode !== PRIVATE_DIR_MODE) chmodSync(p, PRIVATE_DIR_MODE);
       for (const name of readdirSync(p)) walk(path.join(p, name));
-    } else if (st.isFile() && (st.mode & 0o777) !== PRIVATE_FILE_MODE) {
-      chmodSync(p, PRIVATE_FILE_MODE);
+    } else if (st.isFile() && (mode & 0o077) !== 0) {
+      chmodSync(p, mode & 0o700);
     }
   };
   walk(root);
