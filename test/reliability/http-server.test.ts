@@ -97,11 +97,11 @@ test("SIGTERM with requests in flight: they finish with 200, a request arriving 
   const code = await exited;
   ce.emulators.aws.faults.clear();
   console.log(`drain: in-flight answers ${results.map((r) => `${r.status} +${r.at - termAt} ms`).join(", ")}; late request: ${lateAnswer.split("\r\n")[0]}`);
-  expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+  expect(results.map((r) => r.status), broker.output()).toEqual([200, 200, 200, 200]);
   // They really were in flight at the SIGTERM.
   expect(results.every((r) => r.at > termAt)).toBe(true);
-  expect(lateAnswer).toMatch(/^HTTP\/1\.1 503/);
+  expect(lateAnswer, `late answer: ${JSON.stringify(lateAnswer)}\n${broker.output()}`).toMatch(/^HTTP\/1\.1 503/);
   expect(lateAnswer.toLowerCase()).toContain("retry-after: 1");
   expect(lateAnswer).toContain(`"code":"shutting_down"`);
-  expect(code).toBe(0);
+  expect(code, broker.output()).toBe(0);
 }, 60_000);
