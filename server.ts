@@ -6,15 +6,25 @@ import { ConfigError, loadConfig, type BrokerConfig } from "./lib/config/env";
 import { startBrokerRuntime, type BrokerRuntime } from "./lib/runtime/broker-runtime";
 
 export async function startServer(config: BrokerConfig): Promise<BrokerRuntime> {
+  // Whatever the server writes (DATA_DIR: embedded database, secrets, demo credentials) is for its own user only.
+  process.umask(0o077);
   const runtime = await startBrokerRuntime({ config, withNext: config.BROKER_CONSOLE === "on" });
   console.log(`cmek-broker listening on ${runtime.url} (instance ${config.instanceId}, database ${runtime.db.kind})`);
   let closing = false;
+  // SIGTERM drains: no new connections, requests in flight finish (up to BROKER_SHUTDOWN_DRAIN_MS),
+  // requests arriving meanwhile get 503 shutting_down with Retry-After; then everything stops.
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    console.log(`${signal}: shutting down`);
-    await runtime.close().catch((e) => console.error(e));
-    process.exit(0);
+    console.log(`${signal}: draining for up to ${config.BROKER_SHUTDOWN_DRAIN_MS} ms, then shutting down`);
+    // A stop that hangs (a database that never answers) must not keep the process from exiting.
+    setTimeout(() => process.exit(1), config.BROKER_SHUTDOWN_DRAIN_MS + 15_000).unref();
+    let code = 0;
+    await runtime.close({ drainMs: config.BROKER_SHUTDOWN_DRAIN_MS }).catch((e) => {
+      console.error(e);
+      code = 1;
+    });
+    process.exit(code);
   };
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -150,6 +150,8 @@ async function main() {
     url,
     adminToken,
     passwords,
+    tenants,
+    globex: { keyArn, serviceToken },
     nextAuthSecret,
     aws: { url: emulators.aws.url, region: emulators.aws.region },
     azure: { vaultUrl: emulators.azure.vaultUrl, caPem: emulators.azure.caPem, authorityHost: emulators.azure.authorityHost },

@@ -10,8 +10,9 @@ export { auditExportContentType, exportTenantAudit, exportTenantAuditStream, typ
 export { AuditQueryError, AUDIT_PAGE_MAX, decodeCursor, encodeCursor, listAuditEvents, type AuditPage, type AuditQueryFilters } from "./query";
 export { AuditLiveFeed, sseMessage, type LiveListener } from "./live";
 export { AuditPruneRefusedError, applyRetention, pruneTenantAudit, type PruneResult } from "./retention";
+export { WebhookDispatcher, type WebhookDispatcherOptions } from "./webhook-dispatcher";
+export { isNonGlobalAddress } from "./webhook-address";
 export {
-  WebhookDispatcher,
   createWebhookSubscription,
   deleteWebhookSubscription,
   listWebhookDeliveries,
@@ -22,6 +23,5 @@ export {
   type VerifyWebhookOptions,
   type VerifyWebhookResult,
   type WebhookDeliveryInfo,
-  type WebhookDispatcherOptions,
   type WebhookSubscriptionInfo,
 } from "./webhooks";

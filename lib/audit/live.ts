@@ -13,6 +13,8 @@ export type LiveListener = (event: AuditEventRecord) => void;
 export interface AuditLiveFeedOptions {
   /** How often watched tenants are checked for rows other instances wrote (default 1 s). */
   pollMs?: number;
+  /** Told about failed catch-up reads (a database outage); the next poll retries. */
+  onError?: (err: unknown) => void;
 }
 
 interface TenantFeed {
@@ -34,7 +36,7 @@ export class AuditLiveFeed {
 
   constructor(
     private readonly db: Database,
-    opts: AuditLiveFeedOptions = {},
+    private readonly opts: AuditLiveFeedOptions = {},
   ) {
     this.poll = setInterval(() => {
       for (const [tenantId, feed] of this.byTenant) this.catchUp(tenantId, feed);
@@ -113,8 +115,9 @@ export class AuditLiveFeed {
           for (const ev of events) if (ev.seq > feed.cursor) this.deliver(feed, ev);
           if (events.length === PAGE) feed.again = true;
         } while (feed.again && !this.closed && feed.listeners.size > 0);
-      } catch {
+      } catch (e) {
         // The next poll or batch tries again; the listeners keep their place.
+        this.opts.onError?.(e);
       } finally {
         feed.catchingUp = false;
       }

@@ -186,6 +186,8 @@ export class AuditWriter implements AuditSink {
     if (known) {
       const links = linkAll(byTenant, this.heads);
       try {
+        // A connection lost since the last batch (a PostgreSQL restart) is replaced before use, not after a failed batch.
+        if (this.session?.lost) this.session = null;
         this.session ??= await this.db.reserveSession({ asyncCommit: this.opts.durability !== "disk" });
         const records = await insertLinks(this.session, links, { lock: true });
         this.remember(links);

@@ -57,6 +57,10 @@ const BaseEnvSchema = z.object({
   // `on`: webhooks may target private and loopback addresses (always allowed in the demo).
   BROKER_WEBHOOK_ALLOW_PRIVATE: onOff.default("off"),
   BROKER_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // Listener (lib/runtime/http-server.ts): idle keep-alive connections stay open this long (above
+  // common load-balancer idle timeouts of 60 s); on SIGTERM requests in flight get this long to finish.
+  BROKER_KEEP_ALIVE_TIMEOUT_MS: intMs(72_000, 1_000, 3_600_000),
+  BROKER_SHUTDOWN_DRAIN_MS: intMs(25_000, 0, 600_000),
   AWS_REGION: z.string().default("us-east-1"),
   AWS_ENDPOINT_URL_KMS: optionalString.pipe(z.url().optional()),
   AWS_ACCESS_KEY_ID: optionalString,

@@ -6,25 +6,11 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import type { PGlite } from "@electric-sql/pglite";
 import { PrismaClient } from "./generated/client";
+import { PRIVATE_DIR_MODE, restrictTree } from "./file-modes";
+import { CONNECT_TIMEOUT_MS, PgListener, reservedSession, type Report } from "./pg-connections";
+import type { ListenGapHandlers, ReservedSession, ReserveSessionOptions, Row, SqlExecutor } from "./sessions";
 
-export type Row = Record<string, unknown>;
-
-export interface SqlExecutor {
-  query<T extends Row = Row>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** Runs a script of several statements, without parameters. */
-  exec(sql: string): Promise<void>;
-}
-
-/** A connection held by one user until released (the audit writer, the webhook dispatcher's locks). */
-export interface ReservedSession extends SqlExecutor {
-  /** Gives the connection up; it is closed rather than reused, so no session setting leaks into the pool. */
-  release(): void;
-}
-
-export interface ListenGapHandlers {
-  onDisconnect?: () => void;
-  onReconnect?: () => void;
-}
+export type { ListenGapHandlers, ReservedSession, ReserveSessionOptions, Row, SqlExecutor } from "./sessions";
 
 export interface Database extends SqlExecutor {
   readonly kind: "postgres" | "pglite";
@@ -39,7 +25,7 @@ export interface Database extends SqlExecutor {
    * return once the server committed, without waiting for the WAL flush (this connection only).
    * On PGlite (one connection) it is the shared connection and the option is ignored.
    */
-  reserveSession(opts?: { asyncCommit?: boolean }): Promise<ReservedSession>;
+  reserveSession(opts?: ReserveSessionOptions): Promise<ReservedSession>;
   /**
    * Subscribes to a notification channel; resolves once listening. If the listener connection
    * drops, `gap.onDisconnect` fires at once and `gap.onReconnect` once it listens again.
@@ -54,17 +40,30 @@ export interface OpenDatabaseOptions {
   /** Directory for embedded PGlite data; "memory://" keeps it in memory. */
   pgliteDir?: string;
   poolSize?: number;
+  /** Told about connection failures (task "db.connection") and listener reconnects ("db.listen"); they never crash the process. */
+  onBackgroundError?: (task: string, err: unknown) => void;
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10) : openPglite(opts.pgliteDir ?? "./data/pglite");
+  const report = opts.onBackgroundError ?? (() => {});
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, opts.poolSize ?? 10, report) : openPglite(opts.pgliteDir ?? "./data/pglite");
 }
 
-/** Synchronous: the pool connects lazily, on the first query. */
-function openPostgres(url: string, poolSize: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker" });
-  // An idle client that errors (server restart) must not crash the process; the pool replaces it.
-  pool.on("error", () => {});
+
+
+async function openPostgres(url: string, poolSize: number, report: Report): Promise<Database> {
+  // connectionTimeoutMillis: a server in the middle of a restart can accept a connection and never
+  // answer it; without a bound such a connect would hang the request (or the listener) for good.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker", connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+  // pg-pool listens for errors only on idle clients; a checked-out client (a transaction, Prisma's
+  // queries, a reserved session) that loses its server (57P01 on restart, ECONNRESET) emits
+  // 'error' with no listener, which would kill the process. Every client gets a listener of its own
+  // for its whole life; the failed query itself still rejects, and the pool discards the client.
+  pool.on("connect", (client) => {
+    client.on("error", (err) => report("db.connection", err));
+  });
+  // Errors of idle clients: reported by the listener above as well, so nothing more to do here.
+  pool.on("error", () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const listeners: Array<{ stop: () => Promise<void> }> = [];
 
@@ -105,7 +104,8 @@ function openPostgres(url: string, poolSize: number): Database {
         if (begun) await client.query("COMMIT");
         return result;
       } catch (e) {
-        if (begun) await client.query("ROLLBACK").catch(() => {});
+        // A failed ROLLBACK means the connection is gone, and with it the transaction: `e` is what matters.
+        if (begun) await client.query("ROLLBACK").catch(() => undefined);
         throw e;
       } finally {
         client.release();
@@ -119,21 +119,10 @@ function openPostgres(url: string, poolSize: number): Database {
         client.release(true);
         throw e;
       }
-      let released = false;
-      return {
-        query: async (sql, params) => (await client.query(sql, params as unknown[])).rows as never,
-        exec: async (sql) => {
-          await client.query(sql);
-        },
-        release() {
-          if (released) return;
-          released = true;
-          client.release(true);
-        },
-      };
+      return reservedSession(client, opts?.onLost);
     },
     async listen(channel, onMessage, gap) {
-      const listener = new PgListener(url, channel, onMessage, gap ?? {});
+      const listener = new PgListener(url, channel, onMessage, gap ?? {}, report);
       await listener.start();
       listeners.push(listener);
       return () => listener.stop();
@@ -149,72 +138,14 @@ function openPostgres(url: string, poolSize: number): Database {
   };
 }
 
-/** A dedicated LISTEN connection that reconnects with backoff; a gap is reported so callers stop trusting memory and re-read state. */
-class PgListener {
-  private client: pg.Client | null = null;
-  private stopped = false;
-  private retryTimer: NodeJS.Timeout | null = null;
-
-  constructor(
-    private readonly url: string,
-    private readonly channel: string,
-    private readonly onMessage: (payload: string) => void,
-    private readonly gap: ListenGapHandlers,
-  ) {}
-
-  async start(): Promise<void> {
-    await this.connect();
-  }
-
-  private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: "cmek-broker-listener" });
-    client.on("notification", (msg) => {
-      if (msg.channel === this.channel) this.onMessage(msg.payload ?? "");
-    });
-    client.on("error", () => this.scheduleReconnect(client));
-    client.on("end", () => this.scheduleReconnect(client));
-    await client.connect();
-    await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
-    this.client = client;
-  }
-
-  private scheduleReconnect(dead: pg.Client): void {
-    if (this.stopped || this.client !== dead || this.retryTimer) return;
-    this.client = null;
-    this.gap.onDisconnect?.();
-    const attempt = (delay: number) => {
-      const retry = async () => {
-        this.retryTimer = null;
-        if (this.stopped) return;
-        try {
-          await this.connect();
-          this.gap.onReconnect?.();
-        } catch {
-          attempt(Math.min(delay * 2, 5000));
-        }
-      };
-      // retry() handles its own failure (by scheduling the next attempt), so its promise can be dropped.
-      this.retryTimer = setTimeout(() => void retry(), delay);
-    };
-    attempt(100);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    const c = this.client;
-    this.client = null;
-    if (c) await c.end().catch(() => {});
-  }
-}
-
 async function openPglite(dir: string): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   if (!dir.startsWith("memory://")) {
     const { mkdirSync } = await import("node:fs");
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   }
   const db: PGlite = await PGlite.create(dir);
+  restrictTree(dir);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(db) });
   const unlisteners: Array<() => Promise<void>> = [];
   return {
@@ -250,6 +181,7 @@ async function openPglite(dir: string): Promise<Database> {
         },
         // One embedded connection: nothing to give back.
         release() {},
+        lost: false,
       });
     },
     async listen(channel, onMessage) {
@@ -261,7 +193,8 @@ async function openPglite(dir: string): Promise<Database> {
       await db.query("SELECT pg_notify($1, $2)", [channel, payload]);
     },
     async close() {
-      await Promise.all(unlisteners.map((u) => u().catch(() => {})));
+      // Unlistening is best effort at close: the database is closed right after anyway.
+      await Promise.all(unlisteners.map((u) => u().catch(() => undefined)));
       await prisma.$disconnect();
       await db.close();
     },

@@ -1,8 +1,13 @@
 // The one place where errors become HTTP answers. Unknown errors are logged and answered
-// with a generic 500; bad input never gets there, and no stack trace is ever sent.
+// with a generic 500; bad input never gets there, a database outage is a 503 with Retry-After,
+// and no stack trace is ever sent.
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
 import { BrokerError, type BrokerErrorCode } from "../broker/errors";
+import { isDatabaseUnavailable } from "../db/errors";
+
+/** Seconds a client is told to wait when the database is unreachable (a restart takes a few). */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
 
 export const STATUS_OF: Record<BrokerErrorCode, number> = {
   invalid_request: 400,
@@ -58,6 +63,13 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
       issues: err.issues.slice(0, MAX_LISTED_ISSUES).map((i) => ({ path: clip(i.path.join(".")), message: clip(i.message) })),
       issueCount: err.issues.length,
     });
+  }
+  // The database is down or restarting (pg, Prisma or driver-adapter connection errors): a
+  // temporary condition the client should retry, never a 500.
+  if (isDatabaseUnavailable(err)) {
+    req.log.warn({ err: { message: (err as Error)?.message, code: (err as { code?: unknown })?.code } }, "database unavailable");
+    reply.header("retry-after", String(DATABASE_RETRY_AFTER_SECONDS));
+    return sendError(reply, "database_unavailable", 503, "the broker's database is unavailable; retry shortly");
   }
   const mapped = fromFastify(err as { code?: string; statusCode?: number; message: string });
   if (mapped) return sendError(reply, mapped[0], mapped[1], clip(mapped[2]));

@@ -1,23 +1,26 @@
-// Assembles one broker instance: database (migrated), audit writer, KMS providers, the broker
-// context (broker-context.ts) with its background loops, HTTP API and, for the full server, Next.js behind the same listener. server.ts, the tests
+// Assembles one broker instance: database (migrated), audit writer, KMS providers, broker,
+// HTTP API and, for the full server, Next.js behind the same listener. server.ts, the tests
 // and the benchmarks all start instances through here.
-import http from "node:http";
+import type http from "node:http";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
 import { prepareConsoleAuth } from "../auth/bootstrap";
+import type { ConsoleSessionResolver } from "../auth/caller";
 import { CLIENT_ADDRESS_HEADER } from "../auth/config-shared";
 import { AuditLiveFeed, applyRetention, CheckpointScheduler, WebhookDispatcher } from "../audit";
 import { AuditWriter, NoopAuditSink } from "../audit/writer";
 import type { BrokerConfig } from "../config/env";
 import { openDatabase, type Database } from "../db/database";
+import { restrictTree } from "../db/file-modes";
 import { migrate } from "../db/migrate";
-import type { ConsoleSessionResolver } from "../auth/caller";
 import { buildApi, isApiPath } from "../http/app";
 import type { RouteEnv } from "../http/route";
 import { createKmsProviders, type KmsProviders } from "../kms/registry";
+import type { BackgroundErrors } from "../observability/background-errors";
+import { createLogger, type Logger } from "../observability/logger";
 import { createBrokerContext, startBrokerContext, type BrokerContext } from "./broker-context";
-import type { Logger } from "../observability/logger";
+import { createDrainingServer } from "./http-server";
 
 export interface RuntimeOptions {
   config: BrokerConfig;
@@ -28,7 +31,7 @@ export interface RuntimeOptions {
   db?: Database;
   resolveSession?: ConsoleSessionResolver;
   extraRoutes?: Array<(env: RouteEnv) => void>;
-  /** The broker's logger (vendor-side KMS faults); default: a pino logger at BROKER_LOG_LEVEL. */
+  /** The instance's logger (default: one at BROKER_LOG_LEVEL on stdout). */
   logger?: Logger;
 }
 
@@ -40,7 +43,11 @@ export interface BrokerRuntime {
   audit: AuditWriter | NoopAuditSink;
   url: string;
   port: number;
-  close(): Promise<void>;
+  logger: Logger;
+  /** Failures of background loops, logged and counted in cmek_background_errors_total{task}. */
+  background: BackgroundErrors;
+  /** Stops everything; with `drainMs` (server.ts passes BROKER_SHUTDOWN_DRAIN_MS on SIGTERM) the listener drains first. */
+  close(opts?: { drainMs?: number }): Promise<void>;
 }
 
 type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -48,7 +55,14 @@ type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void
 export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRuntime> {
   const { config } = opts;
   const ownsDb = !opts.db;
-  const db = opts.db ?? (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: path.join(config.DATA_DIR, "pglite") }));
+  const logger = opts.logger ?? createLogger({ level: config.BROKER_LOG_LEVEL, instanceId: config.instanceId });
+  // Registered on the broker's metrics once the broker exists; failures before that are only logged.
+  let background: BackgroundErrors | null = null;
+  const reportBackground = (task: string, err: unknown) =>
+    background ? background.report(task, err) : logger.warn({ task, err }, `background task ${task} failed`);
+  const db =
+    opts.db ??
+    (await openDatabase({ databaseUrl: config.DATABASE_URL, pgliteDir: path.join(config.DATA_DIR, "pglite"), onBackgroundError: reportBackground }));
   await migrate(db);
   // The console's session cookie is accepted by the API only where the console runs.
   const resolveSession = opts.resolveSession ?? (opts.withNext ? prepareConsoleAuth(config, db) : undefined);
@@ -56,13 +70,17 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     config.BROKER_AUDIT === "on"
       ? new AuditWriter(db, {
           durability: config.BROKER_AUDIT_DURABILITY,
-          onError: (err, n) => console.error(`audit: a batch of ${n} entries failed: ${(err as Error).message}`),
+          onError: (err, n) => reportBackground("audit.writer", Object.assign(new Error(`a batch of ${n} entries failed: ${(err as Error)?.message}`), { cause: err })),
         })
       : new NoopAuditSink();
   const providers = opts.providers ?? createKmsProviders(config);
-  const ctx = createBrokerContext({ db, config, providers, audit, logger: opts.logger });
+  const ctx = createBrokerContext({ db, config, providers, audit, logger });
+  const backgroundErrors = ctx.backgroundErrors;
+  background = backgroundErrors;
   const loops = await startBrokerContext(ctx);
-  const auditServices = await startAuditServices(db, audit, config.demo || config.BROKER_WEBHOOK_ALLOW_PRIVATE === "on");
+  const auditServices = await startAuditServices(db, audit, config.demo || config.BROKER_WEBHOOK_ALLOW_PRIVATE === "on", backgroundErrors);
+  // Everything this instance wrote into DATA_DIR (embedded database, generated secrets, emulator keys) is for its user only.
+  restrictTree(config.DATA_DIR);
 
   let nextHandler: NodeHandler | null = null;
   let closeNext: (() => Promise<void>) | null = null;
@@ -74,10 +92,11 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     const handle = nextApp.getRequestHandler();
     nextHandler = (req, res) => void handle(req, res);
     closeNext = () => nextApp.close();
-    // Server components reach the same context through this handle (same process, same memory).
+    // Server components reach the same broker through this handle (same process, same memory).
     (globalThis as { __cmekBroker?: BrokerContext }).__cmekBroker = ctx;
   }
 
+  let listener: ReturnType<typeof createDrainingServer> | null = null;
   const api = await buildApi({
     ctx,
     adminToken: config.BROKER_ADMIN_TOKEN,
@@ -85,14 +104,20 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     logLevel: config.BROKER_LOG_LEVEL,
     extraRoutes: opts.extraRoutes,
     audit: auditServices.routeEnv,
-    serverFactory: (fastifyHandler) =>
-      http.createServer((req, res) => {
-        if (!nextHandler || isApiPath(req.url)) fastifyHandler(req, res);
-        else {
-          req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? "";
-          nextHandler(req, res);
-        }
-      }),
+    serverFactory: (fastifyHandler) => {
+      listener = createDrainingServer({
+        keepAliveTimeoutMs: config.BROKER_KEEP_ALIVE_TIMEOUT_MS,
+        handler: (req, res) => {
+          if (!nextHandler || isApiPath(req.url)) fastifyHandler(req, res);
+          else {
+            // The sign-in throttle keys on the client address (lib/auth/throttle.ts); a client-sent value is overwritten.
+            req.headers[CLIENT_ADDRESS_HEADER] = req.socket.remoteAddress ?? "";
+            nextHandler(req, res);
+          }
+        },
+      });
+      return listener.server;
+    },
   });
   await api.listen({ port: config.PORT, host: config.HOST });
   const port = (api.server.address() as AddressInfo).port;
@@ -105,7 +130,14 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     audit,
     url,
     port,
-    async close() {
+    logger,
+    background: backgroundErrors,
+    async close(closeOpts) {
+      const drainable = listener as ReturnType<typeof createDrainingServer> | null;
+      if (closeOpts?.drainMs !== undefined && drainable) {
+        const left = await drainable.drain(closeOpts.drainMs);
+        if (left) logger.warn({ requests: left }, "shutdown: requests still in flight after the drain time were cut off");
+      }
       await api.close();
       await closeNext?.();
       await loops.stop();
@@ -120,15 +152,15 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
  * Everything that hangs off the audit writer: signed checkpoints, webhook deliveries, the live
  * feed for SSE and retention pruning. Nothing of it runs when auditing is off.
  */
-async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSink, allowPrivateWebhooks: boolean) {
+async function startAuditServices(db: Database, audit: AuditWriter | NoopAuditSink, allowPrivateWebhooks: boolean, background: BackgroundErrors) {
   if (!(audit instanceof AuditWriter)) return { routeEnv: {}, stop: async () => {} };
-  const checkpoints = new CheckpointScheduler(db, audit);
+  const checkpoints = new CheckpointScheduler(db, audit, { onError: (e) => background.report("audit.checkpoints", e) });
   checkpoints.start();
-  const webhooks = new WebhookDispatcher(db, audit, { onError: (e) => console.error(`audit webhooks: ${(e as Error).message}`) });
+  const webhooks = new WebhookDispatcher(db, audit, { allowPrivate: allowPrivateWebhooks, onError: (e) => background.report("audit.webhooks", e) });
   await webhooks.start();
-  const feed = new AuditLiveFeed(db);
+  const feed = new AuditLiveFeed(db, { onError: (e) => background.report("audit.live", e) });
   feed.attach(audit);
-  const retention = setInterval(() => void applyRetention(db).catch((e) => console.error(`audit retention: ${(e as Error).message}`)), 3_600_000);
+  const retention = setInterval(() => void background.guard("audit.retention", () => applyRetention(db)), 3_600_000);
   retention.unref();
   return {
     routeEnv: { auditFeed: feed, webhooks, allowPrivateWebhooks },

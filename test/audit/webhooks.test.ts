@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AuditWriter } from "../../lib/audit/writer";
+import { WebhookDispatcher } from "../../lib/audit/webhook-dispatcher";
 import {
-  WebhookDispatcher,
   createWebhookSubscription,
   deleteWebhookSubscription,
   listWebhookDeliveries,
@@ -79,7 +79,7 @@ describe("webhooks", () => {
     expect(listed).toHaveLength(1);
     expect(JSON.stringify(listed)).not.toContain(secret);
 
-    const dispatcher = new WebhookDispatcher(t.db, writer, { baseBackoffMs: 100, maxBackoffMs: 400 });
+    const dispatcher = new WebhookDispatcher(t.db, writer, { baseBackoffMs: 100, maxBackoffMs: 400, allowPrivate: true });
     await dispatcher.start();
     received = [];
     const sent = Date.now();
@@ -132,7 +132,7 @@ describe("webhooks", () => {
     expect(cursor).toBe(5);
     await writer.record(sampleEntry(tenant, 6)); // written while no dispatcher runs
     received = [];
-    const again = new WebhookDispatcher(t.db, writer, { baseBackoffMs: 100 });
+    const again = new WebhookDispatcher(t.db, writer, { baseBackoffMs: 100, allowPrivate: true });
     await again.start();
     const resumed = await waitFor(() => received[0], 2000);
     expect(JSON.parse(resumed.body).events.map((e: AuditEventRecord) => e.seq)).toEqual([6]);
@@ -150,7 +150,7 @@ describe("webhooks", () => {
     await new Promise<void>((r) => slow.listen(0, "127.0.0.1", r));
     const writer = new AuditWriter(t.db);
     await createWebhookSubscription(t.db, tenant, `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, { allowPrivate: true });
-    const dispatcher = new WebhookDispatcher(t.db, writer, { requestTimeoutMs: 500, baseBackoffMs: 100 });
+    const dispatcher = new WebhookDispatcher(t.db, writer, { requestTimeoutMs: 500, baseBackoffMs: 100, allowPrivate: true });
     await dispatcher.start();
     await writer.record(sampleEntry(tenant, 1));
     const started = performance.now();
@@ -170,8 +170,8 @@ describe("webhooks", () => {
     const writerA = new AuditWriter(t.db);
     const writerB = new AuditWriter(other);
     await createWebhookSubscription(t.db, tenant, url, { allowPrivate: true });
-    const a = new WebhookDispatcher(t.db, writerA, { pollMs: 200, listen: false });
-    const b = new WebhookDispatcher(other, writerB, { pollMs: 200, listen: false });
+    const a = new WebhookDispatcher(t.db, writerA, { pollMs: 200, listen: false, allowPrivate: true });
+    const b = new WebhookDispatcher(other, writerB, { pollMs: 200, listen: false, allowPrivate: true });
     await a.start();
     await b.start();
     received = [];

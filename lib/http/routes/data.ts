@@ -14,6 +14,7 @@ function decodeBase64(s: string, field: string, limit: number): Buffer {
 }
 
 async function auditRefusal(broker: Pick<BrokerContext, "registry" | "audit">, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown, caller: Caller | null) {
+  // Recording a refusal is best effort: the caller is refused either way (and the database may be down).
   const tenant = await broker.registry.getBySlug(slug).catch(() => null);
   if (!tenant) return;
   await broker.audit
@@ -26,6 +27,7 @@ async function auditRefusal(broker: Pick<BrokerContext, "registry" | "audit">, s
       requestId,
       reason: error instanceof BrokerError ? error.code : "unauthenticated",
     })
+    // Best effort as above: the refusal's answer does not depend on its audit entry.
     .catch(() => {});
 }
 
