@@ -71,12 +71,12 @@ export async function startTestIdp(opts: { redirectUri: string; accounts: Record
     conformIdTokenClaims: false,
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    async findAccount(_ctx, id) {
+    findAccount(_ctx, id) {
       const account = opts.accounts[id];
       if (!account) return undefined;
       return {
         accountId: id,
-        async claims() {
+        claims() {
           return { sub: id, email: account.email, name: account.name, ...(account.emailVerified === undefined ? {} : { email_verified: account.emailVerified }) };
         },
       };

@@ -9,6 +9,9 @@
 import { z } from "zod";
 import { ControlPlane, parseWith, type CallCounter, type FaultInjector } from "../control";
 import { urlHost } from "../http";
+import { cryptoOperations } from "./ops-crypto";
+import { grantOperations } from "./ops-grants";
+import { keyOperations } from "./ops-keys";
 import { KmsService } from "./service";
 import { KmsStore, type AwsPrincipal } from "./store";
 import { startAwsTransport } from "./transport";
@@ -98,7 +101,7 @@ export async function startAwsKmsEmulator(opts: AwsKmsEmulatorOptions = {}): Pro
       },
     },
   ]);
-  const transport = await startAwsTransport(new KmsService(store), control, {
+  const transport = await startAwsTransport(new KmsService(store, { ...keyOperations, ...cryptoOperations, ...grantOperations }), control, {
     port: opts.port ?? 4599,
     host,
     label: { emulator: "AWS KMS emulator", ...(opts.portEnvVar ? { envVar: opts.portEnvVar } : {}) },

@@ -1,11 +1,9 @@
 // The AWS KMS service logic behind the wire: key resolution (UUID, ARN, alias, alias ARN),
 // authorization (key policy, owner account, grants) with AWS's AccessDenied texts naming the
-// caller's ARN, key-state checks, and one table of operations (./ops-*.ts) instead of a switch.
+// caller's ARN, key-state checks, and one table of operations (./ops-*.ts) instead of a switch;
+// server.ts composes the table, so the operations import this file and not the other way round.
 import { blobKeyId } from "./blob";
 import { AwsError, type Body, type Ctx, str } from "./input";
-import { cryptoOperations } from "./ops-crypto";
-import { grantOperations } from "./ops-grants";
-import { keyOperations } from "./ops-keys";
 import { evaluatePolicy, grantAllows, parseKeyPolicy, PolicyError } from "./policy";
 import { aliasArn, keyArn, type AwsPrincipal, type KeyRecord, type KmsStore } from "./store";
 
@@ -40,9 +38,10 @@ export function metadata(k: KeyRecord) {
 }
 
 export class KmsService {
-  private readonly operations: Record<string, Operation> = { ...keyOperations, ...cryptoOperations, ...grantOperations };
-
-  constructor(readonly store: KmsStore) {}
+  constructor(
+    readonly store: KmsStore,
+    private readonly operations: Record<string, Operation>,
+  ) {}
 
   get region() {
     return this.store.region;

@@ -265,9 +265,9 @@ export class WebhookDispatcher {
     } catch (e) {
       if ((e as Error)?.name === "TimeoutError") throw e;
       if (e instanceof WebhookAddressError || (e as { cause?: unknown })?.cause instanceof WebhookAddressError) {
-        throw new Error("refused: the webhook host is not a public address");
+        throw new Error("refused: the webhook host is not a public address", { cause: e });
       }
-      throw new Error("connection failed");
+      throw new Error("connection failed", { cause: e });
     }
   }
 

@@ -140,7 +140,7 @@ export function getAuthOptions(): NextAuthOptions {
       ...(oidc ? [oidc] : []),
     ],
     callbacks: {
-      async signIn({ user, account, profile }) {
+      async signIn({ account, profile }) {
         if (account?.provider !== "oidc") return true;
         // SSO never creates users: the vendor or the tenant admin provisions them, and SSO maps by verified email.
         // A missing email_verified claim is refused like `false`: an unverified address proves nothing.

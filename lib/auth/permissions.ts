@@ -1,12 +1,12 @@
 // The one permission table: every principal (role) against every action, and which actions
 // need a fresh sign-in. Declared once here; the operations (lib/broker/operations) check their
-// own action with authorize(), the HTTP layer checks the route's action before parsing a body,
-// and the console shows or hides controls with can().
+// own action with authorize() (lib/auth/authorize.ts), the HTTP layer checks the route's action
+// before parsing a body, and the console shows or hides controls with can(). A client-safe
+// catalog: it imports nothing but types (.dependency-cruiser.cjs).
 //
 // Re-authentication covers every action that can read or destroy tenant data or weaken its
 // protection: key changes, lock and unlock, drills, token creation, webhooks, settings and
 // audit retention. Only console sessions carry a sign-in time; tokens are not subject to it.
-import { BrokerError } from "../broker/errors";
 import type { Caller, ConsoleRole } from "./caller";
 
 export type { ConsoleRole } from "./caller";
@@ -56,7 +56,7 @@ export const PERMISSIONS = {
 export type Action = keyof typeof PERMISSIONS;
 export const ACTIONS = Object.keys(PERMISSIONS) as Action[];
 
-/** Role -> allowed, per action: authorize() is two property reads on the data path. */
+/** Role -> allowed, per action: can(), and so authorize(), is two property reads on the data path. */
 const GRANTS = Object.fromEntries(
   ACTIONS.map((a) => [a, Object.fromEntries(ROLES.map((r) => [r, (PERMISSIONS[a].roles as readonly Role[]).includes(r)]))]),
 ) as Record<Action, Record<Role, boolean>>;
@@ -79,62 +79,6 @@ export function can(role: Role | null | undefined, action: Action): boolean {
 
 export function requiresFreshSignIn(action: Action): boolean {
   return PERMISSIONS[action].freshSignIn;
-}
-
-/** The tenant an action names: its slug (from the URL) and, once resolved, its id. A bare string is the slug. */
-export interface TenantTarget {
-  slug?: string;
-  id?: string;
-}
-
-/**
- * Throws unless `caller` may do `action` on `tenant`. A console user of another tenant gets
- * tenant_not_found, as if the tenant did not exist (no existence oracle); tenant users asking
- * for fleet views get not_found. A service token of another tenant is refused only when the
- * tenant's id is known (the data operations check it themselves, to audit the refusal first).
- */
-export function authorize(caller: Caller | null, action: Action, tenant?: TenantTarget | string, now?: number): void {
-  if (!caller) throw new BrokerError("unauthenticated", "missing or invalid credentials (send Authorization: Bearer <token>)");
-  const rule: ActionRule = PERMISSIONS[action];
-  if (caller.kind === "console" && caller.role !== "vendor_ops" && rule.scope === "tenant" && !sameTenant(caller, tenant)) {
-    throw new BrokerError("tenant_not_found", `no tenant "${(typeof tenant === "string" ? tenant : tenant?.slug) ?? ""}"`);
-  }
-  const role = roleOf(caller);
-  if (!GRANTS[action][role]) throw refusal(caller, role, action, rule);
-  if (caller.kind === "service" && typeof tenant === "object" && tenant.id !== undefined && caller.tenantId !== tenant.id) {
-    throw new BrokerError("forbidden", "this token does not belong to this tenant");
-  }
-  if (rule.freshSignIn && caller.kind === "console" && !isFreshAuth(caller.authTime, now)) {
-    throw new BrokerError("reauth_required", "confirm your password to do this (last sign-in was more than 5 minutes ago)");
-  }
-}
-
-function sameTenant(caller: { tenantId: string | null; tenantSlug: string | null }, tenant: TenantTarget | string | undefined): boolean {
-  if (typeof tenant === "string") return caller.tenantSlug === tenant;
-  if (!tenant || (tenant.slug === undefined && tenant.id === undefined)) return false;
-  if (tenant.slug !== undefined && caller.tenantSlug !== tenant.slug) return false;
-  if (tenant.id !== undefined && caller.tenantId !== tenant.id) return false;
-  return true;
-}
-
-function refusal(caller: Caller, role: Role, action: Action, rule: ActionRule): BrokerError {
-  if (rule.scope === "fleet") {
-    // A tenant's user must not learn that other tenants exist.
-    if (caller.kind === "console") return new BrokerError("not_found", "not found");
-    return new BrokerError("forbidden", "only the vendor admin token or a vendor operator may do this");
-  }
-  if (rule.roles.length === 1 && rule.roles[0] === "vendor_admin") return new BrokerError("forbidden", "only the vendor admin token may do this");
-  if (action === "data.encrypt" || action === "data.decrypt") return new BrokerError("forbidden", "this endpoint takes a service token");
-  switch (role) {
-    case "service":
-      return new BrokerError("forbidden", "service tokens may only encrypt, decrypt and read status");
-    case "vendor_ops":
-      return new BrokerError("forbidden", "vendor operators cannot change a tenant's keys or locks");
-    case "tenant_auditor":
-      return new BrokerError("forbidden", "tenant auditors have read-only access");
-    default:
-      return new BrokerError("forbidden", `${role} may not do ${action}`);
-  }
 }
 
 /** Console roles (for the UI); a subset of Role. */

@@ -4,7 +4,7 @@
 // margin of its expiry is reloaded in the background (refresh-ahead), so steady traffic never
 // waits on the KMS and every refresh doubles as a revocation check. The refreshed entry's TTL
 // runs on from the old expiry, so a hot DEK costs exactly one unwrap per TTL.
-import { DataKeyMaterial } from "../crypto/data-key-material";
+import type { DataKeyMaterial } from "../crypto/data-key-material";
 
 export interface DekCacheOptions {
   ttlMs: number;

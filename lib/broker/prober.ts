@@ -87,9 +87,8 @@ export class Prober {
     this.activityPeriodMs = Math.min(opts.intervalMs, 60_000);
     const registry = broker.metrics.registry;
     this.counters = new ProbeCounters(registry);
-    const self = this;
-    new Gauge({ name: "cmek_probes_in_flight", help: "Scheduled probes running on this instance", registers: [registry], collect() { this.set(self.inFlight.size); } });
-    new Gauge({ name: "cmek_probe_kms_calls_per_second", help: "KMS calls made by probes on this instance, last 60 s", registers: [registry], collect() { this.set(self.stats().kmsCallsPerSecond); } });
+    const inFlight: Gauge = new Gauge({ name: "cmek_probes_in_flight", help: "Scheduled probes running on this instance", registers: [registry], collect: () => inFlight.set(this.inFlight.size) });
+    const kmsRate: Gauge = new Gauge({ name: "cmek_probe_kms_calls_per_second", help: "KMS calls made by probes on this instance, last 60 s", registers: [registry], collect: () => kmsRate.set(this.stats().kmsCallsPerSecond) });
   }
 
   start(): void {

@@ -51,7 +51,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 
 
 
-async function openPostgres(url: string, poolSize: number, report: Report): Promise<Database> {
+// Synchronous: the pool connects on first use (openDatabase turns a throw here into its rejection).
+function openPostgres(url: string, poolSize: number, report: Report): Database {
   // connectionTimeoutMillis: a server in the middle of a restart can accept a connection and never
   // answer it; without a bound such a connect would hang the request (or the listener) for good.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: "cmek-broker", connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });

@@ -98,18 +98,18 @@ export class PgListener {
     this.client = null;
     this.gap.onDisconnect?.();
     const attempt = (delay: number) => {
-      this.retryTimer = setTimeout(async () => {
+      this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         if (this.stopped) return;
-        try {
-          await this.connect();
-          this.gap.onReconnect?.();
-        } catch (err) {
-          this.report("db.listen", err);
-          // Capped at 1 s: each listener is down (notifications missed, memory distrusted) until it is
-          // back, so it must follow the server within about a second; one connect a second is cheap.
-          attempt(Math.min(delay * 2, 1000));
-        }
+        // Dropped on purpose: a failed connect (or reconnect handler) is reported and retried here.
+        void this.connect()
+          .then(() => this.gap.onReconnect?.())
+          .catch((err: unknown) => {
+            this.report("db.listen", err);
+            // Capped at 1 s: each listener is down (notifications missed, memory distrusted) until it is
+            // back, so it must follow the server within about a second; one connect a second is cheap.
+            attempt(Math.min(delay * 2, 1000));
+          });
       }, delay);
     };
     attempt(100);

@@ -7,9 +7,10 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AuthRefusalRecorder, AuthRefusalReason } from "../broker/auth-refusals";
 import { BrokerError } from "../broker/errors";
 import type { Action } from "../auth/permissions";
-import { authorize, resolveCaller, type Caller } from "./auth";
+import type { BrokerContext } from "../broker/context";
+import { authorize, resolveCaller, type Caller, type ConsoleSessionResolver } from "./auth";
 import { KeyedTokenBucket } from "./request-guards";
-import type { RouteDef, RouteEnv } from "./route";
+import type { AnyRouteDef } from "./route-def";
 
 export interface AdmissionOptions {
   /** Data requests (encrypt, decrypt) of one tenant in flight on this instance; more get 429. */
@@ -17,6 +18,13 @@ export interface AdmissionOptions {
   /** Database lookups of unknown service tokens per client address: burst, then per second. */
   tokenLookupBurst?: number;
   tokenLookupsPerSecond?: number;
+}
+
+/** What admission reads of the API's environment (a structural subset of RouteEnv, lib/http/route.ts). */
+export interface AdmissionEnv {
+  ctx: BrokerContext;
+  adminTokenHash: Buffer | undefined;
+  resolveSession?: ConsoleSessionResolver;
 }
 
 interface Admitted {
@@ -32,7 +40,7 @@ export class RequestAdmission {
   private readonly tokenLookups: KeyedTokenBucket;
 
   constructor(
-    private readonly env: RouteEnv,
+    private readonly env: AdmissionEnv,
     readonly refusals: AuthRefusalRecorder,
     private readonly opts: AdmissionOptions,
   ) {
@@ -47,7 +55,7 @@ export class RequestAdmission {
   }
 
   /** The onRequest hook of a non-public route. Throws the refusal (the error handler answers it). */
-  async admit(req: FastifyRequest, reply: FastifyReply, def: RouteDef<any, any, any>): Promise<void> {
+  async admit(req: FastifyRequest, reply: FastifyReply, def: AnyRouteDef): Promise<void> {
     const params = def.params ? def.params.parse(req.params) : req.params;
     this.limitTokenLookups(req, def, params);
     const caller = await resolveCaller(req, this.env.ctx, this.env.adminTokenHash, this.env.resolveSession);
@@ -67,7 +75,7 @@ export class RequestAdmission {
     return this.admitted.get(req);
   }
 
-  private noteUnauthenticated(req: FastifyRequest, def: RouteDef<any, any, any>, params: unknown, reason: AuthRefusalReason): void {
+  private noteUnauthenticated(req: FastifyRequest, def: AnyRouteDef, params: unknown, reason: AuthRefusalReason): void {
     const slug = (params as { slug?: string }).slug;
     // Data routes (the ones that audit refusals) get their tenant's summary; the rest only count.
     const tenant = def.onRefused && slug ? { slug, operation: (req.routeOptions.url ?? "").split("/").pop() ?? "?" } : undefined;
@@ -78,7 +86,7 @@ export class RequestAdmission {
    * A token whose prefix neither cache knows costs a database query; each client address gets a
    * budget of those. Tokens already cached (every token in use) are never limited.
    */
-  private limitTokenLookups(req: FastifyRequest, def: RouteDef<any, any, any>, params: unknown): void {
+  private limitTokenLookups(req: FastifyRequest, def: AnyRouteDef, params: unknown): void {
     const header = req.headers.authorization;
     if (header === undefined) return;
     const token = BEARER.exec(header)?.[1];

@@ -10,7 +10,7 @@ import { hashToken } from "../broker/service-tokens";
 
 export type { Caller, ConsoleCaller, ConsoleRole, ConsoleSessionResolver, ServiceCaller } from "../auth/caller";
 export { actorOf } from "../auth/caller";
-export { authorize } from "../auth/permissions";
+export { authorize } from "../auth/authorize";
 
 /** What a route does: an action of the permission table, or "public" (no credentials needed). */
 export type Access = Action | "public";

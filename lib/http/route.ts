@@ -1,44 +1,15 @@
 // A route is declared once: its schemas validate the request and feed the OpenAPI document.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ZodType } from "zod";
 import type { AuditLiveFeed } from "../audit/live";
 import type { BrokerContext } from "../broker/context";
 import type { RequestAdmission } from "./admission";
-import type { Access, Caller, ConsoleSessionResolver } from "./auth";
-import { responseSerializer, type ResponseMap } from "./contract";
+import type { ConsoleSessionResolver } from "./auth";
+import { responseSerializer } from "./contract";
+import type { AnyRouteDef, RouteDef } from "./route-def";
 
 export { openApiDocument } from "./openapi";
 export type { MediaResponse, ResponseDecl, ResponseMap } from "./contract";
-
-export interface RouteContext<B, Q, P> {
-  req: FastifyRequest;
-  reply: FastifyReply;
-  caller: Caller | null;
-  body: B;
-  query: Q;
-  params: P;
-  requestId: string;
-}
-
-export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
-  method: "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS";
-  url: string;
-  summary: string;
-  tag: string;
-  /** The permission-table action the route performs (lib/auth/permissions.ts), or "public". */
-  access: Access;
-  params?: ZodType<P>;
-  body?: ZodType<B>;
-  query?: ZodType<Q>;
-  /** Per status: the JSON body's schema (the answer is serialized through it), or a non-JSON body (lib/http/contract.ts). */
-  responses: ResponseMap;
-  handler: (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
-  /**
-   * Called before refusing a known caller with the wrong credential, so data routes can audit it.
-   * Unauthenticated refusals are counted and summarized instead (lib/broker/auth-refusals.ts).
-   */
-  onRefused?: (ctx: { params: P; requestId: string; error: unknown; caller: Caller | null }) => Promise<void>;
-}
+export type { AnyRouteDef, RouteContext, RouteDef } from "./route-def";
 
 export interface RouteEnv {
   ctx: BrokerContext;
@@ -53,14 +24,14 @@ export interface RouteEnv {
   admission?: RequestAdmission;
 }
 
-export const routes: RouteDef<any, any, any>[] = [];
+export const routes: AnyRouteDef[] = [];
 
 export function defineRoute<B = undefined, Q = undefined, P = undefined>(def: RouteDef<B, Q, P>): RouteDef<B, Q, P> {
   routes.push(def);
   return def;
 }
 
-export function registerRoute(app: FastifyInstance, env: RouteEnv, def: RouteDef<any, any, any>): void {
+export function registerRoute(app: FastifyInstance, env: RouteEnv, def: AnyRouteDef): void {
   const admission = env.admission;
   if (def.access !== "public" && !admission) throw new Error(`route ${def.method} ${def.url} needs the request admission`);
   app.route({

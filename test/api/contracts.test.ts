@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import selfsigned from "selfsigned";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Json } from "@/testkit/api-client";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
 import { countOpaque, OpenApiValidator, type Answer, type OpenApiDoc } from "../support/openapi-validator";
 
@@ -151,7 +152,7 @@ describe("real answers validate against the document", () => {
       const a = await send(c);
       expect(a.status, `${c.method} ${c.path}: ${a.text.slice(0, 500)}`).toBe(expected);
       validator.check(c.method, c.path, a);
-      return a.text && a.contentType?.startsWith("application/json") ? (JSON.parse(a.text) as Record<string, any>) : null;
+      return a.text && a.contentType?.startsWith("application/json") ? (JSON.parse(a.text) as Record<string, Json>) : null;
     };
     const slug = "contracts";
     const t = `/api/v1/tenants/${slug}`;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { z } from "zod";
 import { errorHandler } from "@/lib/http/errors";
 import { openApiDocument } from "@/lib/http/openapi";
-import { registerRoute, type RouteDef, type RouteEnv } from "@/lib/http/route";
+import { registerRoute, type AnyRouteDef, type RouteEnv } from "@/lib/http/route";
 import { ZError } from "@/lib/http/schemas";
 import { countOpaque, OpenApiValidator, type OpenApiDoc } from "../support/openapi-validator";
 
@@ -19,37 +19,37 @@ afterEach(async () => {
   logged.length = 0;
 });
 
-async function serve(defs: Array<RouteDef<any, any, any>>, nodeEnv: "production" | "test" = "test"): Promise<FastifyInstance> {
+async function serve(defs: AnyRouteDef[], nodeEnv: "production" | "test" = "test"): Promise<FastifyInstance> {
   app = Fastify({ logger: { level: "error", stream: { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) } } });
   app.setErrorHandler(errorHandler);
   // Public routes never touch the broker; the serializer reads only its configured NODE_ENV.
-  const env = { broker: { config: { NODE_ENV: nodeEnv } } } as unknown as RouteEnv;
+  const env = { ctx: { config: { NODE_ENV: nodeEnv } } } as unknown as RouteEnv;
   for (const d of defs) registerRoute(app, env, d);
   await app.ready();
   return app;
 }
 
-const route = (over: Partial<RouteDef<any, any, any>>): RouteDef<any, any, any> => ({
+const route = (over: Partial<AnyRouteDef>): AnyRouteDef => ({
   method: "GET",
   url: "/x",
   summary: "test",
   tag: "test",
   access: "public",
   responses: { 200: z.object({ plaintext: z.string() }) },
-  handler: async () => ({ plaintext: "aGk=" }),
+  handler: () => Promise.resolve({ plaintext: "aGk=" }),
   ...over,
 });
 
 describe("answers are serialized through their declared schema", () => {
   test("in production, members the schema does not declare are stripped", async () => {
-    const a = await serve([route({ handler: async () => ({ plaintext: "aGk=", dek: "secret-material" }) })], "production");
+    const a = await serve([route({ handler: () => Promise.resolve({ plaintext: "aGk=", dek: "secret-material" }) })], "production");
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({ plaintext: "aGk=" });
   });
 
   test("outside production, an undeclared member is a logged 500 naming its path", async () => {
-    const a = await serve([route({ handler: async () => ({ plaintext: "aGk=", nested: { dek: "secret-material" } }) })]);
+    const a = await serve([route({ handler: () => Promise.resolve({ plaintext: "aGk=", nested: { dek: "secret-material" } }) })]);
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(500);
     expect(r.json().error.code).toBe("internal_error");
@@ -66,7 +66,7 @@ describe("answers are serialized through their declared schema", () => {
   });
 
   test("a payload that does not match is a logged 500 internal_error, and the log names paths, never values", async () => {
-    const a = await serve([route({ handler: async () => ({ plaintext: 987654321987, note: "do-not-log-me" }) })]);
+    const a = await serve([route({ handler: () => Promise.resolve({ plaintext: 987654321987, note: "do-not-log-me" }) })]);
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(500);
     expect(r.json().error.code).toBe("internal_error");
@@ -84,7 +84,7 @@ describe("answers are serialized through their declared schema", () => {
   });
 
   test("bad input stays a 400 invalid_request in the error envelope, whether or not the route declares 400", async () => {
-    const a = await serve([route({ method: "POST", body: z.strictObject({ n: z.number() }), handler: async () => ({ plaintext: "" }) })]);
+    const a = await serve([route({ method: "POST", body: z.strictObject({ n: z.number() }), handler: () => Promise.resolve({ plaintext: "" }) })]);
     const r = await a.inject({ method: "POST", url: "/x", payload: { n: "one" } });
     expect(r.statusCode).toBe(400);
     const body = ZError.parse(r.json());
@@ -93,7 +93,7 @@ describe("answers are serialized through their declared schema", () => {
 
   test("in production, an error's undeclared extras are stripped; its declared ones are kept", async () => {
     const { BrokerError } = await import("@/lib/broker/errors");
-    const a = await serve([route({ handler: async () => { throw new BrokerError("tenant_locked", "locked", { reason: "kill_switch: x", since: "2026-01-01T00:00:00.000Z", internal: "no" }); } })], "production");
+    const a = await serve([route({ handler: () => Promise.reject(new BrokerError("tenant_locked", "locked", { reason: "kill_switch: x", since: "2026-01-01T00:00:00.000Z", internal: "no" })) })], "production");
     const r = await a.inject({ method: "GET", url: "/x" });
     expect(r.statusCode).toBe(423);
     expect(r.json()).toEqual({ error: { code: "tenant_locked", message: "locked", reason: "kill_switch: x", since: "2026-01-01T00:00:00.000Z" } });

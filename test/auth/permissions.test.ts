@@ -2,7 +2,8 @@
 // derived from the table), plus authorize()'s refusals: which error, in which order.
 import { describe, expect, test } from "vitest";
 import type { Caller } from "@/lib/auth/caller";
-import { ACTIONS, authorize, can, PERMISSIONS, REAUTH_WINDOW_MS, requiresFreshSignIn, ROLES, type Action, type Role } from "@/lib/auth/permissions";
+import { authorize } from "@/lib/auth/authorize";
+import { ACTIONS, can, PERMISSIONS, REAUTH_WINDOW_MS, requiresFreshSignIn, ROLES, type Action, type Role } from "@/lib/auth/permissions";
 import { BrokerError } from "@/lib/broker/errors";
 
 // A = allowed, F = allowed with a fresh sign-in (console users), - = denied.

@@ -30,11 +30,9 @@ describe("background errors", () => {
     const errors = new BackgroundErrors(logger, registry);
     let t = 1_000_000;
     const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: () => t, onRefreshError: (e) => errors.report("dek.refresh_ahead", e) });
-    const first = await cache.get("t", "d", async () => DataKeyMaterial.generate());
+    const first = await cache.get("t", "d", () => Promise.resolve(DataKeyMaterial.generate()));
     t += 900;
-    const again = await cache.get("t", "d", async () => {
-      throw new Error("KMS throttled the refresh");
-    });
+    const again = await cache.get("t", "d", () => Promise.reject(new Error("KMS throttled the refresh")));
     expect(again.hit).toBe(true);
     expect(again.material).toBe(first.material);
     await until(() => errors.count("dek.refresh_ahead") === 1);

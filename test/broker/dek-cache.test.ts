@@ -33,7 +33,7 @@ describe("DekCache", () => {
     const a = cache.get("tenant-a", "same-dek", async () => (await gateA, materialA));
     // Tenant B's request names the same DEK id while A's load is still running: it must make its own
     // load (and fail or succeed on its own), never receive A's key or A's failure.
-    const b = cache.get("tenant-b", "same-dek", async () => (loadsB++, materialB));
+    const b = cache.get("tenant-b", "same-dek", () => (loadsB++, Promise.resolve(materialB)));
     releaseA();
     const [ra, rb] = await Promise.all([a, b]);
     expect(loadsB).toBe(1);
@@ -45,7 +45,7 @@ describe("DekCache", () => {
     const cache = new DekCache({ ttlMs: 60_000, maxUses: 1e9, maxEntries: 10 });
     let failA!: (e: Error) => void;
     const a = cache.get("tenant-a", "dek", () => new Promise<DataKeyMaterial>((_r, reject) => (failA = reject)));
-    const b = cache.get("tenant-b", "dek", async () => DataKeyMaterial.generate());
+    const b = cache.get("tenant-b", "dek", () => Promise.resolve(DataKeyMaterial.generate()));
     failA(new Error("tenant A's KMS refused"));
     await expect(a).rejects.toThrow("tenant A's KMS refused");
     await expect(b).resolves.toMatchObject({ hit: false });

@@ -41,6 +41,7 @@ describe("SDK buffers holding an unwrapped DEK are zeroed", () => {
     const dek = randomBytes(32);
     const { wrapped } = await provider.wrap(keyArn, dek, { tenant: "t" });
     const seen: Uint8Array[] = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, restored below; the wrapper calls it with .apply(this)
     const send = KMSClient.prototype.send;
     KMSClient.prototype.send = async function (this: KMSClient, ...args: Parameters<KMSClient["send"]>) {
       const out = (await (send as (...a: unknown[]) => Promise<{ Plaintext?: Uint8Array }>).apply(this, args)) as { Plaintext?: Uint8Array };
@@ -76,6 +77,7 @@ describe("SDK buffers holding an unwrapped DEK are zeroed", () => {
     const dek = randomBytes(32);
     const { wrapped } = await provider.wrap(keyUri, dek, {});
     const seen: Uint8Array[] = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- the original, restored below; the wrapper calls it with .apply(this)
     const unwrapKey = CryptographyClient.prototype.unwrapKey;
     CryptographyClient.prototype.unwrapKey = async function (this: CryptographyClient, ...args: Parameters<CryptographyClient["unwrapKey"]>) {
       const res = await unwrapKey.apply(this, args);

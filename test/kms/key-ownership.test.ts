@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AWS_EMULATOR_VENDOR } from "@/emulators/aws/server";
 import { GCP_EMULATOR_VENDOR } from "@/emulators/gcp/server";
 import { awsGrants, azureGrants, gcpGrants, type ConnectInfo } from "@/components/tenant/grant-text";
+import type { Json } from "@/testkit/api-client";
 import { startHarness, type Harness } from "../support/broker-harness";
 
 const TAG = "cmek-broker-tenant";
@@ -26,7 +27,7 @@ async function newTenant(slug: string): Promise<string> {
   return (await h.api.admin("GET", `/api/v1/tenants/${slug}`)).body.tenant.id as string;
 }
 
-function expectOwnershipRefusal(r: { status: number; body: any }, tenantId: string) {
+function expectOwnershipRefusal(r: { status: number; body: Json }, tenantId: string) {
   expect(r.status, JSON.stringify(r.body)).toBe(422);
   expect(r.body.error.code).toBe("grant_invalid");
   expect(r.body.error.step).toBe("ownership");

@@ -14,7 +14,7 @@ const VERSION = "0123456789abcdef0123456789abcdef";
 describe("canonical key references", () => {
   const aws = new AwsKmsProvider({ region: "us-east-1" });
   const azure = new AzureKeyVaultProvider({
-    credential: { getToken: async () => null },
+    credential: { getToken: () => Promise.resolve(null) },
     allowedHostSuffixes: [".vault.azure.net", "localhost:4598"],
   });
   const gcp = new GcpKmsProvider({ apiEndpoint: "127.0.0.1", port: 1, insecureToken: "unused" });

@@ -142,7 +142,7 @@ describe.concurrent("revocation locks within probe interval + 1 s and resumes wh
     const revokeStart = Date.now();
     await key.revoke();
     const revokeEnd = Date.now();
-    const refused = await waitFor(async () => stream.first((s) => s.status === 423 && s.sent >= revokeStart), BOUND_MS + 3000);
+    const refused = await waitFor(() => Promise.resolve(stream.first((s) => s.status === 423 && s.sent >= revokeStart)), BOUND_MS + 3000);
     // Keep the load on until requests sent after the first refusal were answered: they are checked below.
     if (refused) await poll(() => stream.samples.filter((s) => s.sent >= refused.recv).length >= 4, { what: `requests to ${slug} sent after its first 423` });
     const samples = await stream.stop();

@@ -6,6 +6,7 @@ import { requireTenant } from "@/lib/broker/tenant-lookup";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Registry } from "prom-client";
 import { AuthRefusalRecorder } from "@/lib/broker/auth-refusals";
+import type { Json } from "@/testkit/api-client";
 import { ADMIN_TOKEN, ApiClient, startHarness, type Harness } from "../support/broker-harness";
 
 let h: Harness;
@@ -28,7 +29,7 @@ type Row = {
   request_id: string | null;
   actor_type: string;
   actor_name: string | null;
-  detail: any;
+  detail: Json;
 };
 
 /** The tenant's entries about requests (KMS calls an instance makes on its own are left out). */

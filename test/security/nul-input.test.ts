@@ -4,6 +4,7 @@
 import { requireTenant } from "@/lib/broker/tenant-lookup";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import pg from "pg";
+import type { Json } from "@/testkit/api-client";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
 
 let h: Harness;
@@ -19,7 +20,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-function expect400(r: { status: number; body: any }, what: string) {
+function expect400(r: { status: number; body: Json }, what: string) {
   expect(r.status, `${what}: ${JSON.stringify(r.body)}`).toBe(400);
   expect(r.body.error.code).toBe("invalid_request");
 }

@@ -102,7 +102,7 @@ export class SnsVerifier {
       try {
         caPem = readFileSync(cfg.BROKER_SNS_CA_FILE, "utf8");
       } catch (e) {
-        throw new Error(`BROKER_SNS_CA_FILE: cannot read ${cfg.BROKER_SNS_CA_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw new Error(`BROKER_SNS_CA_FILE: cannot read ${cfg.BROKER_SNS_CA_FILE} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
       }
     }
     return new SnsVerifier({
@@ -138,7 +138,7 @@ export class SnsVerifier {
     if (!certUrl || !certUrl.pathname.endsWith(".pem")) throw new BrokerError("forbidden", "SNS SigningCertURL is not an SNS endpoint for the topic's region");
     const key = await this.signingKey(certUrl);
     const signature = Buffer.from(m.Signature, "base64");
-    let ok = false;
+    let ok: boolean;
     try {
       ok = signature.length > 0 && verifySignature(algorithm, Buffer.from(snsCanonicalString(m), "utf8"), key, signature);
     } catch {
@@ -271,7 +271,7 @@ export function hintFromEventBridge(event: unknown, messageId?: string): KeyEven
     return null;
   }
   const refs: unknown[] = [];
-  if (Array.isArray(e.resources)) refs.push(...e.resources);
+  if (Array.isArray(e.resources)) refs.push(...(e.resources as unknown[]));
   if (Array.isArray(detail.resources)) refs.push(...detail.resources.map((r) => (r && typeof r === "object" ? (r as Record<string, unknown>).ARN : undefined)));
   const params = (detail.requestParameters && typeof detail.requestParameters === "object" ? detail.requestParameters : {}) as Record<string, unknown>;
   refs.push(params.keyId, params.targetKeyId, params.aliasName, detail["key-id"]);

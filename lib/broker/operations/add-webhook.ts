@@ -2,7 +2,7 @@
 // the secret is returned once).
 import { createWebhookSubscription } from "../../audit";
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { asInvalidRequest } from "./audit-errors";

@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/audit/activity: audit events per minute and outcome, zero-filled.
 import { tenantAuditActivity } from "../../audit/aggregate";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

@@ -1,6 +1,6 @@
 // POST /api/v1/key-ref/validate: the provider's own format check of a key reference, without
 // calling the KMS (the console's live validation).
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import { providerFor } from "../../kms/registry";
 import { isKmsError, type KmsProviderName } from "../../kms/types";
 import type { BrokerContext } from "../context";

@@ -1,7 +1,7 @@
 // PUT /api/v1/tenants/{slug}/key: connects a key after proving a wrap + unwrap round trip;
 // throws grant_invalid naming the failed step.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { KmsProviderName } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership";

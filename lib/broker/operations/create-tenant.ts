@@ -1,6 +1,6 @@
 // POST /api/v1/tenants: a new tenant, pending until a key is connected.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { describeTenant, type TenantInfo } from "../views";

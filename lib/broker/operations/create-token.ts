@@ -1,6 +1,6 @@
 // POST /api/v1/tenants/{slug}/tokens: a service token, returned once and stored hashed.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

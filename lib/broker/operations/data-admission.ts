@@ -5,7 +5,7 @@
 import type { AuditActor, AuditEntryInput } from "../../audit/types";
 import { AuditUnavailableError } from "../../audit/types";
 import { actorOf, type Caller, type ServiceCaller } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import { isKmsError } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { TenantDroppedError } from "../dek-cache";

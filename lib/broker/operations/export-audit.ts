@@ -1,7 +1,7 @@
 // GET /api/v1/tenants/{slug}/audit/export: the audit log as a stream (itself audited).
 import { auditExportContentType, exportTenantAuditStream, type AuditExportFormat, type AuditQueryFilters } from "../../audit";
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { asInvalidRequest } from "./audit-errors";

@@ -1,5 +1,5 @@
 // GET /api/v1/fleet/kms-activity: fleet-wide KMS calls and errors per minute.
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import { fleetKmsActivity as activity, type FleetDeps } from "../fleet";
 import type { OperationBase } from "./types";
 

@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/connect-info: what the tenant must grant, i.e. the vendor's
 // identities per cloud and the tenant id bound into the encryption context.
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

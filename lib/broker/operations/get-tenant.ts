@@ -1,5 +1,5 @@
 // GET /api/v1/tenants/{slug}: the tenant and its connected key, read fresh.
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { loadTenant } from "../tenant-lookup";
 import { describeKey, describeTenant } from "../views";

@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/audit: audit events, newest first, with filters and a cursor.
 import { listAuditEvents, type AuditQueryFilters } from "../../audit";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { asInvalidRequest } from "./audit-errors";

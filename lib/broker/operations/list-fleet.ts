@@ -1,5 +1,5 @@
 // GET /api/v1/fleet: every tenant with state and key health, for the vendor.
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import { listFleet as fleet, type FleetDeps, type TFleetQuery } from "../fleet";
 import type { OperationBase } from "./types";
 

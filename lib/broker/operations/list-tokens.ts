@@ -1,5 +1,5 @@
 // GET /api/v1/tenants/{slug}/tokens: the tenant's service tokens (never the tokens themselves).
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/webhooks/{id}/deliveries: the delivery log of one audit webhook.
 import { listWebhookDeliveries } from "../../audit";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/webhooks: audit webhook subscriptions (secrets are never shown again).
 import { listWebhookSubscriptions } from "../../audit";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

@@ -1,6 +1,6 @@
 // POST /api/v1/tenants/{slug}/lock: the kill switch, on every instance, until an explicit unlock.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { describeTenant } from "../views";

@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/audit/stream: admits a live-feed subscriber and names the tenant to
 // subscribe to; the HTTP layer owns the Server-Sent Events plumbing.
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

@@ -1,7 +1,7 @@
 // DELETE /api/v1/tenants/{slug}/webhooks/{id}: removes an audit webhook.
 import { deleteWebhookSubscription } from "../../audit";
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { requireTenant } from "../tenant-lookup";

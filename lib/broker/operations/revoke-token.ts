@@ -1,6 +1,6 @@
 // DELETE /api/v1/tenants/{slug}/tokens/{id}: revokes a service token on every instance.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { requireTenant } from "../tenant-lookup";

@@ -1,6 +1,6 @@
 // POST /api/v1/tenants/{slug}/drill: a revocation drill (lib/broker/drill.ts) by an admin.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import { runDrill as drill, type DrillDeps, type DrillReport } from "../drill";
 import type { TenantOperation } from "./types";
 

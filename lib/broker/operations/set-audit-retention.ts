@@ -1,6 +1,6 @@
 // PUT /api/v1/tenants/{slug}/audit/retention: keep audit events this many days (null: forever).
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

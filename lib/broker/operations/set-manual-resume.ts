@@ -1,6 +1,6 @@
 // PUT /api/v1/tenants/{slug}/settings: manualResume keeps a KMS-caused lock until an explicit unlock.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { loadTenant, requireTenant } from "../tenant-lookup";
 import { describeKey, describeTenant } from "../views";

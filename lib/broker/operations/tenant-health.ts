@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/health: the key-health page's read model (read-only, so vendor
 // operators may see it too).
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { tenantHealth as health } from "../fleet";
 import { loadTenant } from "../tenant-lookup";

@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/status: lock state, since when and why, key health, and the
 // time-to-lock of the last lock. Service tokens of the tenant may read it too.
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { describeLastLock } from "../views";

@@ -1,7 +1,7 @@
 // POST /api/v1/tenants/{slug}/unlock: re-validates the key with a real round trip; only then is
 // the tenant active again.
 import { actorOf } from "../../auth/caller";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { validateKeyRoundTrip } from "../key-validation";

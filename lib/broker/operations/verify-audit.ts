@@ -1,6 +1,6 @@
 // GET /api/v1/tenants/{slug}/audit/verify: the tenant's hash chain and checkpoint signatures.
 import { verifyTenantChain } from "../../audit";
-import { authorize } from "../../auth/permissions";
+import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";

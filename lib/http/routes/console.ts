@@ -60,7 +60,7 @@ export function consoleRoutes(env: RouteEnv) {
     access: "key.check",
     body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: ZSafeString.max(4096) }),
     responses: { 200: ZKeyRefCheck, 401: ZError },
-    handler: async ({ body, caller }) => checkKeyRef({ ctx, actor: caller!, provider: body.provider, keyId: body.keyId.trim() }),
+    handler: ({ body, caller }) => Promise.resolve(checkKeyRef({ ctx, actor: caller!, provider: body.provider, keyId: body.keyId.trim() })),
   });
 
   defineRoute({

@@ -40,6 +40,6 @@ export function systemRoutes(env: RouteEnv) {
     tag: "system",
     access: "public",
     responses: { 200: { description: "This OpenAPI 3.1 document (its own schema is the OpenAPI 3.1 specification)", media: ["application/json"] } },
-    handler: async () => openApiDocument(routes),
+    handler: () => Promise.resolve(openApiDocument(routes)),
   });
 }
