@@ -5,6 +5,7 @@
 import { z, type ZodType } from "zod";
 import { AUDIT_OUTCOMES } from "../../audit/catalog";
 import type { AuditAction } from "../../audit/types";
+import { ZValidationStepName } from "./errors";
 import { ZLockSource } from "./status";
 
 const ZProvider = z.enum(["aws", "azure", "gcp"]);
@@ -53,7 +54,7 @@ const DETAIL_OF = {
   "kms.describe": ZKmsCallDetail.nullable(),
   "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
   "key.connect": z.null(),
-  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: z.enum(["wrap", "unwrap", "compare", "describe"]), ok: z.boolean(), latencyMs: z.number() })) }),
+  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
   "key.rotate": z.null(),
   "tenant.lock": ZLockDetail,
   "tenant.unlock": z.null(),
