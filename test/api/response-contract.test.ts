@@ -23,7 +23,7 @@ async function serve(defs: Array<RouteDef<any, any, any>>, nodeEnv: "production"
   app = Fastify({ logger: { level: "error", stream: { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) } } });
   app.setErrorHandler(errorHandler);
   // Public routes never touch the broker; the serializer reads only its configured NODE_ENV.
-  const env = { broker: { config: { NODE_ENV: nodeEnv } } } as unknown as RouteEnv;
+  const env = { ctx: { config: { NODE_ENV: nodeEnv } } } as unknown as RouteEnv;
   for (const d of defs) registerRoute(app, env, d);
   await app.ready();
   return app;

@@ -70,8 +70,10 @@ const DETAIL_OF = {
   "auth.refused": z
     .strictObject({
       count: z.number().int().describe("refused requests in the window"),
-      operations: z.record(z.string(), z.number().int()).describe("refusals per operation"),
-      reasons: z.record(z.string(), z.number().int()).describe("refusals per reason (missing_credentials, invalid_credentials, rate_limited)"),
+      operations: z.strictObject({ encrypt: z.number().int().optional(), decrypt: z.number().int().optional() }).describe("refusals per data operation"),
+      reasons: z
+        .strictObject({ missing_credentials: z.number().int().optional(), invalid_credentials: z.number().int().optional(), rate_limited: z.number().int().optional() })
+        .describe("refusals per reason"),
       from: z.string(),
       to: z.string(),
     })

@@ -8,7 +8,7 @@ import { STATUS_OF } from "../errors";
 const BROKER_ERROR_CODES = Object.keys(STATUS_OF) as [BrokerErrorCode, ...BrokerErrorCode[]];
 
 export const ZErrorCode = z
-  .enum([...BROKER_ERROR_CODES, "internal_error", "event_source_unreachable"])
+  .enum([...BROKER_ERROR_CODES, "internal_error", "event_source_unreachable", "database_unavailable", "shutting_down"])
   .describe("Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts)");
 
 /** The steps of key validation (lib/broker/key-validation.ts), in every schema that names one. */
@@ -28,7 +28,8 @@ export const ZErrorBody = z.object({
   issues: z
     .array(z.object({ path: z.string().describe("dot-separated path of the offending member"), message: z.string() }))
     .optional()
-    .describe("invalid_request: what is wrong with the request, per member"),
+    .describe("invalid_request: what is wrong with the request, per member (at most 10)"),
+  issueCount: z.number().int().optional().describe("invalid_request: how many issues there were (only the first 10 are listed)"),
   field: z.string().optional().describe("invalid_key_ref: the request member that holds the bad reference"),
   steps: z.array(ZErrorStep).optional().describe("grant_invalid, kms_unavailable: the key validation steps that ran"),
   step: ZValidationStepName.optional().describe("grant_invalid: the step that failed"),
