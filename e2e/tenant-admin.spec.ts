@@ -149,7 +149,7 @@ test("a stale login must confirm the password before locking; a wrong password i
   await expect(page.getByTestId("tenant-state")).toHaveText("active");
   await screenshot(page, "reauth-dialog");
   await expectAccessible(page, "re-authentication dialog");
-  await reauth.getByLabel("Password").fill(passwordOf("admin@acme.example"));
+  await reauth.getByLabel("Password").fill(passwordOf(t.adminEmail));
   await reauth.getByRole("button", { name: "Confirm" }).click();
   await expect(page.getByTestId("tenant-state")).toHaveText("locked");
   await page.getByRole("button", { name: "Unlock" }).click();

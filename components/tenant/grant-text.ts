@@ -28,23 +28,10 @@ export function awsGrants(info: ConnectInfo, keyArn: string): GrantSnippet[] {
     Condition: { StringEquals: { "kms:EncryptionContext:tenant": info.tenantId } },
   };
   const key = keyArn || "<your key ARN>";
-  const tag = ownershipTagValue(info.tenantId);
   return [
     {
-      title: "Tag the key as yours",
-      description: `The broker connects a key only when it carries the tag ${OWNERSHIP_TAG}=${tag}, which only the key's owner can set; the broker reads it with kms:ListResourceTags, which a grant cannot give: add the second statement to the key policy (it has no encryption-context condition, because tag reads carry none).`,
-      code: [
-        "aws kms tag-resource \\",
-        `  --key-id ${key} \\`,
-        `  --tags TagKey=${OWNERSHIP_TAG},TagValue=${tag}`,
-        "",
-        JSON.stringify({ Sid: `AllowCmekBrokerTagRead-${info.slug}`, Effect: "Allow", Principal: { AWS: principal }, Action: "kms:ListResourceTags", Resource: "*" }, null, 2),
-      ].join("\n"),
-      testId: "grant-aws-tag",
-    },
-    {
       title: "Key policy statement",
-      description: "Add this statement to the key policy's Statement array. The condition limits the vendor to data of your tenant: the broker always sends your tenant id as encryption context.",
+      description: "Add this statement to the key policy's Statement array. The condition limits the vendor to data of your tenant (the broker always sends your tenant id as encryption context) and is the proof that the key is yours: before connecting, the broker checks that the key refuses it another tenant's id.",
       code: JSON.stringify(statement, null, 2),
       testId: "grant-aws-policy",
     },

@@ -6,6 +6,7 @@
 // 4. where the provider can express it, proof that the tenant owns it: the key tag (AWS, Azure)
 //    or CryptoKey label (GCP) cmek-broker-tenant=<tenant id>, which only the key's owner can set.
 //    BROKER_REQUIRE_KEY_OWNERSHIP_TAG, default on except against local emulators.
+import { randomBytes, randomUUID } from "node:crypto";
 import type { BrokerConfig } from "../config/env";
 import type { Database, SqlExecutor } from "../db/database";
 import { isProviderDisabled, providerFor, type KmsProviders } from "../kms/registry";
@@ -111,17 +112,18 @@ export async function ownershipStep(providers: KmsProviders, config: BrokerConfi
     ...(step.error ? { failure: { step: step.step, ...step.error } } : {}),
   });
   const fail = (error: NonNullable<ValidationStep["error"]>) => result({ step: "ownership", ok: false, latencyMs: performance.now() - started, error });
+  // AWS cannot show tags across accounts (ListResourceTags is "Cross-account use: No"), so there the
+  // proof is the grant itself: a key bound to this tenant's id refuses a wrap under another tenant's id.
+  if (providerName === "aws") {
+    const proof = await awsContextBinding(provider, tenantId, keyRef);
+    return proof ? fail(proof) : result({ step: "ownership", ok: true, latencyMs: performance.now() - started });
+  }
   let tags: Record<string, string>;
   try {
     tags = await provider.ownershipTags(keyRef);
   } catch (e) {
     if (isKmsError(e) && e.kind === "unavailable") return fail({ kind: "unavailable", code: e.detail.providerCode, message: e.message });
-    const hint =
-      providerName === "aws"
-        ? "allow the broker kms:ListResourceTags on the key (key policy), "
-        : providerName === "azure"
-          ? "give the broker keys/get on the key, "
-          : "give the broker cloudkms.cryptoKeys.get on the key, ";
+    const hint = providerName === "azure" ? "give the broker keys/get on the key, " : "give the broker cloudkms.cryptoKeys.get on the key, ";
     return fail({
       kind: isKmsError(e) ? e.kind : "error",
       reason: "ownership_unreadable",
@@ -138,4 +140,31 @@ export async function ownershipStep(providers: KmsProviders, config: BrokerConfi
     });
   }
   return result({ step: "ownership", ok: true, latencyMs: performance.now() - started });
+}
+
+/**
+ * The AWS ownership proof: the grant or key-policy condition the console shows
+ * (kms:EncryptionContext:tenant = this tenant's id) is what makes a key this tenant's, and only the
+ * key's owner can write it. A wrap under a random other tenant id must therefore be refused; a key
+ * that accepts it would serve any tenant that names it. Returns the failure, or null when proven.
+ */
+async function awsContextBinding(provider: KmsProvider, tenantId: string, keyRef: string): Promise<NonNullable<ValidationStep["error"]> | null> {
+  const decoy = randomUUID();
+  const probe = randomBytes(32);
+  try {
+    await provider.wrap(keyRef, probe, { tenant: decoy, purpose: "ownership-proof" });
+  } catch (e) {
+    if (isKmsError(e) && e.kind === "revoked" && e.reason === "access_denied") return null;
+    if (isKmsError(e) && e.kind === "unavailable") return { kind: "unavailable", code: e.detail.providerCode, message: e.message };
+    // Disabled, missing or otherwise refused: the round trip that follows names the real problem.
+    if (isKmsError(e) && e.kind === "revoked") return null;
+    return { kind: isKmsError(e) ? e.kind : "error", reason: "ownership_unproven", message: `the ownership check could not run: ${isKmsError(e) ? e.message : String(e)}` };
+  } finally {
+    probe.fill(0);
+  }
+  return {
+    kind: "invalid",
+    reason: "ownership_not_bound",
+    message: `the key lets the broker encrypt for any tenant: bind it to this tenant with the condition kms:EncryptionContext:tenant = ${tenantId} (key policy) or --constraints EncryptionContextSubset={tenant=${tenantId}} (grant), as the grant instructions show`,
+  };
 }

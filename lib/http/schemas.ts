@@ -7,6 +7,7 @@ export const MAX_PLAINTEXT_BYTES = 1024 * 1024;
 // ---- request-side strings (every string a request carries, in body, query or params, is built on ZSafeString)
 
 import { isSafeText, SAFE_TEXT_MESSAGE, ZSafeString } from "../validation/safe-text";
+import { ZValidationStepName } from "./schemas/errors";
 
 export { isSafeText, SAFE_TEXT_MESSAGE, ZSafeString };
 
@@ -89,7 +90,7 @@ export const ZConnectKeyRequest = z.strictObject({
   keyId: ZSafeString.trim().min(1).max(2048).describe("AWS key ARN or alias ARN, Azure key URI, or GCP projects/*/locations/*/keyRings/*/cryptoKeys/*"),
 });
 export const ZValidationStep = z.object({
-  step: z.enum(["wrap", "unwrap", "compare", "describe", "ownership"]),
+  step: ZValidationStepName,
   ok: z.boolean(),
   latencyMs: z.number(),
   error: z.object({ kind: z.string(), reason: z.string().optional(), code: z.string().optional(), message: z.string() }).optional(),

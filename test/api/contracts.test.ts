@@ -52,6 +52,8 @@ beforeAll(async () => {
     BROKER_PUBSUB_TOKEN: PUBSUB_TOKEN,
     BROKER_SNS_CERT_HOSTS: snsHost,
     BROKER_SNS_CA_FILE: path.join(tmp, "sns-ca.pem"),
+    // The webhook receiver lives on loopback, which the broker refuses outside the demo.
+    BROKER_WEBHOOK_ALLOW_PRIVATE: "on",
   });
   const r = await fetch(`${h.runtime.url}/api/v1/openapi.json`);
   expect(r.status).toBe(200);

@@ -193,7 +193,8 @@ describe("verify", () => {
 
     // Tamper on a tenant of its own so the other tests keep a clean chain.
     const victim = "tampered";
-    const vtoken = await h.api.readyTenant(victim, "aws", keyArn);
+    // A key of its own: a key connected to one tenant is refused to every other (key_in_use).
+    const vtoken = await h.api.readyTenant(victim, "aws", (await h.aws.createKeyForVendor()).keyArn);
     for (let i = 0; i < 5; i++) expect((await h.api.encrypt(victim, vtoken, `v${i}`, undefined, "payroll")).status).toBe(200);
     const before = await h.api.admin("GET", `/api/v1/tenants/${victim}/audit/verify`);
     expect(before.body.ok).toBe(true);

@@ -41,7 +41,7 @@ async function request(method: string, opts: { ageMs?: number; headers?: Record<
   const jwt = await encode({ token: { userId, authTime: Date.now() - (opts.ageMs ?? 0) }, secret });
   const cookie = opts.cookie === undefined ? `next-auth.session-token=${jwt}` : opts.cookie;
   const headers: Record<string, string> = { host: HOST, ...(cookie ? { cookie } : {}), ...(opts.headers ?? {}) };
-  return { method, headers } as unknown as FastifyRequest;
+  return { method, headers, protocol: "http" } as unknown as FastifyRequest;
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {

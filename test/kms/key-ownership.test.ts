@@ -1,9 +1,8 @@
 // Issue 10 #11, proof of ownership: with BROKER_REQUIRE_KEY_OWNERSHIP_TAG=on a key is connected
-// only when it carries the tag (AWS, Azure) or label (GCP) cmek-broker-tenant=<tenant id>.
-// Kept apart from test/kms/key-refs.test.ts because it needs key tags in the emulators: Azure key
-// tags and GCP CryptoKey labels are emulated today; the AWS cases need TagResource /
-// ListResourceTags / Tags on CreateKey in the AWS emulator (branch "emulators") and fail before it.
-import { CreateKeyCommand, CreateGrantCommand, GetKeyPolicyCommand, PutKeyPolicyCommand } from "@aws-sdk/client-kms";
+// only when its owner bound it to the tenant: the tag (Azure) or label (GCP)
+// cmek-broker-tenant=<tenant id>, and on AWS (where tags cannot be read across accounts) a grant
+// or key-policy condition binding the encryption context's tenant to the tenant's id.
+import { CreateKeyCommand, CreateGrantCommand } from "@aws-sdk/client-kms";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { AWS_EMULATOR_VENDOR } from "@/emulators/aws/server";
@@ -76,28 +75,38 @@ describe("ownership tag required", () => {
     expect(ok.body.validation.steps[0]).toMatchObject({ step: "ownership", ok: true });
   }, 60_000);
 
-  test("AWS: a key without the tag is refused naming it; a key tagged at CreateKey (and tag reads allowed by policy) connects", async () => {
+  test("AWS (tags are not readable across accounts): a grant bound to another tenant's id or to none is refused at the ownership step; one bound to this tenant's id connects", async () => {
     const id = await newTenant("own-aws");
-    const make = async (tagged: boolean) => {
-      const created = await h.aws.client.send(
-        new CreateKeyCommand({ Description: "tenant CMEK", ...(tagged ? { Tags: [{ TagKey: TAG, TagValue: id }] } : {}) }),
+    const other = await newTenant("own-aws-other");
+    const make = async (boundTo: string | null) => {
+      const arn = (await h.aws.client.send(new CreateKeyCommand({ Description: "tenant CMEK" }))).KeyMetadata!.Arn!;
+      await h.aws.client.send(
+        new CreateGrantCommand({
+          KeyId: arn,
+          GranteePrincipal: AWS_EMULATOR_VENDOR.arn,
+          Operations: ["Encrypt", "Decrypt", "DescribeKey", "GenerateDataKey"],
+          ...(boundTo ? { Constraints: { EncryptionContextSubset: { tenant: boundTo } } } : {}),
+        }),
       );
-      const arn = created.KeyMetadata!.Arn!;
-      await h.aws.client.send(new CreateGrantCommand({ KeyId: arn, GranteePrincipal: AWS_EMULATOR_VENDOR.arn, Operations: ["Encrypt", "Decrypt", "DescribeKey", "GenerateDataKey"] }));
-      const policy = JSON.parse((await h.aws.client.send(new GetKeyPolicyCommand({ KeyId: arn, PolicyName: "default" }))).Policy!);
-      policy.Statement.push({ Sid: "AllowBrokerTagRead", Effect: "Allow", Principal: { AWS: AWS_EMULATOR_VENDOR.arn }, Action: "kms:ListResourceTags", Resource: "*" });
-      await h.aws.client.send(new PutKeyPolicyCommand({ KeyId: arn, PolicyName: "default", Policy: JSON.stringify(policy) }));
       return arn;
     };
-    expectOwnershipRefusal(await h.api.connect("own-aws", "aws", await make(false)), id);
-    const ok = await h.api.connect("own-aws", "aws", await make(true));
+    const unbound = await h.api.connect("own-aws", "aws", await make(null));
+    expect(unbound.status, JSON.stringify(unbound.body)).toBe(422);
+    expect(unbound.body.error.step).toBe("ownership");
+    expect(unbound.body.error.reason).toBe("ownership_not_bound");
+    expect(unbound.body.error.message).toContain(`kms:EncryptionContext:tenant = ${id}`);
+    // Bound to another tenant: the ownership probe is refused, but so is this tenant's own round trip.
+    const foreign = await h.api.connect("own-aws", "aws", await make(other));
+    expect(foreign.status, JSON.stringify(foreign.body)).toBe(422);
+    expect(foreign.body.error.code).toBe("grant_invalid");
+    const ok = await h.api.connect("own-aws", "aws", await make(id));
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(ok.body.validation.steps[0]).toMatchObject({ step: "ownership", ok: true });
   }, 60_000);
 });
 
 describe("grant instructions", () => {
-  test("show the ownership tag or label with the tenant's id for every provider", () => {
+  test("bind the key to the tenant's id for every provider: AWS by the grant's encryption-context condition, Azure by tag, GCP by label", () => {
     const info: ConnectInfo = {
       tenantId: "7a1c2b9e-0000-4000-8000-00000000abcd",
       slug: "acme",
@@ -106,9 +115,11 @@ describe("grant instructions", () => {
       gcp: { serviceAccount: null },
     };
     const tagLine = `${TAG}=${info.tenantId}`;
-    const aws = awsGrants(info, "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab").find((g) => g.testId === "grant-aws-tag")!;
-    expect(aws.code).toContain(`TagKey=${TAG},TagValue=${info.tenantId}`);
-    expect(aws.code).toContain("kms:ListResourceTags");
+    const aws = awsGrants(info, "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    // On AWS the tenant-bound condition is the proof: every snippet binds the tenant's id.
+    expect(aws.find((g) => g.testId === "grant-aws-policy")!.code).toContain(`"kms:EncryptionContext:tenant": "${info.tenantId}"`);
+    expect(aws.find((g) => g.testId === "grant-aws-cli")!.code).toContain(`EncryptionContextSubset={tenant=${info.tenantId}}`);
+    expect(aws.some((g) => g.code.includes("ListResourceTags"))).toBe(false);
     expect(azureGrants(info, "https://v.vault.azure.net/keys/k").find((g) => g.testId === "grant-azure-tag")!.code).toContain(tagLine);
     expect(gcpGrants(info, "projects/p-12345/locations/l/keyRings/r/cryptoKeys/k").find((g) => g.testId === "grant-gcp-label")!.code).toContain(`--update-labels ${tagLine}`);
   });

@@ -12,7 +12,8 @@ const started: BrokerRuntime[] = [];
 
 /** The harness environment without any Azure or Google setting. */
 function awsOnlyEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env = Object.fromEntries(Object.entries(h.env).filter(([k]) => !k.startsWith("AZURE_") && !k.startsWith("GCP_")));
+  // The vendor GCP service account counts as GCP configuration too (lib/kms/registry.ts).
+  const env = Object.fromEntries(Object.entries(h.env).filter(([k]) => !k.startsWith("AZURE_") && !k.startsWith("GCP_") && k !== "BROKER_VENDOR_GCP_SERVICE_ACCOUNT"));
   return { ...env, ...extra };
 }
 

@@ -5,6 +5,7 @@
 import { z, type ZodType } from "zod";
 import { AUDIT_OUTCOMES } from "../../audit/catalog";
 import type { AuditAction } from "../../audit/types";
+import { ZValidationStepName } from "./errors";
 import { ZLockSource } from "./status";
 
 const ZProvider = z.enum(["aws", "azure", "gcp"]);
@@ -53,7 +54,7 @@ const DETAIL_OF = {
   "kms.describe": ZKmsCallDetail.nullable(),
   "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
   "key.connect": z.null(),
-  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: z.enum(["wrap", "unwrap", "compare", "describe"]), ok: z.boolean(), latencyMs: z.number() })) }),
+  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
   "key.rotate": z.null(),
   "tenant.lock": ZLockDetail,
   "tenant.unlock": z.null(),
@@ -69,8 +70,10 @@ const DETAIL_OF = {
   "auth.refused": z
     .strictObject({
       count: z.number().int().describe("refused requests in the window"),
-      operations: z.record(z.string(), z.number().int()).describe("refusals per operation"),
-      reasons: z.record(z.string(), z.number().int()).describe("refusals per reason (missing_credentials, invalid_credentials, rate_limited)"),
+      operations: z.strictObject({ encrypt: z.number().int().optional(), decrypt: z.number().int().optional() }).describe("refusals per data operation"),
+      reasons: z
+        .strictObject({ missing_credentials: z.number().int().optional(), invalid_credentials: z.number().int().optional(), rate_limited: z.number().int().optional() })
+        .describe("refusals per reason"),
       from: z.string(),
       to: z.string(),
     })

@@ -8,12 +8,15 @@ import { STATUS_OF } from "../errors";
 const BROKER_ERROR_CODES = Object.keys(STATUS_OF) as [BrokerErrorCode, ...BrokerErrorCode[]];
 
 export const ZErrorCode = z
-  .enum([...BROKER_ERROR_CODES, "internal_error", "event_source_unreachable"])
+  .enum([...BROKER_ERROR_CODES, "internal_error", "event_source_unreachable", "database_unavailable", "shutting_down"])
   .describe("Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts)");
+
+/** The steps of key validation (lib/broker/key-validation.ts), in every schema that names one. */
+export const ZValidationStepName = z.enum(["ownership", "wrap", "unwrap", "compare", "describe"]);
 
 /** A validation step as error extras carry it (grant_invalid, kms_unavailable). */
 const ZErrorStep = z.object({
-  step: z.enum(["wrap", "unwrap", "compare", "describe"]),
+  step: ZValidationStepName,
   ok: z.boolean(),
   latencyMs: z.number(),
   error: z.object({ kind: z.string(), reason: z.string().optional(), code: z.string().optional(), message: z.string() }).optional(),
@@ -25,10 +28,11 @@ export const ZErrorBody = z.object({
   issues: z
     .array(z.object({ path: z.string().describe("dot-separated path of the offending member"), message: z.string() }))
     .optional()
-    .describe("invalid_request: what is wrong with the request, per member"),
+    .describe("invalid_request: what is wrong with the request, per member (at most 10)"),
+  issueCount: z.number().int().optional().describe("invalid_request: how many issues there were (only the first 10 are listed)"),
   field: z.string().optional().describe("invalid_key_ref: the request member that holds the bad reference"),
   steps: z.array(ZErrorStep).optional().describe("grant_invalid, kms_unavailable: the key validation steps that ran"),
-  step: z.enum(["wrap", "unwrap", "compare", "describe"]).optional().describe("grant_invalid: the step that failed"),
+  step: ZValidationStepName.optional().describe("grant_invalid: the step that failed"),
   reason: z.string().nullable().optional().describe("grant_invalid: failure class; tenant_locked, conflict: the lock reason"),
   providerCode: z.string().nullable().optional().describe("grant_invalid: the KMS's own error code"),
   state: z.enum(["pending", "active", "locked"]).optional().describe("conflict: the tenant's state"),
