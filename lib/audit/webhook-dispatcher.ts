@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Database, ReservedSession } from "../db/database";
 import { lockKeyOf, readEventsAfter } from "./chain";
 import { WebhookAddressError } from "./webhook-address";
+import { retryDelayMs, wakeableSleep } from "./webhook-retry";
 import { postWebhook } from "./webhook-transport";
 import { signWebhook, subOf, WEBHOOK_CHANGED_CHANNEL, type WebhookSubscriptionInfo } from "./webhooks";
 import type { DurableListener } from "./writer";
@@ -211,7 +212,7 @@ export class WebhookDispatcher {
         if (this.stopped || s.gone) return;
         const ok = await this.attempt(s, deliveryId, body, firstSeq, lastSeq, attempt);
         if (ok) break;
-        await this.sleep(s, this.backoff(attempt));
+        await wakeableSleep(s, retryDelayMs(this.o.baseBackoffMs, this.o.maxBackoffMs, attempt));
       }
       if (this.stopped || s.gone) return;
       await this.db.query(`UPDATE webhook_subscription SET cursor_seq = $2 WHERE id = $1 AND cursor_seq < $2`, [s.sub.id, lastSeq]);
@@ -269,26 +270,6 @@ export class WebhookDispatcher {
       }
       throw new Error("connection failed", { cause: e });
     }
-  }
-
-  private backoff(attempt: number): number {
-    const exp = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** Math.min(attempt - 1, 20));
-    // "Equal jitter": at least half the delay, so retries from many subscriptions spread out but still back off.
-    return exp / 2 + Math.random() * (exp / 2);
-  }
-
-  private sleep(s: SubState, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        s.wake = null;
-        resolve();
-      }, ms);
-      s.wake = () => {
-        clearTimeout(t);
-        s.wake = null;
-        resolve();
-      };
-    });
   }
 
   async stop(): Promise<void> {

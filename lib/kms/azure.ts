@@ -16,6 +16,8 @@ import {
 import { KmsError, type KeyDescription, type KmsProvider, type WrapResult } from "./types";
 import { classifyAzureError, type RestLikeError } from "./classify-azure";
 import { takeSdkBytes } from "./sdk-bytes";
+import { parseAzureKeyRef, type ParsedKeyRef } from "./azure-key-ref";
+import { decodeWrapped, encodeWrapped, versionFromKid } from "./azure-wrapped";
 
 export interface AzureKeyVaultProviderConfig {
   /** Used as is when given; otherwise a ClientSecretCredential is built from the fields below. */
@@ -40,60 +42,15 @@ export interface AzureKeyVaultProviderConfig {
 }
 
 export { callerAppIdInAccessDenied, classifyAzureError } from "./classify-azure";
+export { decodeWrapped, encodeWrapped } from "./azure-wrapped";
 
 export const DEFAULT_AZURE_HOST_SUFFIXES = [".vault.azure.net", ".managedhsm.azure.net"];
 
 const MAX_DEK_BYTES = 64;
-const MAX_KEY_ID_LENGTH = 2048;
-const NAME_RE = /^[0-9a-zA-Z-]{1,127}$/;
-const VERSION_RE = /^[0-9a-fA-F]{32}$/;
-// One DNS label in front of an allowed suffix: vault and HSM names are single labels.
-const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-// Wrapped form: [FORMAT][alg][n][n bytes: key version, ASCII hex][Azure's wrapped bytes].
-// Azure only unwraps with the key version that wrapped, and a versionless key id means
-// "current version", which changes on rotation; so the version travels with the ciphertext.
-const WRAPPED_FORMAT = 0x01;
-const ALG_CODES: Record<number, KeyWrapAlgorithm> = { 1: "RSA-OAEP-256", 2: "A256KW" };
-const ALG_IDS: Partial<Record<KeyWrapAlgorithm, number>> = { "RSA-OAEP-256": 1, A256KW: 2 };
-
-interface ParsedKeyRef {
-  /** "https://host[:port]" */
-  origin: string;
-  name: string;
-  version: string | null;
-  /** Matched an exact host:port entry (emulator / private endpoint) rather than an Azure suffix. */
-  exactHost: boolean;
-}
 
 const invalid = (message: string, providerCode?: string) =>
   new KmsError("invalid", "azure", message, providerCode ? { providerCode } : {});
-
-export function encodeWrapped(alg: KeyWrapAlgorithm, version: string, wrapped: Buffer): Buffer {
-  const algId = ALG_IDS[alg];
-  if (!algId) throw new Error(`unsupported wrap algorithm ${alg}`);
-  const v = Buffer.from(version, "ascii");
-  return Buffer.concat([Buffer.from([WRAPPED_FORMAT, algId, v.length]), v, wrapped]);
-}
-
-export function decodeWrapped(buf: Buffer): { alg: KeyWrapAlgorithm; version: string | null; wrapped: Buffer } {
-  if (!Buffer.isBuffer(buf) || buf.length < 4) throw invalid("wrapped key is too short to be an Azure-wrapped DEK");
-  if (buf[0] !== WRAPPED_FORMAT) throw invalid(`wrapped key has unknown format byte ${buf[0]}`);
-  const alg = ALG_CODES[buf[1]!];
-  if (!alg) throw invalid(`wrapped key names unknown algorithm id ${buf[1]}`);
-  const n = buf[2]!;
-  if (n !== 0 && n !== 32) throw invalid(`wrapped key has a key-version length of ${n} (expected 0 or 32)`);
-  if (buf.length < 3 + n + 1) throw invalid("wrapped key is truncated");
-  const version = n === 0 ? null : buf.subarray(3, 3 + n).toString("ascii");
-  if (version !== null && !VERSION_RE.test(version)) throw invalid("wrapped key carries a malformed key version");
-  return { alg, version, wrapped: buf.subarray(3 + n) };
-}
-
-function versionFromKid(kid: unknown): string | null {
-  if (typeof kid !== "string") return null;
-  const m = /\/keys\/[0-9a-zA-Z-]{1,127}\/([0-9a-fA-F]{32})$/.exec(kid);
-  return m ? m[1]! : null;
-}
 
 export class AzureKeyVaultProvider implements KmsProvider {
   readonly name = "azure" as const;
@@ -216,51 +173,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
 
   /** The SSRF guard: nothing outside the allow-list is ever contacted. */
   private parse(keyId: string): ParsedKeyRef {
-    if (typeof keyId !== "string" || keyId.length === 0) throw invalid("Azure key reference must be a non-empty string");
-    if (keyId.length > MAX_KEY_ID_LENGTH) throw invalid(`Azure key reference is longer than ${MAX_KEY_ID_LENGTH} characters`);
-    // The WHATWG parser silently drops tabs/newlines and normalises paths; refuse such input
-    // instead of validating something other than what was registered.
-    if (!/^[\x21-\x7e]+$/.test(keyId)) throw invalid("Azure key reference contains whitespace or non-ASCII characters");
-    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(keyId)?.[1]?.toLowerCase();
-    if (scheme !== "https") throw invalid(`Azure key reference must use https (got ${scheme ? `"${scheme}:"` : "no scheme"})`);
-    if (keyId.includes("?")) throw invalid("Azure key reference must not contain a query string");
-    if (keyId.includes("#")) throw invalid("Azure key reference must not contain a fragment");
-    if (keyId.includes("\\")) throw invalid("Azure key reference must not contain backslashes");
-    const m = /^https:\/\/([^/]*)(\/.*)?$/i.exec(keyId);
-    if (!m) throw invalid("Azure key reference must start with https://<host>/");
-    const authority = m[1]!;
-    const rawPath = m[2] ?? "";
-    if (authority.includes("@")) throw invalid("Azure key reference must not contain user info (\"user@\") in its host");
-    let url: URL;
-    try {
-      url = new URL(keyId);
-    } catch {
-      throw invalid("Azure key reference is not a valid URL");
-    }
-    if (url.username || url.password) throw invalid("Azure key reference must not contain user info");
-    const host = url.host.toLowerCase();
-    const hostname = url.hostname.toLowerCase();
-    let exactHost = false;
-    const ok = this.allowed.some((entry) => {
-      if (entry.startsWith(".")) {
-        if (url.port !== "" || !hostname.endsWith(entry)) return false;
-        return LABEL_RE.test(hostname.slice(0, -entry.length));
-      }
-      if (host === entry) {
-        exactHost = true;
-        return true;
-      }
-      return false;
-    });
-    if (!ok) throw invalid(`Azure key host "${host}" is not allowed (allowed: ${this.allowed.join(", ")})`);
-    const pm = /^\/keys\/([^/]+)(?:\/([^/]+))?$/.exec(rawPath);
-    if (!pm) throw invalid(`Azure key reference path must be /keys/<name>[/<version>] (got "${rawPath || "/"}")`);
-    const name = pm[1]!;
-    const version = pm[2] ?? null;
-    if (!NAME_RE.test(name)) throw invalid(`Azure key name "${name}" must be 1-127 characters of 0-9, a-z, A-Z and "-"`);
-    if (version !== null && !VERSION_RE.test(version)) throw invalid(`Azure key version "${version}" must be 32 hex characters`);
-    if (url.pathname !== rawPath) throw invalid("Azure key reference path is not in canonical form");
-    return { origin: `https://${host}`, name, version, exactHost };
+    return parseAzureKeyRef(keyId, this.allowed);
   }
 
   private clientOptions(ref: ParsedKeyRef): CryptographyClientOptions {
