@@ -8,6 +8,7 @@
 //   lib/http/                    the Fastify API
 //   lib/auth/                    console sign-in, roles and permissions (below http: never imports it)
 //   lib/broker/                  the domain: tenants, keys, data keys, cache, locks, prober
+//   lib/contracts/               the API's request and response schemas (zod), below lib/broker and lib/http
 //   lib/audit/                   the audit log
 //   lib/kms/                     KMS providers
 //   lib/db/                      database client, migrations
@@ -94,6 +95,23 @@ module.exports = {
       comment: "The audit log is written by the domain and the API, and never calls up into them.",
       from: { path: "^lib/audit/" },
       to: { path: "^lib/(auth|broker|http|kms|runtime)/" },
+    },
+    {
+      name: "contracts-are-pure",
+      severity: "error",
+      comment: "lib/contracts (the API's request and response schemas, imported by lib/broker/operations and lib/http) imports only zod, lib/validation, the audit catalog, its own modules, and types of the audit log and broker errors; nothing with I/O, nothing above it.",
+      from: { path: "^lib/contracts/" },
+      to: {
+        pathNot: "^lib/(contracts|validation)/|^lib/audit/catalog\\.ts$|zod",
+        dependencyTypesNot: ["type-only"],
+      },
+    },
+    {
+      name: "contracts-types-only-from-below",
+      severity: "error",
+      comment: "lib/contracts may name types of lib/audit/types and lib/broker/errors, and nothing of the layers above it (http, broker values, db, kms, runtime, auth).",
+      from: { path: "^lib/contracts/" },
+      to: { path: "^lib/(http|broker|db|kms|runtime|auth|observability|config|crypto)/|^lib/audit/", pathNot: "^lib/audit/(catalog|types)\\.ts$|^lib/broker/errors\\.ts$" },
     },
     {
       name: "broker-below-http",

@@ -4,11 +4,13 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
 import { BrokerError, type BrokerErrorCode } from "../broker/errors";
+import type { ListedErrorCode } from "../contracts/error-codes";
 import { isDatabaseUnavailable } from "../db/errors";
 
 /** Seconds a client is told to wait when the database is unreachable (a restart takes a few). */
 export const DATABASE_RETRY_AFTER_SECONDS = 2;
 
+/** One status per code of BROKER_ERROR_CODES (lib/contracts/error-codes.ts), which the error envelope's enum lists. */
 export const STATUS_OF: Record<BrokerErrorCode, number> = {
   invalid_request: 400,
   invalid_key_ref: 400,
@@ -28,7 +30,7 @@ export const STATUS_OF: Record<BrokerErrorCode, number> = {
   tenant_locked: 423,
   kms_unavailable: 503,
   audit_unavailable: 503,
-};
+} satisfies Record<ListedErrorCode, number>;
 
 export function sendError(reply: FastifyReply, code: string, status: number, message: string, extra: Record<string, unknown> = {}) {
   return reply.code(status).type("application/json").send({ error: { code, message, ...extra } });

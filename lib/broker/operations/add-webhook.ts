@@ -7,6 +7,8 @@ import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { asInvalidRequest } from "./audit-errors";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZWebhookCreated } from "../../contracts/audit";
 
 export async function addWebhook({
   ctx,

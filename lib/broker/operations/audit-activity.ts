@@ -4,6 +4,8 @@ import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZAuditActivity } from "../../contracts/audit";
 
 export async function auditActivity({ ctx, actor, tenant: slug, minutes }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { minutes: number }) {
   authorize(actor, "audit.read", slug);

@@ -9,8 +9,10 @@ import { validateKeyRoundTrip } from "../key-validation";
 import { requireTenant } from "../tenant-lookup";
 import { describeKey, describeTenant, validationError } from "../views";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZConnectKeyRequest, ZConnectKeyResponse } from "../../contracts/requests";
 
-/** Validated by ZConnectKeyRequest (lib/http/schemas.ts). */
+/** Validated by ZConnectKeyRequest (lib/contracts/requests.ts). */
 export interface ConnectKeyInput {
   provider: KmsProviderName;
   keyId: string;

@@ -5,8 +5,10 @@ import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { describeTenant, type TenantInfo } from "../views";
 import type { OperationBase } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZCreateTenantRequest, ZTenantResponse } from "../../contracts/requests";
 
-/** Validated by ZCreateTenantRequest (lib/http/schemas.ts). */
+/** Validated by ZCreateTenantRequest (lib/contracts/requests.ts). */
 export interface CreateTenantInput {
   slug: string;
   name: string;

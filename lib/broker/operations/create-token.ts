@@ -4,6 +4,8 @@ import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZCreateTokenRequest, ZCreateTokenResponse } from "../../contracts/requests";
 
 export async function createToken({ ctx, actor, tenant: slug, requestId, name }: TenantOperation<Pick<BrokerContext, "tokens" | "audit" | "bus" | "registry" | "cache">> & { name: string }) {
   authorize(actor, "token.create", slug);

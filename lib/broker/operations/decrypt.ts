@@ -7,6 +7,8 @@ import { BrokerError } from "../errors";
 import { auditFailure } from "../views";
 import { admitDataRequest, lockedRefusal, recordRefusal, withDataKey, type DataDeps } from "./data-admission";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZDecryptRequest, ZDecryptResponse } from "../../contracts/requests";
 
 export interface DecryptInput {
   ciphertext: Buffer;

@@ -6,6 +6,8 @@ import { sealEnvelope } from "../../crypto/envelope";
 import { auditFailure } from "../views";
 import { admitDataRequest, lockedRefusal, withDataKey, type DataDeps } from "./data-admission";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZEncryptRequest, ZEncryptResponse } from "../../contracts/requests";
 
 export interface EncryptInput {
   plaintext: Buffer;

@@ -2,6 +2,8 @@
 // Public: anyone holding an export may verify it offline.
 import { getPublicKey, listPublicKeys } from "../../audit";
 import type { BrokerContext } from "../context";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZAuditPublicKeys } from "../../contracts/audit";
 
 export async function getAuditPublicKey({ ctx }: { ctx: Pick<BrokerContext, "db"> }) {
   return { current: await getPublicKey(ctx.db), all: await listPublicKeys(ctx.db) };

@@ -4,6 +4,8 @@ import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZConnectInfo } from "../../contracts/tenants";
 
 /** The vendor principals the broker signs in as, when known (configured, or the emulators' in the demo). */
 export interface VendorIdentities {

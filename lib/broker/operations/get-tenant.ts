@@ -4,6 +4,8 @@ import type { BrokerContext } from "../context";
 import { loadTenant } from "../tenant-lookup";
 import { describeKey, describeTenant } from "../views";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZTenantResponse } from "../../contracts/requests";
 
 export async function getTenant({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "registry">>) {
   authorize(actor, "tenant.view", tenant);

@@ -5,6 +5,8 @@ import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { asInvalidRequest } from "./audit-errors";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZAuditPage } from "../../contracts/audit";
 
 export async function listAudit({
   ctx,

@@ -2,6 +2,8 @@
 import { authorize } from "../../auth/authorize";
 import { listFleet as fleet, type FleetDeps, type TFleetQuery } from "../fleet";
 import type { OperationBase } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZFleetPage } from "../../contracts/fleet";
 
 export { ZFleetQuery, type TFleetQuery } from "../fleet";
 

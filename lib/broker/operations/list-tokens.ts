@@ -3,6 +3,8 @@ import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZTokenList } from "../../contracts/requests";
 
 export async function listTokens({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "tokens" | "bus" | "registry" | "cache">>) {
   authorize(actor, "token.list", slug);

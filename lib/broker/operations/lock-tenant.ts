@@ -5,6 +5,8 @@ import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { describeTenant } from "../views";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZLockRequest, ZTenantResponse } from "../../contracts/requests";
 
 export async function lockTenant({ ctx, actor, tenant: slug, requestId, reason }: TenantOperation<Pick<BrokerContext, "locks" | "bus" | "registry" | "cache">> & { reason: string }) {
   authorize(actor, "tenant.lock", slug);

@@ -4,6 +4,8 @@ import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZAuditRetention } from "../../contracts/audit";
 
 export async function setAuditRetention({ ctx, actor, tenant: slug, requestId, days }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache">> & { days: number | null }) {
   authorize(actor, "audit.retention", slug);

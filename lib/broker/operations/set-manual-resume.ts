@@ -5,6 +5,8 @@ import type { BrokerContext } from "../context";
 import { loadTenant, requireTenant } from "../tenant-lookup";
 import { describeKey, describeTenant } from "../views";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZSettingsRequest, ZTenantResponse } from "../../contracts/requests";
 
 export async function setManualResume({
   ctx,

@@ -5,6 +5,8 @@ import type { BrokerContext } from "../context";
 import { tenantHealth as health } from "../fleet";
 import { loadTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZTenantHealth } from "../../contracts/tenants";
 
 export async function tenantHealth({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "db" | "health" | "registry">>) {
   authorize(actor, "tenant.view", tenant);

@@ -5,6 +5,8 @@ import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import { describeLastLock } from "../views";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZStatusResponse } from "../../contracts/status";
 
 export async function tenantStatus({ ctx, actor, tenant: slug }: TenantOperation<Pick<BrokerContext, "db" | "health" | "bus" | "registry" | "cache">>) {
   authorize(actor, "status.read", slug);

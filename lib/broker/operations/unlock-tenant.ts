@@ -8,6 +8,8 @@ import { validateKeyRoundTrip } from "../key-validation";
 import { requireTenant } from "../tenant-lookup";
 import { describeTenant, failureReason, validationError } from "../views";
 import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZConnectKeyResponse } from "../../contracts/requests";
 
 export async function unlockTenant({ ctx, actor, tenant: slug, requestId }: TenantOperation<Pick<BrokerContext, "kms" | "audit" | "locks" | "bus" | "registry" | "cache">>) {
   authorize(actor, "tenant.unlock", slug);

@@ -2,15 +2,14 @@
 // checks, what to grant the vendor, and the key-health read model.
 import { z } from "zod";
 import { BrokerError } from "../../broker/errors";
-import { checkKeyRef } from "../../broker/operations/check-key-ref";
-import { getConnectInfo } from "../../broker/operations/get-connect-info";
-import { tenantHealth } from "../../broker/operations/tenant-health";
+import { checkKeyRef, ZKeyRefCheck } from "../../broker/operations/check-key-ref";
+import { getConnectInfo, ZConnectInfo } from "../../broker/operations/get-connect-info";
+import { tenantHealth, ZTenantHealth } from "../../broker/operations/tenant-health";
 import { isFreshAuth, REAUTH_WINDOW_MS } from "../../auth/permissions";
 import { resolveCaller } from "../auth";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
 import { ZError, ZSafeString, ZSlugParams } from "../schemas";
-import { ZConnectInfo, ZKeyRefCheck, ZTenantHealth } from "../schemas/tenants";
 
 export const ZMe = z.object({
   kind: z.enum(["admin", "service", "console"]),

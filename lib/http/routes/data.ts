@@ -1,11 +1,11 @@
 // The data path: encrypt and decrypt for internal services holding a service token.
 import type { BrokerContext } from "../../broker/context";
 import { BrokerError } from "../../broker/errors";
-import { decrypt } from "../../broker/operations/decrypt";
-import { encrypt } from "../../broker/operations/encrypt";
+import { decrypt, ZDecryptRequest, ZDecryptResponse } from "../../broker/operations/decrypt";
+import { encrypt, ZEncryptRequest, ZEncryptResponse } from "../../broker/operations/encrypt";
 import { actorOf, type Caller } from "../auth";
 import { defineRoute, type RouteEnv } from "../route";
-import { MAX_PLAINTEXT_BYTES, ZDecryptRequest, ZDecryptResponse, ZEncryptRequest, ZEncryptResponse, ZError, ZSlugParams } from "../schemas";
+import { MAX_PLAINTEXT_BYTES, ZError, ZSlugParams } from "../schemas";
 
 function decodeBase64(s: string, field: string, limit: number): Buffer {
   const buf = Buffer.from(s, "base64");

@@ -1,11 +1,10 @@
 // The vendor's fleet view: every tenant's state and key health, paginated on the server.
 import { z } from "zod";
-import { fleetKmsActivity } from "../../broker/operations/fleet-kms-activity";
-import { listFleet, ZFleetQuery } from "../../broker/operations/list-fleet";
+import { fleetKmsActivity, ZFleetKmsActivity } from "../../broker/operations/fleet-kms-activity";
+import { listFleet, ZFleetQuery, ZFleetPage } from "../../broker/operations/list-fleet";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
 import { ZError } from "../schemas";
-import { ZFleetKmsActivity, ZFleetPage } from "../schemas/fleet";
 
 export function fleetRoutes(env: RouteEnv) {
   defineRoute({

@@ -2,30 +2,17 @@
 import { z } from "zod";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
-import { connectKey } from "../../broker/operations/connect-key";
-import { createTenant } from "../../broker/operations/create-tenant";
-import { createToken } from "../../broker/operations/create-token";
+import { connectKey, ZConnectKeyRequest, ZConnectKeyResponse } from "../../broker/operations/connect-key";
+import { createTenant, ZCreateTenantRequest, ZTenantResponse } from "../../broker/operations/create-tenant";
+import { createToken, ZCreateTokenRequest, ZCreateTokenResponse } from "../../broker/operations/create-token";
 import { getTenant } from "../../broker/operations/get-tenant";
-import { listTokens } from "../../broker/operations/list-tokens";
-import { lockTenant } from "../../broker/operations/lock-tenant";
+import { listTokens, ZTokenList } from "../../broker/operations/list-tokens";
+import { lockTenant, ZLockRequest } from "../../broker/operations/lock-tenant";
 import { revokeToken } from "../../broker/operations/revoke-token";
-import { setManualResume } from "../../broker/operations/set-manual-resume";
-import { tenantStatus } from "../../broker/operations/tenant-status";
+import { setManualResume, ZSettingsRequest } from "../../broker/operations/set-manual-resume";
+import { tenantStatus, ZStatusResponse } from "../../broker/operations/tenant-status";
 import { unlockTenant } from "../../broker/operations/unlock-tenant";
-import {
-  ZConnectKeyRequest,
-  ZConnectKeyResponse,
-  ZCreateTenantRequest,
-  ZCreateTokenRequest,
-  ZCreateTokenResponse,
-  ZError,
-  ZLockRequest,
-  ZSettingsRequest,
-  ZSlugParams,
-  ZStatusResponse,
-  ZTenantResponse,
-  ZTokenList,
-} from "../schemas";
+import { ZError, ZSlugParams } from "../schemas";
 
 export function tenantRoutes(env: RouteEnv) {
   const { ctx } = env;

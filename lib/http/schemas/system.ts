@@ -1,11 +1,2 @@
-// Response schemas of the system routes.
-import { z } from "zod";
-
-export const ZHealthReady = z.object({
-  status: z.literal("ok"),
-  database: z.literal("ok"),
-  databaseLatencyMs: z.number(),
-  instance: z.string(),
-});
-export const ZHealthDegraded = z.object({ status: z.literal("degraded"), database: z.literal("unreachable"), instance: z.string() });
-
+// Moved to lib/contracts/system.ts; re-exported so existing imports keep working.
+export * from "../../contracts/system";

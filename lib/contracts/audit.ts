@@ -1,0 +1,153 @@
+// Response schemas of the audit routes. An audit event's `detail` is declared per action (a
+// union discriminated on `action`), and every detail object is strict: the detail is covered by
+// the entry's hash, so a member stripped on the way out would make the entry fail to re-verify
+// for whoever checks it. An undeclared member therefore fails the response loudly instead.
+import { z, type ZodType } from "zod";
+import { AUDIT_OUTCOMES } from "../audit/catalog";
+import type { AuditAction } from "../audit/types";
+import { ZValidationStepName } from "./errors";
+import { ZLockSource } from "./status";
+
+const ZProvider = z.enum(["aws", "azure", "gcp"]);
+
+const auditEventFields = {
+  id: z.string().describe("database id (decimal string); a locator, not hashed"),
+  tenantId: z.string(),
+  seq: z.number().int().describe("position in the tenant's chain, from 1"),
+  time: z.string().describe("ISO 8601, UTC, millisecond precision"),
+  actorType: z.enum(["service_token", "admin_token", "console_user", "system"]),
+  actorId: z.string().nullable(),
+  actorName: z.string().nullable(),
+  outcome: z.enum(AUDIT_OUTCOMES),
+  provider: ZProvider.nullable(),
+  keyRef: z.string().nullable(),
+  keyVersion: z.string().nullable(),
+  dekId: z.string().nullable(),
+  cacheHit: z.boolean().nullable(),
+  latencyMs: z.number().nullable(),
+  bytes: z.number().int().nullable(),
+  purpose: z.string().nullable(),
+  requestId: z.string().nullable(),
+  reason: z.string().nullable(),
+  prevHash: z.string().describe("hash of the previous entry (64 zeros for the first)"),
+  hash: z.string().describe("sha256 over prevHash and the canonical entry (lib/audit/canonical.ts)"),
+};
+
+const ZKmsCallDetail = z.strictObject({ message: z.string().describe("the KMS's error message, at most 500 characters") });
+const ZLockDetail = z.strictObject({ source: ZLockSource, detectedAt: z.string(), revokedAt: z.string().nullable() });
+const ZDrillDetail = z.strictObject({
+  lockedAt: z.string(),
+  unlockedAt: z.string().nullable(),
+  fanoutMs: z.number().nullable(),
+  peers: z.number().int(),
+  revalidationMs: z.number(),
+  totalMs: z.number(),
+});
+
+/** What `detail` holds for each action; null where the action records none. */
+const DETAIL_OF = {
+  encrypt: z.null(),
+  decrypt: z.null(),
+  "kms.wrap": ZKmsCallDetail.nullable(),
+  "kms.unwrap": ZKmsCallDetail.nullable(),
+  "kms.probe": ZKmsCallDetail.nullable(),
+  "kms.describe": ZKmsCallDetail.nullable(),
+  "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
+  "key.connect": z.null(),
+  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
+  "key.rotate": z.null(),
+  "tenant.lock": ZLockDetail,
+  "tenant.unlock": z.null(),
+  "tenant.drill": z.union([ZLockDetail, ZDrillDetail, z.null()]).describe("the drill's lock, its report, or null when its preflight failed"),
+  "tenant.settings": z.union([z.strictObject({ manualResume: z.boolean() }), z.strictObject({ retentionDays: z.number().int().nullable() })]),
+  "token.create": z.strictObject({ tokenId: z.string(), name: z.string(), prefix: z.string() }),
+  "token.revoke": z.strictObject({ tokenId: z.string() }),
+  "webhook.create": z.strictObject({ webhookId: z.string(), url: z.string() }),
+  "webhook.delete": z.strictObject({ webhookId: z.string() }),
+  "console.login": z.strictObject({ method: z.string().describe("sign-in method, e.g. password"), role: z.string() }),
+  "audit.export": z.strictObject({ format: z.enum(["jsonl", "csv"]) }),
+  "audit.prune": z.null(),
+  "auth.refused": z
+    .strictObject({
+      count: z.number().int().describe("refused requests in the window"),
+      operations: z.strictObject({ encrypt: z.number().int().optional(), decrypt: z.number().int().optional() }).describe("refusals per data operation"),
+      reasons: z
+        .strictObject({ missing_credentials: z.number().int().optional(), invalid_credentials: z.number().int().optional(), rate_limited: z.number().int().optional() })
+        .describe("refusals per reason"),
+      from: z.string(),
+      to: z.string(),
+    })
+    .describe("a summary of unauthenticated requests refused in one window"),
+} as const satisfies Record<AuditAction, ZodType>;
+
+type AuditActionName = keyof typeof DETAIL_OF;
+
+function eventOf<A extends AuditActionName>(action: A) {
+  return z.object({ ...auditEventFields, action: z.literal(action), detail: DETAIL_OF[action] });
+}
+
+/** One event schema per action, so z.infer gives a union discriminated on `action`. */
+type EventSchemaOf = { [A in AuditActionName]: ReturnType<typeof eventOf<A>> }[AuditActionName];
+const EVENT_SCHEMAS = (Object.keys(DETAIL_OF) as AuditActionName[]).map(eventOf) as [EventSchemaOf, ...EventSchemaOf[]];
+
+/** One durable audit entry, as the list, the live feed (SSE), webhooks and exports carry it. */
+export const ZAuditEvent = z.discriminatedUnion("action", EVENT_SCHEMAS).describe("Audit event; `detail` depends on `action`");
+export type AuditEvent = z.infer<typeof ZAuditEvent>;
+
+export const ZAuditPage = z.object({
+  events: z.array(ZAuditEvent).describe("newest first"),
+  nextCursor: z.string().nullable().describe("pass back as `cursor` for the next (older) page; null when there is none"),
+});
+
+export const ZAuditVerifyResult = z.object({
+  ok: z.boolean(),
+  count: z.number().int().describe("entries checked (up to the first problem)"),
+  firstBadEntry: z
+    .object({ seq: z.number().int(), id: z.string().nullable(), problem: z.string() })
+    .optional()
+    .describe("the first entry that is wrong or missing"),
+  firstSeq: z.number().int().nullable(),
+  lastSeq: z.number().int().nullable(),
+  checkpoints: z.number().int().describe("checkpoints whose signature and hash were checked"),
+  signedThroughSeq: z.number().int().nullable().describe("highest seq covered by a valid signed checkpoint"),
+});
+
+const outcomeCounts = Object.fromEntries(AUDIT_OUTCOMES.map((o) => [o, z.number().int().optional()])) as Record<(typeof AUDIT_OUTCOMES)[number], z.ZodOptional<z.ZodNumber>>;
+/** Count per outcome; outcomes without events are absent. */
+const ZOutcomeCounts = z.object(outcomeCounts);
+
+export const ZAuditActivity = z.object({
+  from: z.string(),
+  to: z.string(),
+  minutes: z.array(z.object({ minute: z.string().describe("start of the minute, ISO 8601 UTC"), total: z.number().int(), outcomes: ZOutcomeCounts })),
+  totals: ZOutcomeCounts,
+});
+
+const ZPublicKey = z.object({ keyId: z.string(), publicKeyPem: z.string().describe("Ed25519 public key, SPKI PEM") });
+export const ZAuditPublicKeys = z.object({ current: ZPublicKey, all: z.array(ZPublicKey) });
+
+export const ZAuditRetention = z.object({ retentionDays: z.number().int().nullable().describe("null: kept forever") });
+
+export const ZWebhook = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  url: z.string(),
+  cursorSeq: z.number().int().describe("last audit seq delivered with a 2xx"),
+  disabledAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export const ZWebhookList = z.object({ webhooks: z.array(ZWebhook) });
+export const ZWebhookCreated = z.object({ webhook: ZWebhook, secret: z.string().describe("HMAC secret; shown once") });
+
+export const ZWebhookDelivery = z.object({
+  id: z.string(),
+  subscriptionId: z.string(),
+  firstSeq: z.number().int(),
+  lastSeq: z.number().int(),
+  attempt: z.number().int(),
+  status: z.number().int().nullable().describe("the receiver's HTTP status; null when it could not be reached"),
+  error: z.string().nullable(),
+  latencyMs: z.number().nullable(),
+  createdAt: z.string(),
+});
+export const ZWebhookDeliveries = z.object({ deliveries: z.array(ZWebhookDelivery) });
