@@ -4,7 +4,8 @@
 import type { SqlExecutor } from "../db/database";
 import { assertTenantId } from "./query";
 
-export const ACTIVITY_MAX_MINUTES = 24 * 60;
+export { ACTIVITY_MAX_MINUTES } from "./catalog";
+import { ACTIVITY_MAX_MINUTES } from "./catalog";
 
 export interface MinuteBucket {
   /** Start of the minute, ISO 8601 UTC. */

@@ -28,6 +28,9 @@ export const AUDIT_ACTIONS = [
 ] as const satisfies readonly AuditAction[];
 
 /** Success first, then failure classes from the most to the least alarming (chart stacking order). */
+/** The longest window the activity charts aggregate (minutes). */
+export const ACTIVITY_MAX_MINUTES = 24 * 60;
+
 export const AUDIT_OUTCOMES = ["success", "denied", "revoked", "locked", "invalid", "unavailable", "error"] as const satisfies readonly AuditOutcome[];
 
 /** Time ranges the dashboard offers; minutes back from now (null: the whole log). */

@@ -8,3 +8,4 @@ export * from "./tenants";
 export * from "./audit";
 export * from "./fleet";
 export * from "./system";
+export * from "./route-requests";

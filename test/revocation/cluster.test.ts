@@ -69,9 +69,10 @@ async function freePort(): Promise<number> {
 
 function launch(inst: Instance): void {
   inst.log = [];
-  // tsx's shebang runs `node` from PATH: put the project's Node first.
-  const env = { ...process.env, ...baseEnv, PORT: String(inst.port), BROKER_INSTANCE_ID: inst.id, PATH: `${path.join(ROOT, "node_modules/.bin")}:${process.env.PATH}` };
-  const proc = spawn(path.join(ROOT, "node_modules/.bin/tsx"), ["server.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const env = { ...process.env, ...baseEnv, PORT: String(inst.port), BROKER_INSTANCE_ID: inst.id };
+  // The server itself, not tsx's wrapper: a signal to the wrapper (SIGKILL above all) would leave the
+  // real server running, and a "restarted" instance would be the old one still answering on its port.
+  const proc = spawn(process.execPath, ["--import", "tsx", "server.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const keep = (b: Buffer) => {
     inst.log.push(b.toString());
     if (inst.log.length > 200) inst.log.shift();

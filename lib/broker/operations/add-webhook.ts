@@ -9,6 +9,7 @@ import { asInvalidRequest } from "./audit-errors";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZWebhookCreated } from "../../contracts/audit";
+export { ZWebhookCreateRequest } from "../../contracts/route-requests";
 
 export async function addWebhook({
   ctx,

@@ -6,6 +6,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZAuditActivity } from "../../contracts/audit";
+export { ZAuditActivityQuery } from "../../contracts/route-requests";
 
 export async function auditActivity({ ctx, actor, tenant: slug, minutes }: TenantOperation<Pick<BrokerContext, "db" | "bus" | "registry" | "cache">> & { minutes: number }) {
   authorize(actor, "audit.read", slug);

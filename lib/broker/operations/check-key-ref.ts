@@ -7,6 +7,7 @@ import type { BrokerContext } from "../context";
 import type { OperationBase } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZKeyRefCheck } from "../../contracts/tenants";
+export { ZKeyRefCheckRequest } from "../../contracts/route-requests";
 
 export function checkKeyRef({ ctx, actor, provider, keyId }: OperationBase<Pick<BrokerContext, "providers">> & { provider: KmsProviderName; keyId: string }): { ok: true } | { ok: false; message: string } {
   authorize(actor, "key.check");

@@ -7,6 +7,8 @@ import { requireTenant } from "../tenant-lookup";
 import { asInvalidRequest } from "./audit-errors";
 import type { TenantOperation } from "./types";
 
+export { ZAuditExportQuery } from "../../contracts/route-requests";
+
 export async function exportAudit({
   ctx,
   actor,

@@ -7,6 +7,7 @@ import { asInvalidRequest } from "./audit-errors";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZAuditPage } from "../../contracts/audit";
+export { ZAuditFilters, ZAuditListQuery, type TAuditFilters } from "../../contracts/route-requests";
 
 export async function listAudit({
   ctx,

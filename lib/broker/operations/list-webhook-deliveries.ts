@@ -6,6 +6,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZWebhookDeliveries } from "../../contracts/audit";
+export { ZWebhookDeliveriesQuery } from "../../contracts/route-requests";
 
 export async function listWebhookDeliveriesOf({
   ctx,

@@ -4,6 +4,8 @@ import { authorize } from "../../auth/authorize";
 import { runDrill as drill, type DrillDeps, type DrillReport } from "../drill";
 import type { TenantOperation } from "./types";
 
+export { ZDrillReport } from "../../contracts/route-requests";
+
 export type { DrillReport } from "../drill";
 
 export async function runDrill({ ctx, actor, tenant, requestId }: TenantOperation<DrillDeps>): Promise<DrillReport> {

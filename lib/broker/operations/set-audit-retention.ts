@@ -6,6 +6,7 @@ import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZAuditRetention } from "../../contracts/audit";
+export { ZAuditRetentionRequest } from "../../contracts/route-requests";
 
 export async function setAuditRetention({ ctx, actor, tenant: slug, requestId, days }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache">> & { days: number | null }) {
   authorize(actor, "audit.retention", slug);

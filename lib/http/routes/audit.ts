@@ -2,45 +2,23 @@
 // retention, and the broker's public key for offline verification.
 import { z } from "zod";
 import { sseMessage, type AuditQueryFilters } from "../../audit";
-import { ACTIVITY_MAX_MINUTES } from "../../audit/aggregate";
 import { BrokerError } from "../../broker/errors";
-import { addWebhook, ZWebhookCreated } from "../../broker/operations/add-webhook";
-import { auditActivity, ZAuditActivity } from "../../broker/operations/audit-activity";
-import { exportAudit } from "../../broker/operations/export-audit";
+import { addWebhook, ZWebhookCreated, ZWebhookCreateRequest } from "../../broker/operations/add-webhook";
+import { auditActivity, ZAuditActivity, ZAuditActivityQuery } from "../../broker/operations/audit-activity";
+import { exportAudit, ZAuditExportQuery } from "../../broker/operations/export-audit";
 import { getAuditPublicKey, ZAuditPublicKeys } from "../../broker/operations/get-audit-public-key";
-import { listAudit, ZAuditPage } from "../../broker/operations/list-audit";
-import { listWebhookDeliveriesOf, ZWebhookDeliveries } from "../../broker/operations/list-webhook-deliveries";
+import { listAudit, ZAuditListQuery, ZAuditPage, type TAuditFilters } from "../../broker/operations/list-audit";
+import { listWebhookDeliveriesOf, ZWebhookDeliveries, ZWebhookDeliveriesQuery } from "../../broker/operations/list-webhook-deliveries";
 import { listWebhooks, ZWebhookList } from "../../broker/operations/list-webhooks";
 import { openAuditStream } from "../../broker/operations/open-audit-stream";
 import { removeWebhook } from "../../broker/operations/remove-webhook";
-import { setAuditRetention, ZAuditRetention } from "../../broker/operations/set-audit-retention";
+import { setAuditRetention, ZAuditRetention, ZAuditRetentionRequest } from "../../broker/operations/set-audit-retention";
 import { verifyAudit, ZAuditVerifyResult } from "../../broker/operations/verify-audit";
 import { defineRoute, type RouteEnv } from "../route";
-import { isSafeText, SAFE_TEXT_MESSAGE, ZError, ZSafeString, ZSlugParams } from "../schemas";
+import { ZError, ZSlugParams } from "../schemas";
 import { ZAuditEvent } from "../schemas/audit";
 
-const csv = ZSafeString.max(500)
-  .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
-
-const ZAuditFilters = z.object({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  action: csv.optional(),
-  outcome: csv.optional(),
-  actor: ZSafeString.max(200).optional(),
-  keyRef: ZSafeString.max(2048).optional(),
-  purpose: ZSafeString.max(200).optional(),
-  requestId: ZSafeString.max(128).optional(),
-});
-
-const ZAuditListQuery = ZAuditFilters.extend({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: ZSafeString.max(200).optional(),
-});
-
-const ZExportQuery = ZAuditFilters.extend({ format: z.enum(["jsonl", "csv"]).default("jsonl") });
-
-function toFilters(q: z.infer<typeof ZAuditFilters>): AuditQueryFilters {
+function toFilters(q: TAuditFilters): AuditQueryFilters {
   const f: AuditQueryFilters = {};
   if (q.from) f.from = new Date(q.from);
   if (q.to) f.to = new Date(q.to);
@@ -77,7 +55,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "audit",
     access: "audit.export",
     params: ZSlugParams,
-    query: ZExportQuery,
+    query: ZAuditExportQuery,
     responses: {
       200: { description: "JSON Lines (a header line, then events and signed checkpoints; self-verifying) or CSV, streamed as an attachment", media: ["application/x-ndjson", "text/csv"] },
       ...errors,
@@ -107,7 +85,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "audit",
     access: "audit.read",
     params: ZSlugParams,
-    query: z.object({ minutes: z.coerce.number().int().min(1).max(ACTIVITY_MAX_MINUTES).default(60) }),
+    query: ZAuditActivityQuery,
     responses: { 200: ZAuditActivity, ...errors },
     handler: async ({ params, query, caller }) => auditActivity({ ctx, actor: caller!, tenant: params.slug, minutes: query.minutes }),
   });
@@ -168,7 +146,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "audit",
     access: "audit.retention",
     params: ZSlugParams,
-    body: z.strictObject({ days: z.number().int().min(1).max(3650).nullable() }),
+    body: ZAuditRetentionRequest,
     responses: { 200: ZAuditRetention, ...errors },
     handler: async ({ params, body, caller, requestId }) => setAuditRetention({ ctx, actor: caller!, tenant: params.slug, requestId, days: body.days }),
   });
@@ -191,7 +169,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "webhooks",
     access: "webhook.create",
     params: ZSlugParams,
-    body: z.strictObject({ url: z.url().max(2048).refine(isSafeText, SAFE_TEXT_MESSAGE) }),
+    body: ZWebhookCreateRequest,
     responses: { 201: ZWebhookCreated, ...errors },
     handler: async ({ params, body, caller, reply, requestId }) => {
       const created = await addWebhook({ ctx, actor: caller!, tenant: params.slug, requestId, url: body.url, allowPrivate: env.allowPrivateWebhooks ?? false });
@@ -223,7 +201,7 @@ export function auditRoutes(env: RouteEnv) {
     tag: "webhooks",
     access: "webhook.list",
     params: ZSlugParams.extend({ webhookId: z.uuid() }),
-    query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }),
+    query: ZWebhookDeliveriesQuery,
     responses: { 200: ZWebhookDeliveries, ...errors },
     handler: async ({ params, query, caller }) => listWebhookDeliveriesOf({ ctx, actor: caller!, tenant: params.slug, webhookId: params.webhookId, limit: query.limit }),
   });

@@ -1,24 +1,17 @@
 // Endpoints the console needs besides the tenant API: who am I, live key-reference format
 // checks, what to grant the vendor, and the key-health read model.
-import { z } from "zod";
 import { BrokerError } from "../../broker/errors";
-import { checkKeyRef, ZKeyRefCheck } from "../../broker/operations/check-key-ref";
+import { checkKeyRef, ZKeyRefCheck, ZKeyRefCheckRequest } from "../../broker/operations/check-key-ref";
+import { ZMe } from "../../contracts/route-requests";
 import { getConnectInfo, ZConnectInfo } from "../../broker/operations/get-connect-info";
 import { tenantHealth, ZTenantHealth } from "../../broker/operations/tenant-health";
 import { isFreshAuth, REAUTH_WINDOW_MS } from "../../auth/permissions";
 import { resolveCaller } from "../auth";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
-import { ZError, ZSafeString, ZSlugParams } from "../schemas";
+import { ZError, ZSlugParams } from "../schemas";
 
-export const ZMe = z.object({
-  kind: z.enum(["admin", "service", "console"]),
-  email: z.string().nullable(),
-  role: z.string().nullable(),
-  tenantSlug: z.string().nullable(),
-  authTime: z.number().nullable(),
-  reauthBefore: z.number().nullable().describe("epoch ms until which key-changing actions need no password confirmation"),
-});
+export { ZMe };
 
 export function consoleRoutes(env: RouteEnv) {
   const { ctx } = env;
@@ -57,7 +50,7 @@ export function consoleRoutes(env: RouteEnv) {
     summary: "Check a key reference's format with the provider's own rules (no KMS call)",
     tag: "keys",
     access: "key.check",
-    body: z.strictObject({ provider: z.enum(["aws", "azure", "gcp"]), keyId: ZSafeString.max(4096) }),
+    body: ZKeyRefCheckRequest,
     responses: { 200: ZKeyRefCheck, 401: ZError },
     handler: ({ body, caller }) => Promise.resolve(checkKeyRef({ ctx, actor: caller!, provider: body.provider, keyId: body.keyId.trim() })),
   });

@@ -1,20 +1,9 @@
 // Revocation drill (lib/broker/drill.ts): lock, measure fan-out, re-validate, resume.
-import { z } from "zod";
-import { runDrill } from "../../broker/operations/run-drill";
+import { runDrill, ZDrillReport } from "../../broker/operations/run-drill";
 import { defineRoute, type RouteEnv } from "../route";
-import { ZError, ZSlugParams, ZValidationStep } from "../schemas";
+import { ZError, ZSlugParams } from "../schemas";
 
-export const ZDrillReport = z.object({
-  outcome: z.enum(["completed", "key_revoked", "superseded", "resumed_unverified"]),
-  state: z.enum(["pending", "active", "locked"]),
-  lockedAt: z.string(),
-  fanoutMs: z.number().nullable().describe("until every live instance acknowledged the lock; null without peers"),
-  peers: z.number(),
-  unlockedAt: z.string().nullable(),
-  revalidationMs: z.number(),
-  totalMs: z.number(),
-  validation: z.object({ steps: z.array(ZValidationStep) }),
-});
+export { ZDrillReport };
 
 export function drillRoutes(env: RouteEnv) {
   const { ctx } = env;

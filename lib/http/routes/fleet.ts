@@ -1,6 +1,5 @@
 // The vendor's fleet view: every tenant's state and key health, paginated on the server.
-import { z } from "zod";
-import { fleetKmsActivity, ZFleetKmsActivity } from "../../broker/operations/fleet-kms-activity";
+import { fleetKmsActivity, ZFleetKmsActivity, ZFleetKmsActivityQuery } from "../../broker/operations/fleet-kms-activity";
 import { listFleet, ZFleetQuery, ZFleetPage } from "../../broker/operations/list-fleet";
 import type { RouteEnv } from "../route";
 import { defineRoute } from "../route";
@@ -24,7 +23,7 @@ export function fleetRoutes(env: RouteEnv) {
     summary: "Fleet-wide KMS calls and errors per minute (from the audit log, every instance), zero-filled",
     tag: "fleet",
     access: "fleet.view",
-    query: z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(60) }),
+    query: ZFleetKmsActivityQuery,
     responses: { 200: ZFleetKmsActivity, 400: ZError, 401: ZError, 403: ZError },
     handler: async ({ query, caller }) => fleetKmsActivity({ ctx: env.ctx, actor: caller!, minutes: query.minutes }),
   });
