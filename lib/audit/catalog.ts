@@ -25,6 +25,10 @@ export const AUDIT_ACTIONS = [
   "auth.refused",
   "audit.export",
   "audit.prune",
+  "governance.policy",
+  "governance.break_glass",
+  "alert.raised",
+  "alert.resolved",
 ] as const satisfies readonly AuditAction[];
 
 /** Success first, then failure classes from the most to the least alarming (chart stacking order). */

@@ -35,7 +35,12 @@ export type AuditAction =
   // unauthenticated refusals of one window, summarized (lib/broker/auth-refusals.ts)
   | "auth.refused"
   | "audit.export"
-  | "audit.prune";
+  | "audit.prune"
+  // tenant governance (lib/broker/governance)
+  | "governance.policy"
+  | "governance.break_glass"
+  | "alert.raised"
+  | "alert.resolved";
 
 /** "success", or a failure class: "denied", "invalid", "locked", "revoked", "unavailable", "error". */
 export type AuditOutcome = "success" | "denied" | "invalid" | "locked" | "revoked" | "unavailable" | "error";

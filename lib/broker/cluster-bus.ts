@@ -18,6 +18,7 @@ export type ClusterEvent =
     }
   | { type: "tenant_changed"; tenantId: string }
   | { type: "tokens_changed"; tenantId: string }
+  | { type: "governance_changed"; tenantId: string }
   | { type: "ack"; tenantId: string; stateVersion: number; appliedAt: number }
   | { type: "heartbeat"; cachedTenants: number }
   | { type: "probe_request"; tenantId: string; revokedAt?: string };

@@ -7,11 +7,15 @@ import type { Database } from "../db/database";
 import type { KmsProviders } from "../kms/registry";
 import type { BackgroundErrors } from "../observability/background-errors";
 import type { Logger } from "../observability/logger";
+import type { Clock } from "./clock";
 import type { ClusterBus } from "./cluster-bus";
 import type { DataKeyService } from "./data-keys";
 import type { DekCache } from "./dek-cache";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsGateway } from "./kms-gateway";
+import type { AlertStore } from "./governance/alert-store";
+import type { GovernanceStore } from "./governance/policy-store";
+import type { UsageMonitor } from "./governance/usage-monitor";
 import type { KmsMetrics } from "./metrics";
 import type { Prober } from "./prober";
 import type { ServiceTokenStore } from "./service-tokens";
@@ -38,4 +42,10 @@ export interface BrokerContext {
   readonly backgroundErrors: BackgroundErrors;
   /** Tells the broker's own credential faults from tenant revocations (lib/broker/vendor-faults.ts). */
   readonly vendorFaults: VendorFaultMonitor;
+  /** "Now" for access windows, break-glass and usage baselines; tests inject one (lib/broker/clock.ts). */
+  readonly clock: Clock;
+  /** Each tenant's purpose policies, access windows and alert thresholds (lib/broker/governance). */
+  readonly governance: GovernanceStore;
+  readonly usage: UsageMonitor;
+  readonly alerts: AlertStore;
 }

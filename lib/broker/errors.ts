@@ -6,6 +6,8 @@ export type BrokerErrorCode =
   | "unauthenticated"
   | "reauth_required"
   | "forbidden"
+  | "purpose_denied"
+  | "outside_access_window"
   | "tenant_not_found"
   | "not_found"
   | "conflict"

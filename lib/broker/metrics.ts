@@ -9,6 +9,7 @@ export class KmsMetrics {
   readonly lockFanout: Histogram<"cause">;
   readonly dataRequests: Counter<"operation" | "outcome" | "cache">;
   readonly locks: Counter<"cause">;
+  readonly policyRefusals: Counter<"operation" | "reason">;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -17,6 +18,7 @@ export class KmsMetrics {
     this.lockDetection = new Histogram({ name: "cmek_lock_detection_seconds", help: "From the revocation (when known) or the first revoked answer to the lock taking effect on this instance", labelNames: ["cause"], buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [this.registry] });
     this.lockFanout = new Histogram({ name: "cmek_lock_fanout_seconds", help: "From the lock on the deciding instance to the last acknowledging instance", labelNames: ["cause"], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [this.registry] });
     this.dataRequests = new Counter({ name: "cmek_data_requests_total", help: "Encrypt and decrypt requests by outcome and DEK cache result", labelNames: ["operation", "outcome", "cache"], registers: [this.registry] });
+    this.policyRefusals = new Counter({ name: "cmek_policy_refusals_total", help: "Data requests refused by the tenant's governance policy, by reason (purpose_missing, purpose_not_allowed, outside_access_window)", labelNames: ["operation", "reason"], registers: [this.registry] });
     this.locks = new Counter({ name: "cmek_tenant_locks_total", help: "Tenant locks by cause", labelNames: ["cause"], registers: [this.registry] });
   }
 

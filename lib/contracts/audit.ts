@@ -44,6 +44,16 @@ const ZDrillDetail = z.strictObject({
   totalMs: z.number(),
 });
 
+const ZAlertDetail = z.strictObject({
+  alertId: z.string(),
+  kind: z.enum(["rate_spike", "refusal_spike", "new_token", "new_purpose", "off_hours"]),
+  subject: z.string().describe("tenant, token:<id> or purpose:<code>"),
+  observed: z.number().describe("the minute's count (requests or refusals) that raised it; 0 on resolve"),
+  baseline: z.number().describe("the learned per-minute baseline (after the floor)"),
+  threshold: z.number().describe("observed had to exceed this"),
+  minute: z.string().describe("the minute (ISO 8601) evaluated"),
+});
+
 /** What `detail` holds for each action; null where the action records none. */
 const DETAIL_OF = {
   encrypt: z.null(),
@@ -78,6 +88,18 @@ const DETAIL_OF = {
       to: z.string(),
     })
     .describe("a summary of unauthenticated requests refused in one window"),
+  "governance.policy": z
+    .strictObject({
+      resource: z.enum(["purpose_policy", "access_windows", "time_zone", "purpose_code", "maintenance_window", "alert_thresholds"]),
+      tokenId: z.string().nullable(),
+      change: z.string().describe("the new setting, as canonical JSON"),
+    })
+    .describe("a purpose policy, access window, time zone, purpose code or alert threshold changed"),
+  "governance.break_glass": z
+    .strictObject({ grantId: z.string(), tokenId: z.string().nullable(), reason: z.string(), startsAt: z.string(), expiresAt: z.string(), change: z.enum(["granted", "revoked"]) })
+    .describe("a break-glass exception to the access windows, granted or revoked"),
+  "alert.raised": ZAlertDetail.describe("an alert on unusual key use opened an episode"),
+  "alert.resolved": ZAlertDetail.describe("use returned to normal: the episode closed"),
 } as const satisfies Record<AuditAction, ZodType>;
 
 type AuditActionName = keyof typeof DETAIL_OF;

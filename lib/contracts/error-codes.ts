@@ -8,6 +8,8 @@ export const BROKER_ERROR_CODES = [
   "unauthenticated",
   "reauth_required",
   "forbidden",
+  "purpose_denied",
+  "outside_access_window",
   "tenant_not_found",
   "not_found",
   "conflict",

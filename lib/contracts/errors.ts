@@ -34,6 +34,8 @@ export const ZErrorBody = z.object({
   providerCode: z.string().nullable().optional().describe("grant_invalid: the KMS's own error code"),
   state: z.enum(["pending", "active", "locked"]).optional().describe("conflict: the tenant's state"),
   since: z.string().optional().describe("tenant_locked: when the lock took effect (ISO 8601)"),
+  purpose: z.string().nullable().optional().describe("purpose_denied: the purpose the request gave (null: none)"),
+  timeZone: z.string().optional().describe("outside_access_window: the tenant's time zone the windows are read in"),
 });
 
 export const ZError = z.object({ error: ZErrorBody }).describe("Error envelope");

@@ -17,6 +17,8 @@ export const STATUS_OF: Record<BrokerErrorCode, number> = {
   unauthenticated: 401,
   reauth_required: 401,
   forbidden: 403,
+  purpose_denied: 403,
+  outside_access_window: 403,
   tenant_not_found: 404,
   not_found: 404,
   conflict: 409,

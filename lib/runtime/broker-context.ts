@@ -9,6 +9,11 @@ import { DekCache } from "../broker/dek-cache";
 import { KeyHealthTracker } from "../broker/key-health";
 import { KmsGateway } from "../broker/kms-gateway";
 import { lockOnRevocation } from "../broker/lock-on-revocation";
+import { systemClock, type Clock } from "../broker/clock";
+import { AlertStore } from "../broker/governance/alert-store";
+import { GovernanceStore } from "../broker/governance/policy-store";
+import { UsageMonitor } from "../broker/governance/usage-monitor";
+import { UsageTap } from "../broker/governance/usage-tap";
 import { KmsMetrics } from "../broker/metrics";
 import { Prober } from "../broker/prober";
 import { resyncAfterGap } from "../broker/resync";
@@ -30,10 +35,13 @@ export interface BrokerContextDeps {
   providers: KmsProviders;
   audit: AuditSink;
   logger?: Logger;
+  /** "Now" for governance (access windows, break-glass, usage baselines); tests inject one. */
+  clock?: Clock;
 }
 
 export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
-  const { db, config, providers, audit } = deps;
+  const { db, config, providers } = deps;
+  const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? createLogger({ level: config.BROKER_LOG_LEVEL, instanceId: config.instanceId });
   const metrics = new KmsMetrics();
   const backgroundErrors = new BackgroundErrors(logger, metrics.registry);
@@ -46,6 +54,15 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
     onRefreshError: (e) => backgroundErrors.report("dek.refresh_ahead", e),
   });
   const bus = new ClusterBus(db, config.instanceId);
+  const governance = new GovernanceStore(db, () => bus.connected);
+  const alerts = new AlertStore(db, deps.audit);
+  const usage = new UsageMonitor(
+    clock,
+    { thresholds: async (tenantId) => governance.forTenant(tenantId) },
+    { see: (a) => alerts.see(a), resolveQuiet: (t, before, at) => alerts.resolveQuiet(t, before, at) },
+  );
+  // Every data-path audit entry also feeds the usage baselines (lib/broker/governance/usage-tap.ts).
+  const audit = new UsageTap(deps.audit, usage);
   // While the listener is down a revocation elsewhere would go unheard: verify against the database.
   const tokens = new ServiceTokenStore(db, () => bus.connected);
   const locks = new TenantLockService(db, registry, cache, bus, audit, metrics, backgroundErrors);
@@ -64,7 +81,7 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   metrics.gauge("cmek_dek_cache_entries", "Unwrapped DEKs held in memory", () => cache.size);
   metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
   metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
-  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults };
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, clock, governance, usage, alerts };
 }
 
 export interface BackgroundLoops {
@@ -81,6 +98,8 @@ export async function startBrokerContext(ctx: BrokerContext): Promise<Background
       keys.forgetTenant(e.tenantId);
     } else if (e.type === "tokens_changed") {
       tokens.invalidateTenant(e.tenantId);
+    } else if (e.type === "governance_changed") {
+      ctx.governance.invalidate(e.tenantId);
     }
   });
   bus.onGap(() => void backgroundErrors.guard("cluster.resync", () => resyncAfterGap(ctx)));
@@ -95,6 +114,8 @@ export async function startBrokerContext(ctx: BrokerContext): Promise<Background
   every("dek.sweep", 1000, () => cache.sweep());
   every("cluster.heartbeat", 5000, () => bus.publish({ type: "heartbeat", cachedTenants: cache.tenantsWithCachedKeys().size }));
   every("tokens.flush_last_used", 30_000, () => tokens.flushLastUsed());
+  // Closes finished minutes of the usage baselines (a no-op until a minute has passed on ctx.clock).
+  every("governance.alerts", 5000, () => ctx.usage.evaluate());
   ctx.prober.start();
   return {
     async stop() {

@@ -10,6 +10,7 @@ import type { ConsoleSessionResolver } from "../auth/caller";
 import { CLIENT_ADDRESS_HEADER } from "../auth/config-shared";
 import { AuditLiveFeed, applyRetention, CheckpointScheduler, WebhookDispatcher } from "../audit";
 import { AuditWriter, NoopAuditSink } from "../audit/writer";
+import type { Clock } from "../broker/clock";
 import type { BrokerConfig } from "../config/env";
 import { openDatabase, type Database } from "../db/database";
 import { restrictTree } from "../db/file-modes";
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
   extraRoutes?: Array<(env: RouteEnv) => void>;
   /** The instance's logger (default: one at BROKER_LOG_LEVEL on stdout). */
   logger?: Logger;
+  /** "Now" for governance (access windows, break-glass, usage baselines); tests inject one. */
+  clock?: Clock;
 }
 
 export interface BrokerRuntime {
@@ -74,7 +77,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
         })
       : new NoopAuditSink();
   const providers = opts.providers ?? createKmsProviders(config);
-  const ctx = createBrokerContext({ db, config, providers, audit, logger });
+  const ctx = createBrokerContext({ db, config, providers, audit, logger, clock: opts.clock });
   const backgroundErrors = ctx.backgroundErrors;
   background = backgroundErrors;
   const loops = await startBrokerContext(ctx);

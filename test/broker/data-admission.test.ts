@@ -9,6 +9,8 @@ import { DekCache } from "@/lib/broker/dek-cache";
 import { BrokerError } from "@/lib/broker/errors";
 import { KmsMetrics } from "@/lib/broker/metrics";
 import { admitDataRequest, type AdmissionDeps } from "@/lib/broker/operations/data-admission";
+import { systemClock } from "@/lib/broker/clock";
+import { GovernanceStore } from "@/lib/broker/governance/policy-store";
 import { TenantLockService } from "@/lib/broker/tenant-lock";
 import { TenantRegistry } from "@/lib/broker/tenant-registry";
 import { openDatabase, type Database } from "@/lib/db/database";
@@ -31,7 +33,7 @@ beforeAll(async () => {
   const metrics = new KmsMetrics();
   // Not started: a bus that is not listening makes admission read each tenant fresh.
   const bus = new ClusterBus(db, "admission-test");
-  deps = { audit, metrics, registry, cache, bus, locks: new TenantLockService(db, registry, cache, bus, audit, metrics) };
+  deps = { audit, metrics, registry, cache, bus, locks: new TenantLockService(db, registry, cache, bus, audit, metrics), governance: new GovernanceStore(db), clock: systemClock };
   for (const [slug, state] of [["active", "active"], ["locked", "locked"], ["pending", "pending"], ["other", "active"]] as const) {
     const t = await db.prisma.tenant.create({ data: { slug: `adm-${slug}`, name: slug, state, lockReason: state === "locked" ? "kill_switch: test" : null, lockSource: state === "locked" ? "kill_switch" : null } });
     ids[slug] = t.id;

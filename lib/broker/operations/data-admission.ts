@@ -10,12 +10,13 @@ import { isKmsError } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { TenantDroppedError } from "../dek-cache";
 import { BrokerError } from "../errors";
+import { checkDataPolicy } from "../governance/data-policy";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantView } from "../tenant-registry";
 import { auditFailure, KMS_RETRY_AFTER_S, lockedError } from "../views";
 
 /** What admission reads: the tenant (registry, fresh while the bus is down), its lock state, the audit log, metrics. */
-export type AdmissionDeps = Pick<BrokerContext, "audit" | "metrics" | "locks" | "bus" | "registry" | "cache">;
+export type AdmissionDeps = Pick<BrokerContext, "audit" | "metrics" | "locks" | "bus" | "registry" | "cache" | "governance" | "clock">;
 export type DataDeps = AdmissionDeps & Pick<BrokerContext, "keys">;
 export type DataOp = "encrypt" | "decrypt";
 
@@ -26,9 +27,15 @@ export interface Admitted {
   tenant: TenantView;
   caller: ServiceCaller;
   actor: AuditActor;
+  /** The break-glass grant that let the request in outside its token's access windows, if any. */
+  breakGlassGrantId: string | null;
 }
 
-/** Checks the caller's role, that its token is this tenant's, and the tenant's state; records refusals in the tenant's log. */
+/**
+ * Checks the caller's role, that its token is this tenant's, the tenant's state, and the
+ * tenant's governance policy for this token (purpose, access windows: checkDataPolicy, which
+ * batch operations call per item); records refusals in the tenant's log.
+ */
 export async function admitDataRequest(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, purpose: string | undefined): Promise<Admitted> {
   authorize(caller, op === "encrypt" ? "data.encrypt" : "data.decrypt", slug);
   const service = caller as ServiceCaller;
@@ -47,7 +54,13 @@ export async function admitDataRequest(ctx: AdmissionDeps, caller: Caller, slug:
     await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "denied", reason: "tenant_not_ready" });
     throw new BrokerError("tenant_not_ready", "tenant has no validated key; connect one first");
   }
-  return { tenant, caller: service, actor };
+  const { breakGlassGrantId } = await checkDataPolicy(ctx, { tenantId: tenant.id, caller: service, actor, op, purpose, requestId });
+  return { tenant, caller: service, actor, breakGlassGrantId };
+}
+
+/** A success entry's reason when a break-glass exception admitted it: the grant it used. */
+export function exceptionReason(breakGlassGrantId: string | null): string | undefined {
+  return breakGlassGrantId ? `break_glass:${breakGlassGrantId}` : undefined;
 }
 
 export async function recordRefusal(ctx: Pick<BrokerContext, "audit">, entry: AuditEntryInput): Promise<void> {

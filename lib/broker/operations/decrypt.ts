@@ -5,7 +5,7 @@ import { openEnvelope, readEnvelopeHeader, type EnvelopeHeader } from "../../cry
 import { InvalidCiphertextError } from "../../crypto/errors";
 import { BrokerError } from "../errors";
 import { auditFailure } from "../views";
-import { admitDataRequest, lockedRefusal, recordRefusal, withDataKey, type DataDeps } from "./data-admission";
+import { admitDataRequest, exceptionReason, lockedRefusal, recordRefusal, withDataKey, type DataDeps } from "./data-admission";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZDecryptRequest, ZDecryptResponse } from "../../contracts/requests";
@@ -17,7 +17,7 @@ export interface DecryptInput {
 }
 
 export async function decrypt({ ctx, actor: caller, tenant: slug, requestId, ciphertext, context, purpose }: TenantOperation<DataDeps> & DecryptInput): Promise<Buffer> {
-  const { tenant, actor } = await admitDataRequest(ctx, caller, slug, "decrypt", requestId, purpose);
+  const { tenant, actor, breakGlassGrantId } = await admitDataRequest(ctx, caller, slug, "decrypt", requestId, purpose);
   const base = { tenantId: tenant.id, actor, action: "decrypt" as const, purpose, requestId, bytes: ciphertext.length };
   let header: EnvelopeHeader;
   try {
@@ -38,7 +38,7 @@ export async function decrypt({ ctx, actor: caller, tenant: slug, requestId, cip
     ctx.metrics.dataRequests.inc({ operation: "decrypt", outcome: "invalid", cache: dek.hit ? "hit" : "miss" });
     throw new BrokerError("invalid_ciphertext", e instanceof InvalidCiphertextError ? e.message : "ciphertext is invalid");
   }
-  await ctx.audit.record({ ...base, outcome: "success", dekId: dek.dekId, cacheHit: dek.hit, bytes: plaintext.length }).catch((e) => {
+  await ctx.audit.record({ ...base, outcome: "success", dekId: dek.dekId, cacheHit: dek.hit, bytes: plaintext.length, reason: exceptionReason(breakGlassGrantId) }).catch((e) => {
     plaintext.fill(0);
     throw auditFailure(e);
   });

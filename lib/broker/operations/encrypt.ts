@@ -4,7 +4,7 @@
 import type { EncryptionContext } from "../../crypto/canonical-context";
 import { sealEnvelope } from "../../crypto/envelope";
 import { auditFailure } from "../views";
-import { admitDataRequest, lockedRefusal, withDataKey, type DataDeps } from "./data-admission";
+import { admitDataRequest, exceptionReason, lockedRefusal, withDataKey, type DataDeps } from "./data-admission";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZEncryptRequest, ZEncryptResponse } from "../../contracts/requests";
@@ -16,7 +16,7 @@ export interface EncryptInput {
 }
 
 export async function encrypt({ ctx, actor: caller, tenant: slug, requestId, plaintext, context, purpose }: TenantOperation<DataDeps> & EncryptInput): Promise<Buffer> {
-  const { tenant, actor } = await admitDataRequest(ctx, caller, slug, "encrypt", requestId, purpose);
+  const { tenant, actor, breakGlassGrantId } = await admitDataRequest(ctx, caller, slug, "encrypt", requestId, purpose);
   const refusal = { tenantId: tenant.id, actor, action: "encrypt" as const, purpose, requestId, bytes: plaintext.length };
   const dek = await withDataKey(ctx, tenant, refusal, () => ctx.keys.forEncrypt(tenant, { actor, requestId }));
   if (tenant.state === "locked") throw await lockedRefusal(ctx, tenant, { ...refusal, dekId: dek.dekId, cacheHit: dek.hit });
@@ -28,7 +28,7 @@ export async function encrypt({ ctx, actor: caller, tenant: slug, requestId, pla
     throw await lockedRefusal(ctx, tenant, { ...refusal, dekId: dek.dekId, cacheHit: dek.hit });
   }
   await ctx.audit
-    .record({ tenantId: tenant.id, actor, action: "encrypt", outcome: "success", dekId: dek.dekId, cacheHit: dek.hit, bytes: plaintext.length, purpose, requestId })
+    .record({ tenantId: tenant.id, actor, action: "encrypt", outcome: "success", dekId: dek.dekId, cacheHit: dek.hit, bytes: plaintext.length, purpose, requestId, reason: exceptionReason(breakGlassGrantId) })
     .catch((e) => {
       throw auditFailure(e);
     });
