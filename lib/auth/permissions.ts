@@ -48,6 +48,13 @@ export const PERMISSIONS = {
   "webhook.list": { roles: READERS, freshSignIn: false, scope: "tenant" },
   "webhook.create": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "webhook.delete": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
+  // Governance (issue 13): policies restrict the vendor's own use of the key. Break-glass is the
+  // tenant's exception to its own windows, so only the tenant's admin may grant it.
+  "governance.view": { roles: READERS, freshSignIn: false, scope: "tenant" },
+  "governance.policy": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
+  "governance.break_glass": { roles: ["tenant_admin"], freshSignIn: true, scope: "tenant" },
+  // Ending an exception early narrows access, like revoking a token.
+  "governance.break_glass_revoke": { roles: ADMINS, freshSignIn: false, scope: "tenant" },
   "fleet.view": { roles: ["vendor_admin", "vendor_ops"], freshSignIn: false, scope: "fleet" },
   "data.encrypt": { roles: ["service"], freshSignIn: false, scope: "tenant" },
   "data.decrypt": { roles: ["service"], freshSignIn: false, scope: "tenant" },

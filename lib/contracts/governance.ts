@@ -17,8 +17,9 @@ export const ZTokenParams = z.object({ slug: ZSlug, tokenId: z.uuid() });
 
 export const ZPurposeCatalog = z.object({
   standard: z.array(z.object({ code: z.string(), description: z.string() })),
-  custom: z.array(z.object({ code: z.string(), description: z.string(), createdAt: z.string() })),
+  custom: z.array(z.object({ code: z.string(), description: z.string(), createdAt: z.string() })).describe("the tenant's own codes"),
 });
+export const ZCustomPurpose = z.object({ code: z.string(), description: z.string(), createdAt: z.string() });
 export const ZPurposeCodeParams = z.object({ slug: ZSlug, code: ZPurposeCode });
 export const ZPurposeCodeRequest = z.strictObject({ description: ZSafeString.trim().min(1).max(300) });
 

@@ -28,6 +28,10 @@ const EXPECTED: Record<Action, string> = {
   "webhook.list": "A A A A -",
   "webhook.create": "F - F - -",
   "webhook.delete": "F - F - -",
+  "governance.view": "A A A A -",
+  "governance.policy": "F - F - -",
+  "governance.break_glass": "- - F - -",
+  "governance.break_glass_revoke": "A - A - -",
   "fleet.view": "A A - - -",
   "data.encrypt": "- - - - A",
   "data.decrypt": "- - - - A",
@@ -83,9 +87,9 @@ describe("permission table", () => {
     expect(stale).toBe(want === "F" && console ? "reauth_required" : "ok");
   });
 
-  test("re-authentication covers lock, unlock, key change, drill, token creation, webhooks, settings and audit retention", () => {
+  test("re-authentication covers lock, unlock, key change, drill, token creation, webhooks, settings, audit retention, governance policies and break-glass", () => {
     const fresh = ACTIONS.filter((a) => PERMISSIONS[a].freshSignIn).sort();
-    expect(fresh).toEqual(["audit.retention", "drill.run", "key.connect", "tenant.lock", "tenant.settings", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
+    expect(fresh).toEqual(["audit.retention", "drill.run", "governance.break_glass", "governance.policy", "key.connect", "tenant.lock", "tenant.settings", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
   });
 });
 
