@@ -102,7 +102,12 @@ export const ZAlert = z.object({
   tenantSlug: z.string().optional().describe("fleet view only"),
   kind: ZAlertKind,
   subject: z.string().describe("what the alert is about: tenant, token:<id> or purpose:<code>"),
-  detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  detail: z.object({
+    observed: z.number().describe("the minute's count (requests or refusals) that raised it"),
+    baseline: z.number().describe("the learned per-minute baseline, after the floor"),
+    threshold: z.number().describe("observed had to exceed this"),
+    minute: z.string().describe("the minute evaluated (ISO 8601)"),
+  }),
   raisedAt: z.string(),
   lastSeenAt: z.string(),
   resolvedAt: z.string().nullable(),

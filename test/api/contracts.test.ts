@@ -14,6 +14,7 @@ import selfsigned from "selfsigned";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Json } from "@/testkit/api-client";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
+import { startConsoleInstance, type ConsoleInstance } from "../support/console-instance";
 import { countOpaque, OpenApiValidator, type Answer, type OpenApiDoc } from "../support/openapi-validator";
 
 const EVENTGRID_SECRET = "eventgrid-secret-for-contract-test";
@@ -31,6 +32,8 @@ let snsHost: string;
 let snsKey: string;
 let receiver: http.Server;
 let receiverUrl: string;
+/** Accepts console sessions: break-glass is a tenant console admin's action. */
+let consoleInstance: ConsoleInstance;
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), "cmek-contracts-"));
@@ -55,6 +58,7 @@ beforeAll(async () => {
     // The webhook receiver lives on loopback, which the broker refuses outside the demo.
     BROKER_WEBHOOK_ALLOW_PRIVATE: "on",
   });
+  consoleInstance = await startConsoleInstance(h, { instanceId: "contracts-console" });
   const r = await fetch(`${h.runtime.url}/api/v1/openapi.json`);
   expect(r.status).toBe(200);
   doc = (await r.json()) as OpenApiDoc;
@@ -62,6 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await consoleInstance?.rt.close();
   await h?.close();
   snsServer?.close();
   receiver?.close();
@@ -77,16 +82,19 @@ interface Call {
   body?: unknown;
   rawBody?: string;
   headers?: Record<string, string>;
+  /** A console session cookie: sent to the console instance instead of a token. */
+  cookie?: string;
 }
 
 async function send(c: Call): Promise<Answer> {
   const headers: Record<string, string> = { ...(c.headers ?? {}) };
-  const token = c.token === undefined ? ADMIN_TOKEN : c.token;
+  const token = c.cookie ? null : c.token === undefined ? ADMIN_TOKEN : c.token;
   if (token) headers.authorization = `Bearer ${token}`;
+  if (c.cookie) Object.assign(headers, consoleInstance.headers(c.cookie));
   let body: string | undefined = c.rawBody;
   if (body === undefined && c.body !== undefined) body = JSON.stringify(c.body);
   if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
-  const res = await fetch(h.runtime.url + c.path, { method: c.method, headers, body });
+  const res = await fetch((c.cookie ? consoleInstance.rt.url : h.runtime.url) + c.path, { method: c.method, headers, body });
   return { status: res.status, contentType: res.headers.get("content-type"), text: await res.text() };
 }
 
@@ -195,6 +203,50 @@ describe("real answers validate against the document", () => {
     await check({ method: "POST", path: `${t}/encrypt`, token: null, body: { plaintext: b64("x") } }, 401);
     await check({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: enc.ciphertext, context: { row: "1" } } }, 200);
     await check({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: b64("junk") } }, 422);
+
+    // governance (issue 13): purposes, policies, windows, break-glass, alerts
+    const tokenId = created.id as string;
+    const tok = `${t}/tokens/${tokenId}`;
+    await check({ method: "GET", path: `${t}/purposes` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/purposes" }, 404);
+    await check({ method: "PUT", path: `${t}/purposes/export_job`, body: { description: "Nightly export" } }, 200);
+    await check({ method: "PUT", path: `${t}/purposes/vendor_support`, body: { description: "a standard code" } }, 409);
+    await check({ method: "GET", path: `${tok}/purpose-policy` }, 200);
+    await check({ method: "GET", path: `${t}/tokens/${randomUUID()}/purpose-policy` }, 404);
+    await check({ method: "PUT", path: `${tok}/purpose-policy`, body: { allowedPurposes: ["customer_initiated_access", "export_job"], requirePurpose: true } }, 200);
+    await check({ method: "PUT", path: `${tok}/purpose-policy`, body: { allowedPurposes: ["no_such_code"], requirePurpose: false } }, 400);
+    await check({ method: "POST", path: `${t}/encrypt`, token, body: { plaintext: b64("x"), purpose: "vendor_support" } }, 403);
+    await check({ method: "PUT", path: `${tok}/purpose-policy`, body: { allowedPurposes: null, requirePurpose: false } }, 200);
+    await check({ method: "GET", path: `${tok}/access-windows` }, 200);
+    await check({ method: "GET", path: `${t}/tokens/not-a-uuid/access-windows` }, 400);
+    await check({ method: "PUT", path: `${tok}/access-windows`, body: { weekly: [] } }, 200);
+    await check({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: enc.ciphertext, context: { row: "1" } } }, 403);
+    await check({ method: "PUT", path: `${tok}/access-windows`, body: { weekly: [{ days: [8], start: "09:00", end: "17:00" }] } }, 400);
+    await check({ method: "PUT", path: `${t}/time-zone`, body: { timeZone: "Europe/Paris" } }, 200);
+    await check({ method: "PUT", path: `${t}/time-zone`, body: { timeZone: "Mars/Olympus" } }, 400);
+    const soon = Date.now() + 3_600_000;
+    await check({ method: "POST", path: `${t}/maintenance-windows`, body: { startsAt: new Date(soon).toISOString(), endsAt: new Date(soon + 600_000).toISOString(), note: "upgrade" } }, 201);
+    await check({ method: "POST", path: `${t}/maintenance-windows`, body: { startsAt: new Date(soon).toISOString(), endsAt: new Date(soon - 1).toISOString(), note: "backwards" } }, 400);
+    await check({ method: "GET", path: `${t}/maintenance-windows` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/maintenance-windows" }, 404);
+    const adminCookie = await consoleInstance.cookie(await consoleInstance.adminOf(slug));
+    const grant = (await check({ method: "POST", path: `${t}/break-glass`, cookie: adminCookie, body: { tokenId, reason: "contract test exception", durationMinutes: 5 } }, 201))!;
+    await check({ method: "POST", path: `${t}/break-glass`, body: { tokenId, reason: "the vendor may not grant this", durationMinutes: 5 } }, 403);
+    await check({ method: "GET", path: `${t}/break-glass` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/break-glass" }, 404);
+    await check({ method: "DELETE", path: `${t}/break-glass/${grant.id}` }, 200);
+    await check({ method: "DELETE", path: `${t}/break-glass/not-a-uuid` }, 400);
+    await check({ method: "PUT", path: `${tok}/access-windows`, body: { weekly: null } }, 200);
+    await check({ method: "GET", path: `${t}/alerts?state=all` }, 200);
+    await check({ method: "GET", path: `${t}/alerts?state=closed` }, 400);
+    await check({ method: "GET", path: `${t}/alert-thresholds` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/alert-thresholds" }, 404);
+    await check({ method: "PUT", path: `${t}/alert-thresholds`, body: { rateMultiple: 20 } }, 200);
+    await check({ method: "PUT", path: `${t}/alert-thresholds`, body: { rateMultiple: 0 } }, 400);
+    await check({ method: "GET", path: `${t}/audit/purposes?minutes=60` }, 200);
+    await check({ method: "GET", path: `${t}/audit/purposes?minutes=0` }, 400);
+    await check({ method: "GET", path: "/api/v1/fleet/alerts" }, 200);
+    await check({ method: "GET", path: "/api/v1/fleet/alerts", token: null }, 401);
 
     // console read models
     await check({ method: "GET", path: "/api/v1/me" }, 200);

@@ -16,7 +16,7 @@ export function alertView(a: AlertRow, tenantSlug?: string) {
     ...(tenantSlug === undefined ? {} : { tenantSlug }),
     kind: a.kind as "rate_spike",
     subject: a.subject,
-    detail: (a.detail ?? {}) as Record<string, string | number | boolean | null>,
+    detail: a.detail as { observed: number; baseline: number; threshold: number; minute: string },
     raisedAt: a.raisedAt.toISOString(),
     lastSeenAt: a.lastSeenAt.toISOString(),
     resolvedAt: a.resolvedAt?.toISOString() ?? null,
