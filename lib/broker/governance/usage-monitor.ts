@@ -54,7 +54,8 @@ const blank = (): Series => ({ requests: 0, refusals: 0, rateBaseline: 0, refusa
 
 export class UsageMonitor {
   private tenants = new Map<string, TenantUsage>();
-  private evaluating: Promise<void> | null = null;
+  /** Evaluations run one after another; each reads the clock when it starts. */
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly clock: Clock,
@@ -95,10 +96,12 @@ export class UsageMonitor {
     if (purpose && !t.seenPurposes.has(purpose)) t.seenPurposes.set(purpose, at);
   }
 
-  /** Closes every whole minute before the clock's; one evaluation at a time. */
+  /** Closes every whole minute before the clock's, after any evaluation already running. */
   evaluate(): Promise<void> {
-    if (!this.evaluating) this.evaluating = this.closeMinutes().finally(() => (this.evaluating = null));
-    return this.evaluating;
+    const run = this.queue.then(() => this.closeMinutes());
+    // A failed evaluation is reported to the caller; the next one starts regardless.
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private async closeMinutes(): Promise<void> {
