@@ -123,7 +123,10 @@ export class UsageMonitor {
     const keep = Math.pow(1 - ALPHA, to - t.lastClosed);
     t.rate.tenant *= keep;
     t.rate.refusals *= keep;
-    for (const r of t.rate.tokens.values()) ((r.rate *= keep), (r.refusals *= keep));
+    for (const r of t.rate.tokens.values()) {
+      r.rate *= keep;
+      r.refusals *= keep;
+    }
     for (const m of t.perMinute.keys()) if (m <= to) t.perMinute.delete(m);
     t.lastClosed = to;
   }
