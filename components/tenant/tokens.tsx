@@ -5,6 +5,7 @@ import { api, tenantPath } from "../api";
 import { fmtAgo, fmtTime } from "../format";
 import { qk } from "../query-keys";
 import type { CreatedToken, TokenList, TokenRow } from "./types";
+import { PurposePolicyCard } from "../governance/purpose-policy";
 import { useSensitiveAction } from "../reauth";
 import { Badge } from "../ui/badge";
 import { Button } from "../ui/button";
@@ -117,6 +118,7 @@ export function TokensPanel({ slug }: { slug: string }) {
           </Table>
         )}
       </Card>
+      {list.data ? <PurposePolicyCard slug={slug} tokens={list.data.tokens.filter((t) => !t.revokedAt)} /> : null}
       <Dialog
         open={revoking !== null}
         title={`Revoke ${revoking?.name ?? "token"}?`}

@@ -1,8 +1,14 @@
 import type { Metadata } from "next";
+import { FleetAlerts } from "@/components/ops/fleet-alerts";
 import { FleetTable } from "@/components/ops/fleet-table";
 
 export const metadata: Metadata = { title: "Fleet" };
 
 export default function FleetPage() {
-  return <FleetTable />;
+  return (
+    <div className="stack">
+      <FleetAlerts />
+      <FleetTable />
+    </div>
+  );
 }

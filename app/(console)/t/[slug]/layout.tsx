@@ -1,5 +1,6 @@
 import { notFound, redirect } from "next/navigation";
 import type { ReactNode } from "react";
+import { AlertsBanner } from "@/components/governance/alerts-banner";
 import { getConsoleUser } from "@/lib/auth/config";
 
 // Another tenant's pages do not exist for this user (same 404 as the API: no existence oracle).
@@ -9,5 +10,10 @@ export default async function TenantLayout({ children, params }: { children: Rea
   if (!user) redirect("/sign-in");
   if (user.role === "vendor_ops") redirect(`/ops/tenants/${encodeURIComponent(slug)}`);
   if (user.tenantSlug !== slug) notFound();
-  return <>{children}</>;
+  return (
+    <>
+      <AlertsBanner slug={slug} />
+      {children}
+    </>
+  );
 }
