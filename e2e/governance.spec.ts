@@ -16,8 +16,8 @@ test("the tenant admin sets a purpose policy and the broker enforces it", async 
   await expect(card.getByRole("heading", { name: "Purpose policy" })).toBeVisible();
   await card.getByLabel("Require a purpose on every request").check();
   await card.getByLabel("Only allow these purposes").check();
-  await card.getByLabel("customer_initiated_access").check();
-  await card.getByLabel("backup_restore").check();
+  await card.getByLabel("customer_initiated_access", { exact: true }).check();
+  await card.getByLabel("backup_restore", { exact: true }).check();
   await card.getByRole("button", { name: "Save policy" }).click();
   await expect(card.getByText("Policy saved")).toBeVisible();
   await screenshot(page, "purpose-policy");
@@ -31,8 +31,8 @@ test("the tenant admin sets a purpose policy and the broker enforces it", async 
 
   // The saved policy is what the page shows after a reload.
   await page.reload();
-  await expect(page.getByTestId("purpose-policy").getByLabel("backup_restore")).toBeChecked();
-  await expect(page.getByTestId("purpose-policy").getByLabel("vendor_support")).not.toBeChecked();
+  await expect(page.getByTestId("purpose-policy").getByLabel("backup_restore", { exact: true })).toBeChecked();
+  await expect(page.getByTestId("purpose-policy").getByLabel("vendor_support", { exact: true })).not.toBeChecked();
 
   await page.goto(`/t/${t.slug}/audit`);
   const purposes = page.getByTestId("audit-purposes");

@@ -34,9 +34,18 @@ export interface Admitted {
 /**
  * Checks the caller's role, that its token is this tenant's, the tenant's state, and the
  * tenant's governance policy for this token (purpose, access windows: checkDataPolicy, which
- * batch operations call per item); records refusals in the tenant's log.
+ * batch operations call per item, admitting the batch itself with `checkPolicy: false`);
+ * records refusals in the tenant's log.
  */
-export async function admitDataRequest(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, purpose: string | undefined): Promise<Admitted> {
+export async function admitDataRequest(
+  ctx: AdmissionDeps,
+  caller: Caller,
+  slug: string,
+  op: DataOp,
+  requestId: string | undefined,
+  purpose: string | undefined,
+  opts: { checkPolicy?: boolean } = {},
+): Promise<Admitted> {
   authorize(caller, op === "encrypt" ? "data.encrypt" : "data.decrypt", slug);
   const service = caller as ServiceCaller;
   const tenant = await requireTenant(ctx, slug);
@@ -54,6 +63,7 @@ export async function admitDataRequest(ctx: AdmissionDeps, caller: Caller, slug:
     await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "denied", reason: "tenant_not_ready" });
     throw new BrokerError("tenant_not_ready", "tenant has no validated key; connect one first");
   }
+  if (opts.checkPolicy === false) return { tenant, caller: service, actor, breakGlassGrantId: null };
   const { breakGlassGrantId } = await checkDataPolicy(ctx, { tenantId: tenant.id, caller: service, actor, op, purpose, requestId });
   return { tenant, caller: service, actor, breakGlassGrantId };
 }
