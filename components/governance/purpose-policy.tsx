@@ -28,8 +28,8 @@ export function PurposePolicyCard({ slug, tokens }: { slug: string; tokens: Arra
     <Card data-testid="purpose-policy">
       <CardTitle>Purpose policy</CardTitle>
       <p className="muted">
-        Each data request may carry a purpose code. Choose which purposes a token may give and whether it must give one; other requests are refused with HTTP 403
-        purpose_denied on every broker instance within a second, and recorded in the audit log with the purpose they gave.
+        Each data request may carry a purpose code. Choose which purposes a token may give and whether it must give one; other requests are refused with HTTP 403 purpose_denied on every broker
+        instance within a second, and recorded in the audit log with the purpose they gave.
       </p>
       <label className="field">
         <span>Token</span>
@@ -41,7 +41,13 @@ export function PurposePolicyCard({ slug, tokens }: { slug: string; tokens: Arra
           ))}
         </Select>
       </label>
-      {catalog.isPending ? <LoadingBlock label="Loading purposes" /> : catalog.isError ? <ErrorState error={catalog.error} /> : tokenId ? <PolicyForm key={tokenId} slug={slug} tokenId={tokenId} catalog={catalog.data} /> : null}
+      {catalog.isPending ? (
+        <LoadingBlock label="Loading purposes" />
+      ) : catalog.isError ? (
+        <ErrorState error={catalog.error} />
+      ) : tokenId ? (
+        <PolicyForm key={tokenId} slug={slug} tokenId={tokenId} catalog={catalog.data} />
+      ) : null}
     </Card>
   );
 }

@@ -70,7 +70,14 @@ async function nextMinute(): Promise<void> {
   await c.rt.ctx.usage.evaluate();
 }
 
-const alertsOf = async (slug: string) => (await api.admin("GET", `/api/v1/tenants/${slug}/alerts?state=all`)).body.alerts as Array<{ id: string; kind: string; subject: string; resolvedAt: string | null; detail: { observed: number; threshold: number } }>;
+const alertsOf = async (slug: string) =>
+  (await api.admin("GET", `/api/v1/tenants/${slug}/alerts?state=all`)).body.alerts as Array<{
+    id: string;
+    kind: string;
+    subject: string;
+    resolvedAt: string | null;
+    detail: { observed: number; threshold: number };
+  }>;
 
 describe("alerts on unusual key use", () => {
   test("a 20x burst raises exactly one alert and resolves after; steady traffic raises none; the webhook is signed and delivered once", async () => {

@@ -133,7 +133,9 @@ describe("access windows", () => {
     expect(inside.status).toBe(200);
     expect(await auditOf(inside.headers.get("x-request-id"))).toEqual([expect.objectContaining({ outcome: "success", reason: `break_glass:${g.id}` })]);
     const audited = await h.api.admin("GET", `${base}/audit?action=governance.break_glass`);
-    expect(audited.body.events).toEqual([expect.objectContaining({ actorName: `admin@${slug}.example`, detail: expect.objectContaining({ grantId: g.id, change: "granted", reason: "incident 4711: restore a customer's export" }) })]);
+    expect(audited.body.events).toEqual([
+      expect.objectContaining({ actorName: `admin@${slug}.example`, detail: expect.objectContaining({ grantId: g.id, change: "granted", reason: "incident 4711: restore a customer's export" }) }),
+    ]);
 
     now += 31 * 60_000;
     expect((await encrypt(api)).body.error?.code).toBe("outside_access_window");

@@ -36,7 +36,8 @@ export async function checkDataPolicy(ctx: PolicyDeps, req: PolicyRequest): Prom
   if (!policy) return ALLOWED;
   const purpose = req.purpose;
   if (purpose === undefined || purpose === "") {
-    if (policy.requirePurpose) throw await refuse(ctx, req, "purpose_missing", new BrokerError("purpose_denied", "this token must give a purpose (purpose is required by the tenant's policy)", { purpose: null }));
+    if (policy.requirePurpose)
+      throw await refuse(ctx, req, "purpose_missing", new BrokerError("purpose_denied", "this token must give a purpose (purpose is required by the tenant's policy)", { purpose: null }));
   } else if (policy.allowedPurposes && !policy.allowedPurposes.has(purpose)) {
     throw await refuse(ctx, req, "purpose_not_allowed", new BrokerError("purpose_denied", `purpose "${purpose}" is not allowed for this token by the tenant's policy`, { purpose }));
   }

@@ -172,7 +172,13 @@ export class UsageMonitor {
       const hour = Math.floor(localTime(minute, timeZone).minute / 60);
       const share = t.hoursTotal ? (t.hours[hour] ?? 0) / t.hoursTotal : 1;
       if (th.offHours && m - t.firstMinute >= OFF_HOURS_LEARNING_MINUTES && share < OFF_HOURS_SHARE) {
-        out.push({ tenantId, kind: "off_hours", subject: "tenant", at: minute, detail: { observed: total.requests, baseline: round(share), threshold: OFF_HOURS_SHARE, minute: minute.toISOString() } });
+        out.push({
+          tenantId,
+          kind: "off_hours",
+          subject: "tenant",
+          at: minute,
+          detail: { observed: total.requests, baseline: round(share), threshold: OFF_HOURS_SHARE, minute: minute.toISOString() },
+        });
       }
       t.hours[hour] = (t.hours[hour] ?? 0) + total.requests;
       t.hoursTotal += total.requests;

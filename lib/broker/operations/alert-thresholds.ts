@@ -21,7 +21,13 @@ export async function getAlertThresholds({ ctx, actor, tenant: slug }: TenantOpe
   return thresholdsOf(row?.alertThresholds);
 }
 
-export async function setAlertThresholds({ ctx, actor, tenant: slug, requestId, changes }: TenantOperation<Deps & Pick<BrokerContext, "audit" | "governance">> & { changes: Partial<TAlertThresholds> }): Promise<TAlertThresholds> {
+export async function setAlertThresholds({
+  ctx,
+  actor,
+  tenant: slug,
+  requestId,
+  changes,
+}: TenantOperation<Deps & Pick<BrokerContext, "audit" | "governance">> & { changes: Partial<TAlertThresholds> }): Promise<TAlertThresholds> {
   authorize(actor, "governance.policy", slug);
   const tenant = await requireTenant(ctx, slug);
   const row = await ctx.db.prisma.tenantGovernance.findUnique({ where: { tenantId: tenant.id } });

@@ -32,7 +32,14 @@ export function breakGlassView(g: GrantRow, now: number) {
 }
 
 /** Audits a grant or revocation and tells every instance (their cached views drop the old grants). */
-export async function publishBreakGlass(ctx: Pick<BrokerContext, "audit" | "bus" | "governance">, tenantId: string, actor: AuditActor, requestId: string | undefined, g: GrantRow, change: "granted" | "revoked") {
+export async function publishBreakGlass(
+  ctx: Pick<BrokerContext, "audit" | "bus" | "governance">,
+  tenantId: string,
+  actor: AuditActor,
+  requestId: string | undefined,
+  g: GrantRow,
+  change: "granted" | "revoked",
+) {
   ctx.governance.invalidate(tenantId);
   await ctx.audit.record({
     tenantId,

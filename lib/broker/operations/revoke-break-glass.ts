@@ -10,7 +10,13 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZBreakGlassGrant, ZIdParams } from "../../contracts/governance";
 
-export async function revokeBreakGlass({ ctx, actor, tenant: slug, requestId, id }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance" | "clock">> & { id: string }) {
+export async function revokeBreakGlass({
+  ctx,
+  actor,
+  tenant: slug,
+  requestId,
+  id,
+}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance" | "clock">> & { id: string }) {
   authorize(actor, "governance.break_glass_revoke", slug);
   const tenant = await requireTenant(ctx, slug);
   const now = ctx.clock();

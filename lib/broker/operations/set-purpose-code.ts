@@ -10,7 +10,14 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZPurposeCatalog, ZPurposeCodeParams, ZPurposeCodeRequest } from "../../contracts/governance";
 
-export async function setPurposeCode({ ctx, actor, tenant: slug, requestId, code, description }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance">> & { code: string; description: string }) {
+export async function setPurposeCode({
+  ctx,
+  actor,
+  tenant: slug,
+  requestId,
+  code,
+  description,
+}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance">> & { code: string; description: string }) {
   authorize(actor, "governance.policy", slug);
   const tenant = await requireTenant(ctx, slug);
   if (isStandardPurpose(code)) throw new BrokerError("conflict", `"${code}" is a standard purpose code`);

@@ -12,7 +12,13 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZTimeZone, ZTimeZoneRequest } from "../../contracts/governance";
 
-export async function setTimeZone({ ctx, actor, tenant: slug, requestId, timeZone }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance">> & { timeZone: string }) {
+export async function setTimeZone({
+  ctx,
+  actor,
+  tenant: slug,
+  requestId,
+  timeZone,
+}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance">> & { timeZone: string }) {
   authorize(actor, "governance.policy", slug);
   const tenant = await requireTenant(ctx, slug);
   if (!isValidTimeZone(timeZone)) throw new BrokerError("invalid_request", `"${timeZone}" is not an IANA time zone this broker knows (e.g. Europe/Paris, America/New_York, UTC)`);
