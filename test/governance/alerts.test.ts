@@ -26,7 +26,7 @@ const received: Received[] = [];
 let now = Math.floor(Date.now() / 60_000) * 60_000 + 1000;
 const tokens: Record<string, string> = {};
 const tokenIds: Record<string, string> = {};
-const BASELINE = 5;
+const BASELINE = 2;
 
 beforeAll(async () => {
   receiver = http.createServer((req, res) => {
@@ -46,8 +46,8 @@ beforeAll(async () => {
     const t = await h.api.admin("POST", `/api/v1/tenants/${slug}/tokens`, { name: "jobs" });
     tokens[slug] = t.body.token;
     tokenIds[slug] = t.body.id;
-    const th = await api.admin("PUT", `/api/v1/tenants/${slug}/alert-thresholds`, { learningMinutes: 5, resolveMinutes: 2 });
-    expect(th.body).toMatchObject({ learningMinutes: 5, resolveMinutes: 2, rateMultiple: 10, rateFloor: 5 });
+    const th = await api.admin("PUT", `/api/v1/tenants/${slug}/alert-thresholds`, { learningMinutes: 3, resolveMinutes: 2, rateFloor: BASELINE });
+    expect(th.body).toMatchObject({ learningMinutes: 3, resolveMinutes: 2, rateMultiple: 10, rateFloor: BASELINE });
   }
 }, 120_000);
 
@@ -86,7 +86,7 @@ describe("alerts on unusual key use", () => {
     const secret = hook.body.secret as string;
 
     // Learning: steady use on both tenants for longer than learningMinutes.
-    for (let m = 0; m < 6; m++) {
+    for (let m = 0; m < 4; m++) {
       await traffic("alerts-burst", BASELINE);
       await traffic("alerts-steady", BASELINE);
       await nextMinute();
@@ -99,7 +99,7 @@ describe("alerts on unusual key use", () => {
     await nextMinute();
     const raised = await alertsOf("alerts-burst");
     expect(raised).toEqual([expect.objectContaining({ kind: "rate_spike", subject: `token:${tokenIds["alerts-burst"]}`, resolvedAt: null })]);
-    expect(raised[0]!.detail).toMatchObject({ observed: 100, threshold: 50 });
+    expect(raised[0]!.detail).toMatchObject({ observed: 20 * BASELINE, threshold: 10 * BASELINE });
     const fleet = await h.api.admin("GET", "/api/v1/fleet/alerts");
     expect(fleet.body.alerts).toEqual([expect.objectContaining({ id: raised[0]!.id, tenantSlug: "alerts-burst" })]);
 
