@@ -34,6 +34,7 @@ export const ZErrorBody = z.object({
   providerCode: z.string().nullable().optional().describe("grant_invalid: the KMS's own error code"),
   state: z.enum(["pending", "active", "locked"]).optional().describe("conflict: the tenant's state"),
   since: z.string().optional().describe("tenant_locked: when the lock took effect (ISO 8601)"),
+  shreddedAt: z.string().optional().describe("tenant_shredded: when the tenant's data keys were destroyed (ISO 8601)"),
 });
 
 export const ZError = z.object({ error: ZErrorBody }).describe("Error envelope");

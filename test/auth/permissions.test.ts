@@ -14,6 +14,7 @@ const EXPECTED: Record<Action, string> = {
   "tenant.settings": "F - F - -",
   "tenant.lock": "F - F - -",
   "tenant.unlock": "F - F - -",
+  "tenant.shred": "F - F - -",
   "key.connect": "F - F - -",
   "key.check": "A A A A A",
   "token.create": "F - F - -",
