@@ -297,7 +297,9 @@ export class GcpKmsProvider implements KmsProvider {
       throw classifyGcpError(e, keyId);
     }
     const primary = key.primary;
-    if (!primary || String(primary.state) !== "DESTROY_SCHEDULED" || !primary.destroyTime) return null;
+    // The state arrives as the enum's name, or as its number (3) from a client configured for numbers.
+    const scheduled = primary?.state === "DESTROY_SCHEDULED" || Number(primary?.state) === 3;
+    if (!primary || !scheduled || !primary.destroyTime) return null;
     const { seconds, nanos } = primary.destroyTime;
     return new Date(Number(seconds ?? 0) * 1000 + Math.floor((nanos ?? 0) / 1_000_000));
   }
