@@ -84,9 +84,9 @@ describe("permission table", () => {
     expect(stale).toBe(want === "F" && console ? "reauth_required" : "ok");
   });
 
-  test("re-authentication covers lock, unlock, key change, drill, token creation, webhooks, settings and audit retention", () => {
+  test("re-authentication covers lock, unlock, shredding, key change, drill, token creation, webhooks, settings and audit retention", () => {
     const fresh = ACTIONS.filter((a) => PERMISSIONS[a].freshSignIn).sort();
-    expect(fresh).toEqual(["audit.retention", "drill.run", "key.connect", "tenant.lock", "tenant.settings", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
+    expect(fresh).toEqual(["audit.retention", "drill.run", "key.connect", "tenant.lock", "tenant.settings", "tenant.shred", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
   });
 });
 
