@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { chainFieldsOf, hashEntry, type AuditEventRecord } from "@/lib/audit/canonical";
 import { dekIdsDigest, shredCertificateProblem } from "@/lib/audit/shred-certificate";
 import { verifyExport } from "@/lib/audit/verify";
+import { BrokerError } from "@/lib/broker/errors";
+import { shredTenant } from "@/lib/broker/operations/shred-tenant";
 import { ADMIN_TOKEN, ApiClient, startHarness, type Harness } from "../support/broker-harness";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -141,4 +143,24 @@ describe("crypto-shredding", () => {
     expect(failed?.code).toBe(1);
     expect(`${failed?.stdout}${failed?.stderr}`).toMatch(/certificate/);
   }, 120_000);
+
+  test("the approval gate can refuse: nothing is destroyed and the data stays readable (the hook for dual control)", async () => {
+    const { keyArn } = await h.aws.createKeyForVendor();
+    const svc = await h.api.readyTenant("shred-gated", "aws", keyArn);
+    const enc = await h.api.encrypt("shred-gated", svc, "kept");
+    expect(enc.status).toBe(200);
+    const refused = await shredTenant({
+      ctx: h.runtime.ctx,
+      actor: { kind: "admin" },
+      tenant: "shred-gated",
+      confirm: "shred-gated",
+      approve: () => Promise.resolve({ allowed: false, reason: "a second approver is required" }),
+    }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(BrokerError);
+    expect((refused as BrokerError).code).toBe("forbidden");
+    expect((refused as BrokerError).message).toContain("a second approver is required");
+    const left = await h.runtime.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM data_key d JOIN tenant t ON t.id = d.tenant_id WHERE t.slug = 'shred-gated'`);
+    expect(left[0]!.n).toBe("1");
+    expect((await h.api.decrypt("shred-gated", svc, enc.body.ciphertext as string)).status).toBe(200);
+  }, 60_000);
 });
