@@ -42,6 +42,19 @@ export async function recordDeletionWindow(ctx: DeletionWindowDeps, tenant: Tena
   ]);
 }
 
+/**
+ * What the lock-on-revocation hook runs: one reading per tenant at a time, in the background (a
+ * burst of refused requests, or every probe of a locked tenant, costs at most one KMS read in flight).
+ */
+export function deletionWindowRecorder(ctx: DeletionWindowDeps & Pick<BrokerContext, "backgroundErrors">) {
+  const inFlight = new Set<string>();
+  return (tenant: TenantView, err: KmsError): void => {
+    if (inFlight.has(tenant.id)) return;
+    inFlight.add(tenant.id);
+    void ctx.backgroundErrors.guard("deletion.window", () => recordDeletionWindow(ctx, tenant, err)).finally(() => inFlight.delete(tenant.id));
+  };
+}
+
 /** The deletion window as the status API shows it, or null when no deletion is known to be pending. */
 export async function describeDeletionWindow(ctx: Pick<BrokerContext, "db">, tenant: TenantView, now = Date.now()) {
   if (!tenant.key || tenant.state !== "locked" || tenant.lockSource !== "kms") return null;
