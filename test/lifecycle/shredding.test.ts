@@ -14,6 +14,8 @@ import { chainFieldsOf, hashEntry, type AuditEventRecord } from "@/lib/audit/can
 import { dekIdsDigest, shredCertificateProblem } from "@/lib/audit/shred-certificate";
 import { verifyExport } from "@/lib/audit/verify";
 import { BrokerError } from "@/lib/broker/errors";
+import { isShreddedTenantWrite } from "@/lib/db/errors";
+import { withDataKey } from "@/lib/broker/operations/data-admission";
 import { shredTenant } from "@/lib/broker/operations/shred-tenant";
 import { ADMIN_TOKEN, ApiClient, startHarness, type Harness } from "../support/broker-harness";
 
@@ -84,6 +86,18 @@ describe("crypto-shredding", () => {
     await expect(
       h.runtime.db.query(`INSERT INTO data_key (id, tenant_id, key_connection_id, wrapped_key) SELECT gen_random_uuid(), t.id, k.id, '\\x00' FROM tenant t JOIN key_connection k ON k.tenant_id = t.id WHERE t.slug = $1 LIMIT 1`, [SLUG]),
     ).rejects.toThrow(/no data key may be stored/);
+    // An encryption that passed admission on an instance that had not heard of the shred yet: its new
+    // DEK is wrapped, then refused by the database, and the request gets 410 like every other.
+    const ctx = h.runtime.ctx;
+    const fresh = (await ctx.registry.load({ slug: SLUG }))!;
+    const stale = { ...fresh, state: "active" as const, shreddedAt: null };
+    const raced = await withDataKey(ctx, stale, { tenantId: stale.id, actor: { type: "system", name: "race" }, action: "encrypt" }, () =>
+      ctx.keys.forEncrypt(stale, { actor: { type: "system", name: "race" } }),
+    ).catch((e: unknown) => e);
+    expect(raced).toBeInstanceOf(BrokerError);
+    expect((raced as BrokerError).code).toBe("tenant_shredded");
+    const refusedWrite = await ctx.keys.forEncrypt(stale, { actor: { type: "system", name: "race" } }).catch((e: unknown) => e);
+    expect(isShreddedTenantWrite(refusedWrite), String(refusedWrite)).toBe(true);
     // Nothing brings it back: unlock, a new key and a second shred are refused too.
     expect((await h.api.admin("POST", `/api/v1/tenants/${SLUG}/unlock`)).status).toBe(410);
     const { keyArn: another } = await h.aws.createKeyForVendor();
