@@ -137,6 +137,11 @@ export class AzureTenantActions {
     await this.control("PUT", "/_emulator/access", { keyName: keyName(keyUri), clientId, allowed });
   }
 
+  /** Emulates the role assignment "Key Vault Reader" (key metadata and deleted keys, no crypto) for the vendor on this key. */
+  async setVendorReader(keyUri: string, allowed: boolean, clientId = AZURE_EMULATOR_VENDOR.clientId): Promise<void> {
+    await this.control("PUT", "/_emulator/access", { keyName: keyName(keyUri), clientId, allowed, role: "reader" });
+  }
+
   async createKeyForVendor(kind: "RSA" | "oct-HSM" = "RSA"): Promise<string> {
     const uri = await this.createKey(kind);
     await this.setVendorAccess(uri, true);

@@ -10,6 +10,7 @@ import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
 import { KillSwitch } from "./kill-switch";
 import { LatencyChart } from "./latency-chart";
+import { ShredTenant } from "./shred";
 import type { TenantHealth } from "./types";
 
 /** Polling keeps the page live: a revocation detected by the broker turns it red within seconds. */
@@ -19,7 +20,19 @@ export function useTenantHealth(slug: string) {
   return useQuery({ queryKey: qk.health(slug), queryFn: ({ signal }) => api<TenantHealth>(tenantPath(slug, "/health"), { signal }), refetchInterval: HEALTH_POLL_MS });
 }
 
-export function TenantOverview({ slug, canLock, canChangeKey, vendorView = false }: { slug: string; canLock: boolean; canChangeKey: boolean; vendorView?: boolean }) {
+export function TenantOverview({
+  slug,
+  canLock,
+  canChangeKey,
+  canShred = false,
+  vendorView = false,
+}: {
+  slug: string;
+  canLock: boolean;
+  canChangeKey: boolean;
+  canShred?: boolean;
+  vendorView?: boolean;
+}) {
   const q = useTenantHealth(slug);
   if (q.isPending) {
     return (
@@ -50,7 +63,14 @@ export function TenantOverview({ slug, canLock, canChangeKey, vendorView = false
         </div>
       </div>
 
-      {locked ? (
+      {tenant.shreddedAt ? (
+        <Card tone="danger" role="alert" data-testid="shredded-banner">
+          <CardTitle>Shredded: every data key of this tenant was destroyed</CardTitle>
+          <p>
+            On {fmtTime(tenant.shreddedAt)} · its data cannot be decrypted by anyone any more; requests get HTTP 410. The certificate of destruction is in the audit log.
+          </p>
+        </Card>
+      ) : locked ? (
         <Card tone="danger" role="alert" data-testid="locked-banner">
           <CardTitle>Locked: data for this tenant cannot be decrypted</CardTitle>
           <p>
@@ -63,6 +83,15 @@ export function TenantOverview({ slug, canLock, canChangeKey, vendorView = false
                 : "The KMS refused the broker's access. It resumes by itself when the key works again, or an admin can unlock it now."
               : "Locked with the kill switch. It stays locked until an admin unlocks it, which re-validates the key first."}
           </p>
+          {h.deletion ? (
+            <p data-testid="deletion-window" data-unrecoverable-after={h.deletion.unrecoverableAfter}>
+              <strong>
+                Your key is scheduled for deletion. After {fmtTime(h.deletion.unrecoverableAfter)} ({h.deletion.daysLeft} {h.deletion.daysLeft === 1 ? "day" : "days"} left) the KMS
+                destroys it and this tenant&apos;s data becomes unrecoverable.
+              </strong>{" "}
+              Cancel the deletion in your KMS before then (and enable the key if it comes back disabled) to resume.
+            </p>
+          ) : null}
         </Card>
       ) : null}
 
@@ -122,8 +151,10 @@ export function TenantOverview({ slug, canLock, canChangeKey, vendorView = false
         </>
       )}
 
-      {canLock && key ? <KillSwitch slug={slug} tenant={tenant} /> : null}
+      {canLock && key && !tenant.shreddedAt ? <KillSwitch slug={slug} tenant={tenant} /> : null}
       {!canLock && !vendorView ? <p className="muted">You have read-only access: locking and key changes are for tenant admins.</p> : null}
+
+      {canShred && !vendorView && !tenant.shreddedAt ? <ShredTenant slug={slug} tenant={tenant} /> : null}
 
       <Card>
         <CardTitle>Past locks and drills</CardTitle>

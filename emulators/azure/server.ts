@@ -77,8 +77,8 @@ export async function startAzureKeyVaultEmulator(opts: AzureKeyVaultEmulatorOpti
       path: "/_emulator/access",
       run: (body) => {
         const b = (body ?? {}) as Record<string, unknown>;
-        store.setAccess(b.keyName, b.clientId, b.allowed);
-        return { status: 200, body: { keyName: b.keyName, clientId: b.clientId, allowed: b.allowed } };
+        store.setAccess(b.keyName, b.clientId, b.allowed, b.role);
+        return { status: 200, body: { keyName: b.keyName, clientId: b.clientId, allowed: b.allowed, role: b.role ?? "crypto_service_encryption_user" } };
       },
     },
   ]);

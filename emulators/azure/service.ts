@@ -78,9 +78,10 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
 
   // ---------- authorization ----------
 
-  type Permission = "get" | "wrapKey" | "unwrapKey" | "manage";
+  type Permission = "get" | "wrapKey" | "unwrapKey" | "manage" | "readDeleted";
   const rbacAction: Record<Permission, string> = {
     get: "read",
+    readDeleted: "read",
     wrapKey: "wrap/action",
     unwrapKey: "unwrap/action",
     manage: "write",
@@ -89,8 +90,10 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
   function authorize(rec: KeyRecord, clientId: string, perm: Permission): void {
     if (rec.owner === clientId) return;
     // The granted role is "Key Vault Crypto Service Encryption User": read, wrap, unwrap only.
-    if (perm !== "manage" && store.access.get(rec.name)?.has(clientId)) return;
-    throw forbiddenByRbac(vaultTenantId, rbacAction[perm], clientId, rec.name);
+    if (perm !== "manage" && perm !== "readDeleted" && store.access.get(rec.name)?.has(clientId)) return;
+    // "Key Vault Reader" reads key metadata and deleted keys (Microsoft.KeyVault/vaults/*/read), no crypto.
+    if ((perm === "get" || perm === "readDeleted") && store.readers.get(rec.name)?.has(clientId)) return;
+    throw forbiddenByRbac(vaultTenantId, rbacAction[perm], clientId, rec.name, perm === "readDeleted" ? "deletedKeys" : "keys");
   }
 
   /** Live (not soft-deleted) key the caller may use; 403 is decided before 404 as RBAC is checked first. */
@@ -221,10 +224,10 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
     return deletedBundle(rec);
   }
 
-  function deletedKey(name: string, clientId: string): KeyRecord {
+  function deletedKey(name: string, clientId: string, perm: Permission = "manage"): KeyRecord {
     const rec = store.keys.get(name);
     if (!rec) throw new HttpError(404, "KeyNotFound", `Deleted Key not found: ${name}`);
-    authorize(rec, clientId, "manage");
+    authorize(rec, clientId, perm);
     if (!rec.deleted) throw new HttpError(404, "KeyNotFound", `Deleted Key not found: ${name}`);
     return rec;
   }
@@ -252,7 +255,7 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
       }
     }
     if (root === "deletedkeys") {
-      if (segs.length === 2 && method === "GET") return { op: "getdeleted", keyName: name, run: (c) => deletedBundle(deletedKey(name, c)) };
+      if (segs.length === 2 && method === "GET") return { op: "getdeleted", keyName: name, run: (c) => deletedBundle(deletedKey(name, c, "readDeleted")) };
       if (segs.length === 2 && method === "DELETE") {
         return {
           op: "purge",
@@ -261,6 +264,7 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
             deletedKey(name, c);
             store.keys.delete(name);
             store.access.delete(name);
+            store.readers.delete(name);
             store.persist();
             return undefined;
           },

@@ -29,6 +29,7 @@ interface PersistedState {
   format: 1;
   keys: KeyRecord[];
   access: Record<string, string[]>;
+  readers?: Record<string, string[]>;
   principals: AzurePrincipal[];
 }
 
@@ -40,6 +41,7 @@ export const accessSchema = z.object({
   keyName: z.string({ error: "keyName is not a valid key name" }).regex(KEY_NAME_RE, "keyName is not a valid key name"),
   clientId: nonEmpty("clientId"),
   allowed: z.boolean({ error: "allowed must be a boolean" }),
+  role: z.enum(["crypto_service_encryption_user", "reader"], { error: "role must be crypto_service_encryption_user or reader" }).default("crypto_service_encryption_user"),
 });
 
 export class VaultStore {
@@ -47,6 +49,8 @@ export class VaultStore {
   readonly keys = new Map<string, KeyRecord>();
   /** keyName → clientIds holding the "Crypto Service Encryption User" role on that key. */
   readonly access = new Map<string, Set<string>>();
+  /** keyName → clientIds holding "Key Vault Reader": key metadata and deleted keys (GetDeletedKey), no crypto. */
+  readonly readers = new Map<string, Set<string>>();
   readonly tokens = new Map<string, TokenRecord>();
   private readonly file: StateFile<PersistedState>;
 
@@ -56,11 +60,13 @@ export class VaultStore {
       format: 1,
       keys: [...this.keys.values()],
       access: Object.fromEntries([...this.access].map(([k, v]) => [k, [...v]])),
+      readers: Object.fromEntries([...this.readers].map(([k, v]) => [k, [...v]])),
       principals: [...this.principals.values()],
     }));
     const state = this.file.load();
     for (const k of state?.keys ?? []) this.keys.set(k.name, k);
     for (const [name, ids] of Object.entries(state?.access ?? {})) this.access.set(name, new Set(ids));
+    for (const [name, ids] of Object.entries(state?.readers ?? {})) this.readers.set(name, new Set(ids));
     for (const p of state?.principals ?? []) this.principals.set(p.clientId, p);
   }
 
@@ -75,10 +81,11 @@ export class VaultStore {
     return p;
   }
 
-  setAccess(keyName: unknown, clientId: unknown, allowed: unknown): void {
-    const a = parseWith(accessSchema, { keyName, clientId, allowed });
-    let set = this.access.get(a.keyName);
-    if (!set) this.access.set(a.keyName, (set = new Set()));
+  setAccess(keyName: unknown, clientId: unknown, allowed: unknown, role?: unknown): void {
+    const a = parseWith(accessSchema, { keyName, clientId, allowed, role });
+    const assignments = a.role === "reader" ? this.readers : this.access;
+    let set = assignments.get(a.keyName);
+    if (!set) assignments.set(a.keyName, (set = new Set()));
     if (a.allowed) set.add(a.clientId);
     else set.delete(a.clientId);
     this.persist();

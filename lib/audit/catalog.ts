@@ -16,6 +16,7 @@ export const AUDIT_ACTIONS = [
   "tenant.lock",
   "tenant.unlock",
   "tenant.drill",
+  "tenant.shred",
   "tenant.settings",
   "token.create",
   "token.revoke",

@@ -26,6 +26,8 @@ export type AuditAction =
   | "tenant.lock"
   | "tenant.unlock"
   | "tenant.drill"
+  // crypto-shredding: the signed certificate of destruction (lib/audit/shred-certificate.ts)
+  | "tenant.shred"
   | "tenant.settings"
   | "token.create"
   | "token.revoke"

@@ -7,6 +7,7 @@ import { GENESIS_HASH, chainFieldsOf, hashEntry, type AuditEventRecord } from ".
 import { readEventsAfter } from "./chain";
 import { checkpointMessage, listCheckpoints, type AuditCheckpointRecord } from "./checkpoints";
 import { assertTenantId } from "./query";
+import { shredCertificateProblem } from "./shred-certificate";
 import { listPublicKeys, verifySignature, type BrokerPublicKey } from "./signing";
 
 export interface AuditBadEntry {
@@ -116,6 +117,11 @@ export class ChainVerifier {
     }
     if (hashEntry(ev.prevHash, chainFieldsOf(ev)) !== ev.hash) {
       return this.fail(ev.seq, id, `entry seq ${ev.seq}: content does not match its hash (edited)`);
+    }
+    if (ev.action === "tenant.shred") {
+      // A certificate of destruction carries its own signature: a chain rebuilt around an edited one still fails.
+      const problem = shredCertificateProblem((ev.detail as { certificate?: unknown } | null)?.certificate, this.tenantId, this.keys);
+      if (problem) return this.fail(ev.seq, id, `entry seq ${ev.seq} (certificate of destruction) ${problem}`);
     }
     this.count += 1;
     this.lastSeq = ev.seq;

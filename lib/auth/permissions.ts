@@ -33,6 +33,8 @@ export const PERMISSIONS = {
   "tenant.settings": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "tenant.lock": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "tenant.unlock": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
+  // Crypto-shredding destroys every data key of the tenant for good (lib/broker/operations/shred-tenant.ts).
+  "tenant.shred": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "key.connect": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "key.check": { roles: ROLES, freshSignIn: false, scope: "global" },
   "token.create": { roles: ADMINS, freshSignIn: true, scope: "tenant" },

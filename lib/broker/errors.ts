@@ -20,6 +20,7 @@ export type BrokerErrorCode =
   | "key_in_use"
   | "tenant_not_ready"
   | "tenant_locked"
+  | "tenant_shredded"
   | "kms_unavailable"
   | "audit_unavailable";
 

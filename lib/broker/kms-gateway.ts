@@ -68,6 +68,11 @@ export class KmsGateway {
     return this.call("kms.describe", key, meta, (p) => p.describe(key.keyRef), (d) => d.currentVersion);
   }
 
+  /** When a deletion the tenant scheduled becomes final (null: none). Never locks: it only reads metadata. */
+  async scheduledDeletion(key: KeyOnRecord, meta: KmsCallMeta): Promise<Date | null> {
+    return this.call("kms.describe", key, { ...meta, lockOnRevoked: false }, (p) => p.scheduledDeletion(key.keyRef), () => null);
+  }
+
   private async call<T>(
     defaultAction: AuditAction,
     key: KeyOnRecord,

@@ -2,12 +2,15 @@
 // anything else is served. The KMS gateway calls this through its RevokedHandler.
 import type { KmsError } from "../kms/types";
 import type { BrokerContext } from "./context";
+import type { TenantView } from "./tenant-registry";
 import { SYSTEM_ACTOR } from "./views";
 
-export function lockOnRevocation(ctx: Pick<BrokerContext, "registry" | "locks">) {
+/** `afterLock` runs once the lock is in force (e.g. reading a deletion window); it must not delay the caller. */
+export function lockOnRevocation(ctx: Pick<BrokerContext, "registry" | "locks">, afterLock?: (tenant: TenantView, err: KmsError) => void) {
   return async (tenantId: string, err: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string): Promise<void> => {
     const tenant = await ctx.registry.getById(tenantId);
     if (!tenant) return;
     await ctx.locks.lock(tenant, { source: "kms", reason: `kms:${err.provider}:${err.reason}`, actor: SYSTEM_ACTOR, detectedAt, revokedAt, requestId });
+    afterLock?.(tenant, err);
   };
 }

@@ -173,6 +173,8 @@ export class TenantLockService {
     await this.db.prisma.tenantTransition.create({
       data: { tenantId: tenant.id, fromState: from, toState: "active", cause, actor: actorLabel(actor), effectiveAt: now },
     });
+    // A deletion window shown while locked is over once the key works again (the deletion was cancelled).
+    await this.db.query(`UPDATE key_connection SET unrecoverable_after = NULL WHERE tenant_id = $1 AND unrecoverable_after IS NOT NULL`, [tenant.id]);
     if (from === "locked") {
       await this.audit.record({ tenantId: tenant.id, actor, action: "tenant.unlock", outcome: "success", reason: cause, requestId });
     }

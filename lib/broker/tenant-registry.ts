@@ -25,6 +25,8 @@ export interface TenantView {
   lockReason: string | null;
   lockSource: string | null;
   manualResume: boolean;
+  /** Set once the tenant's data keys were destroyed (crypto-shredding): every data request is refused with 410. */
+  shreddedAt: Date | null;
   key: ConnectedKey | null;
 }
 
@@ -81,6 +83,7 @@ export class TenantRegistry {
       lockReason: t.lockReason,
       lockSource: t.lockSource,
       manualResume: t.manualResume,
+      shreddedAt: t.shreddedAt,
       key: k
         ? {
             connectionId: k.id,

@@ -21,6 +21,7 @@ export function describeTenant(t: TenantView) {
     lockReason: t.lockReason,
     lockSource: t.lockSource,
     manualResume: t.manualResume,
+    shreddedAt: t.shreddedAt?.toISOString() ?? null,
   };
 }
 export type TenantInfo = ReturnType<typeof describeTenant>;
@@ -54,10 +55,22 @@ export async function describeLastLock(db: Database, tenantId: string) {
 }
 
 export function lockedError(t: TenantView): BrokerError {
+  // Shredding also locks the tenant (to wipe every instance's cache); what the caller must learn is that the data is gone.
+  if (t.shreddedAt) return shreddedError(t);
   return new BrokerError("tenant_locked", `tenant is locked (${t.lockReason ?? "locked"}) since ${t.stateSince.toISOString()}`, {
     reason: t.lockReason,
     since: t.stateSince.toISOString(),
   });
+}
+
+export function shreddedError(t: TenantView): BrokerError {
+  const at = t.shreddedAt?.toISOString() ?? "";
+  return new BrokerError("tenant_shredded", `the tenant's data keys were destroyed (crypto-shredding) at ${at}; its data cannot be decrypted any more`, { shreddedAt: at });
+}
+
+/** Refuses any change to a shredded tenant: nothing can bring its data back. */
+export function assertNotShredded(t: TenantView): void {
+  if (t.shreddedAt) throw shreddedError(t);
 }
 
 export function auditFailure(e: unknown): BrokerError {

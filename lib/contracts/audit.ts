@@ -6,6 +6,7 @@ import { z, type ZodType } from "zod";
 import { AUDIT_OUTCOMES } from "../audit/catalog";
 import type { AuditAction } from "../audit/types";
 import { ZValidationStepName } from "./errors";
+import { ZShredCertificate } from "./shredding";
 import { ZLockSource } from "./status";
 
 const ZProvider = z.enum(["aws", "azure", "gcp"]);
@@ -69,6 +70,7 @@ const DETAIL_OF = {
   "tenant.lock": ZLockDetail,
   "tenant.unlock": z.null(),
   "tenant.drill": z.union([ZLockDetail, ZDrillDetail, z.null()]).describe("the drill's lock, its report, or null when its preflight failed"),
+  "tenant.shred": z.strictObject({ certificate: ZShredCertificate }),
   "tenant.settings": z.union([z.strictObject({ manualResume: z.boolean() }), z.strictObject({ retentionDays: z.number().int().nullable() })]),
   "token.create": z.strictObject({ tokenId: z.string(), name: z.string(), prefix: z.string() }),
   "token.revoke": z.strictObject({ tokenId: z.string() }),

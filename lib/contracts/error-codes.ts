@@ -21,6 +21,7 @@ export const BROKER_ERROR_CODES = [
   "provider_disabled",
   "key_in_use",
   "tenant_locked",
+  "tenant_shredded",
   "kms_unavailable",
   "audit_unavailable",
 ] as const satisfies readonly BrokerErrorCode[];

@@ -36,6 +36,7 @@ export const ZErrorBody = z.object({
   since: z.string().optional().describe("tenant_locked: when the lock took effect (ISO 8601)"),
   purpose: z.string().nullable().optional().describe("purpose_denied: the purpose the request gave (null: none)"),
   timeZone: z.string().optional().describe("outside_access_window: the tenant's time zone the windows are read in"),
+  shreddedAt: z.string().optional().describe("tenant_shredded: when the tenant's data keys were destroyed (ISO 8601)"),
 });
 
 export const ZError = z.object({ error: ZErrorBody }).describe("Error envelope");

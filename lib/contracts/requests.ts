@@ -8,6 +8,7 @@ export const MAX_PLAINTEXT_BYTES = 1024 * 1024;
 
 import { isSafeText, SAFE_TEXT_MESSAGE, ZSafeString } from "../validation/safe-text";
 import { ZValidationStepName } from "./errors";
+import { ZDeletionWindow } from "./status";
 
 export { isSafeText, SAFE_TEXT_MESSAGE, ZSafeString };
 
@@ -75,6 +76,7 @@ export const ZTenant = z.object({
   lockReason: z.string().nullable(),
   lockSource: z.string().nullable(),
   manualResume: z.boolean(),
+  shreddedAt: z.string().nullable().describe("when the tenant's data keys were destroyed (crypto-shredding): its data is gone for good; null if never"),
 });
 export const ZKey = z.object({
   id: z.string(),
@@ -83,7 +85,7 @@ export const ZKey = z.object({
   keyVersion: z.string().nullable(),
   lastValidatedAt: z.string().nullable(),
 });
-export const ZTenantResponse = z.object({ tenant: ZTenant, key: ZKey.nullable().optional() });
+export const ZTenantResponse = z.object({ tenant: ZTenant, key: ZKey.nullable().optional(), deletion: ZDeletionWindow.nullable().optional() });
 
 export const ZConnectKeyRequest = z.strictObject({
   provider: z.enum(["aws", "azure", "gcp"]),

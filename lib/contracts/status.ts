@@ -31,6 +31,14 @@ export const ZLastLock = z.object({
   fanoutMs: z.number().nullable().describe("until every live instance acknowledged the lock; null without peers"),
 });
 
+/** A deletion the tenant scheduled on its key, as the KMS reports it (lib/broker/deletion-window.ts). */
+export const ZDeletionWindow = z
+  .object({
+    unrecoverableAfter: z.string().describe("ISO 8601: when the KMS destroys the key for good (AWS DeletionDate, GCP destroyTime, Azure scheduledPurgeDate); cancel the deletion before it or the data is lost"),
+    daysLeft: z.number().int().describe("whole days until then, rounded up; 0 once it has passed"),
+  })
+  .describe("the key is scheduled for deletion; null when no deletion is pending or its date is not visible to the broker");
+
 export const ZStatusResponse = z.object({
   state: ZTenantState,
   since: z.string(),
@@ -38,4 +46,6 @@ export const ZStatusResponse = z.object({
   lockSource: z.string().nullable().optional(),
   health: ZKeyHealthSnapshot.optional(),
   lastLock: ZLastLock.nullable().optional(),
+  deletion: ZDeletionWindow.nullable().optional(),
+  shreddedAt: z.string().nullable().optional().describe("when the tenant's data keys were destroyed (crypto-shredding); null if never"),
 });

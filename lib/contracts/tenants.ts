@@ -1,7 +1,7 @@
 // Response schemas of the console's tenant read models: key health and what to grant the vendor.
 import { z } from "zod";
 import { ZKey, ZTenant } from "./requests";
-import { ZKeyHealthSnapshot, ZLastLock } from "./status";
+import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock } from "./status";
 
 export const ZFleetHealth = z.enum(["locked", "unreachable", "pending", "ok"]);
 
@@ -38,6 +38,7 @@ export const ZTenantHealth = z.object({
   ),
   latency: z.array(z.object({ minute: z.string(), p50: z.number().nullable(), max: z.number().nullable(), calls: z.number().int(), errors: z.number().int() })),
   audit: z.object({ events: z.number().int(), lastAt: z.string().nullable() }),
+  deletion: ZDeletionWindow.nullable().optional(),
 });
 
 /** GET /tenants/:slug/connect-info: the grants the tenant gives the vendor. */

@@ -47,3 +47,15 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x, depth + 1))) return true;
   return isDatabaseUnavailable(e.cause, depth + 1);
 }
+
+/** SQLSTATE raised by the trigger that refuses a DEK for a shredded tenant (migration 0008). */
+const SHREDDED_CODE = "CM410";
+
+/** True when `err` (or its cause chain) is the database refusing to store a DEK of a shredded tenant. */
+export function isShreddedTenantWrite(err: unknown, depth = 0): boolean {
+  if (depth > 6 || typeof err !== "object" || err === null) return false;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; meta?: { driverAdapterError?: unknown } };
+  if (e.code === SHREDDED_CODE) return true;
+  if (typeof e.message === "string" && e.message.includes("no data key may be stored for it")) return true;
+  return isShreddedTenantWrite(e.cause, depth + 1) || isShreddedTenantWrite(e.meta?.driverAdapterError, depth + 1);
+}

@@ -30,6 +30,7 @@ export const STATUS_OF: Record<BrokerErrorCode, number> = {
   provider_disabled: 422,
   key_in_use: 409,
   tenant_locked: 423,
+  tenant_shredded: 410,
   kms_unavailable: 503,
   audit_unavailable: 503,
 } satisfies Record<ListedErrorCode, number>;

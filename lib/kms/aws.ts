@@ -154,6 +154,14 @@ export class AwsKmsProvider implements KmsProvider {
     return { enabled: md.Enabled === true && state === "Enabled", state, currentVersion: md.Arn ?? null };
   }
 
+  async scheduledDeletion(keyId: string): Promise<Date | null> {
+    this.validateKeyRef(keyId);
+    const out = await this.send("DescribeKey", keyId, (c, abortSignal) => c.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }));
+    const md = out.KeyMetadata;
+    // DeletionDate is present only while the key is PendingDeletion (or PendingReplicaDeletion).
+    return md?.KeyState?.startsWith("Pending") && md.DeletionDate ? md.DeletionDate : null;
+  }
+
   /** Releases sockets held by the SDK's keep-alive agents. */
   destroy(): void {
     for (const c of this.clients.values()) c.destroy();

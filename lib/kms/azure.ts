@@ -169,6 +169,20 @@ export class AzureKeyVaultProvider implements KmsProvider {
     });
   }
 
+  async scheduledDeletion(keyId: string): Promise<Date | null> {
+    const ref = this.parse(keyId);
+    return this.bounded(keyId, async (signal) => {
+      try {
+        const deleted = await this.keyClient(ref).getDeletedKey(ref.name, { abortSignal: signal });
+        return deleted.properties.scheduledPurgeDate ?? null;
+      } catch (e) {
+        // Not soft-deleted (or already purged): no deletion is pending.
+        if ((e as RestLikeError).statusCode === 404) return null;
+        throw e;
+      }
+    });
+  }
+
   // ---------- internals ----------
 
   /** The SSRF guard: nothing outside the allow-list is ever contacted. */

@@ -288,6 +288,22 @@ export class GcpKmsProvider implements KmsProvider {
     return { enabled: state === "ENABLED", state, currentVersion: version };
   }
 
+  async scheduledDeletion(keyId: string): Promise<Date | null> {
+    this.validateKeyRef(keyId);
+    let key;
+    try {
+      [key] = await this.bounded(this.client.getCryptoKey({ name: keyId }, this.callOptions()));
+    } catch (e) {
+      throw classifyGcpError(e, keyId);
+    }
+    const primary = key.primary;
+    // The state arrives as the enum's name, or as its number (3) from a client configured for numbers.
+    const scheduled = primary?.state === "DESTROY_SCHEDULED" || Number(primary?.state) === 3;
+    if (!primary || !scheduled || !primary.destroyTime) return null;
+    const { seconds, nanos } = primary.destroyTime;
+    return new Date(Number(seconds ?? 0) * 1000 + Math.floor((nanos ?? 0) / 1_000_000));
+  }
+
   async close(): Promise<void> {
     await this.client.close();
   }

@@ -87,6 +87,9 @@ class DisabledProvider implements KmsProvider {
   describe(): never {
     return this.refuse();
   }
+  scheduledDeletion(): never {
+    return this.refuse();
+  }
 }
 
 export function isProviderDisabled(e: unknown): boolean {

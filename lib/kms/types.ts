@@ -87,4 +87,11 @@ export interface KmsProvider {
   wrap(keyId: string, dek: Buffer, context: Record<string, string>): Promise<WrapResult>;
   unwrap(keyId: string, wrapped: Buffer, context: Record<string, string>): Promise<Buffer>;
   describe(keyId: string): Promise<KeyDescription>;
+  /**
+   * When a deletion the key's owner scheduled becomes final, or null when none is scheduled:
+   * AWS `DeletionDate` (DescribeKey), GCP `destroyTime` of the primary version (GetCryptoKey),
+   * Azure `scheduledPurgeDate` of the soft-deleted key (GetDeletedKey). Errors are classified
+   * like every other call (reading it may need a permission the data path does not).
+   */
+  scheduledDeletion(keyId: string): Promise<Date | null>;
 }

@@ -5,6 +5,7 @@ import type { AuditSink } from "../audit/types";
 import { ClusterBus } from "../broker/cluster-bus";
 import type { BrokerContext } from "../broker/context";
 import { DataKeyService } from "../broker/data-keys";
+import { deletionWindowRecorder } from "../broker/deletion-window";
 import { DekCache } from "../broker/dek-cache";
 import { KeyHealthTracker } from "../broker/key-health";
 import { KmsGateway } from "../broker/kms-gateway";
@@ -67,7 +68,9 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   const tokens = new ServiceTokenStore(db, () => bus.connected);
   const locks = new TenantLockService(db, registry, cache, bus, audit, metrics, backgroundErrors);
   const vendorFaults = createVendorFaultMonitor({ db, config, providers, logger }, metrics.registry);
-  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
+  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }, (tenant, err) => recordDeletion(tenant, err)), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
+  // In the background: the refused request or probe does not wait for the extra KMS read of the date.
+  const recordDeletion = deletionWindowRecorder({ db, kms, backgroundErrors });
   const keys = new DataKeyService(db, cache, kms);
   const prober = new Prober(
     { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults },

@@ -272,6 +272,22 @@ describe("real answers validate against the document", () => {
     await check({ method: "POST", path: "/api/v1/tenants/no-such-tenant/unlock" }, 404);
     await check({ method: "GET", path: `${t}/health` }, 200);
 
+    // crypto-shredding, on a tenant of its own (its data path answers 410 afterwards)
+    const gone = "/api/v1/tenants/contracts-shred";
+    await check({ method: "POST", path: "/api/v1/tenants", body: { slug: "contracts-shred", name: "Shred" } }, 201);
+    await check({ method: "PUT", path: `${gone}/key`, body: { provider: "aws", keyId: (await h.aws.createKeyForVendor()).keyArn } }, 200);
+    const goneToken = (await check({ method: "POST", path: `${gone}/tokens`, body: { name: "svc" } }, 201))!.token as string;
+    const goneCt = (await check({ method: "POST", path: `${gone}/encrypt`, token: goneToken, body: { plaintext: b64("x") } }, 200))!.ciphertext;
+    await check({ method: "POST", path: `${gone}/shred`, body: {} }, 400);
+    await check({ method: "POST", path: `${gone}/shred`, body: { confirm: "contracts-shred" } }, 200);
+    await check({ method: "POST", path: `${gone}/shred`, body: { confirm: "contracts-shred" } }, 410);
+    await check({ method: "POST", path: `${gone}/encrypt`, token: goneToken, body: { plaintext: b64("x") } }, 410);
+    await check({ method: "POST", path: `${gone}/decrypt`, token: goneToken, body: { ciphertext: goneCt } }, 410);
+    await check({ method: "POST", path: `${gone}/unlock` }, 410);
+    await check({ method: "PUT", path: `${gone}/key`, body: { provider: "aws", keyId: (await h.aws.createKeyForVendor()).keyArn } }, 410);
+    await check({ method: "GET", path: `${gone}/status`, token: goneToken }, 200);
+    await check({ method: "GET", path: `${gone}/audit?action=tenant.shred` }, 200);
+
     // webhooks (created before the audit reads, so their deliveries exist by then)
     const hook = (await check({ method: "POST", path: `${t}/webhooks`, body: { url: receiverUrl } }, 201))!;
     await check({ method: "POST", path: `${t}/webhooks`, body: { url: "not a url" } }, 400);

@@ -58,7 +58,7 @@ const STALE = 10 * 60_000;
 const base = "/api/v1/tenants/reauth";
 
 describe("actions that need a fresh sign-in", () => {
-  // In an order that leaves each one possible: the webhook deleted is the one just created, the unlock follows the lock.
+  // In an order that leaves each one possible: the webhook deleted is the one just created, the unlock follows the lock, the shred comes last.
   const steps: Array<{ action: string; method: string; path: (ctx: { webhookId?: string }) => string; body?: () => unknown; ok: number }> = [
     { action: "key.connect", method: "PUT", path: () => `${base}/key`, body: () => ({ provider: "aws", keyId: keyArn }), ok: 200 },
     { action: "tenant.settings", method: "PUT", path: () => `${base}/settings`, body: () => ({ manualResume: false }), ok: 200 },
@@ -69,6 +69,8 @@ describe("actions that need a fresh sign-in", () => {
     { action: "drill.run", method: "POST", path: () => `${base}/drill`, ok: 200 },
     { action: "tenant.lock", method: "POST", path: () => `${base}/lock`, body: () => ({ reason: "reauth test" }), ok: 200 },
     { action: "tenant.unlock", method: "POST", path: () => `${base}/unlock`, ok: 200 },
+    // Last: nothing can be done with the tenant's data afterwards.
+    { action: "tenant.shred", method: "POST", path: () => `${base}/shred`, body: () => ({ confirm: "reauth" }), ok: 200 },
   ];
   const state: { webhookId?: string } = {};
 

@@ -7,7 +7,7 @@ import type { BrokerContext } from "../context";
 import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership";
 import { validateKeyRoundTrip } from "../key-validation";
 import { requireTenant } from "../tenant-lookup";
-import { describeKey, describeTenant, validationError } from "../views";
+import { assertNotShredded, describeKey, describeTenant, validationError } from "../views";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZConnectKeyRequest, ZConnectKeyResponse } from "../../contracts/requests";
@@ -23,6 +23,7 @@ type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" 
 export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId }: TenantOperation<Deps> & ConnectKeyInput) {
   authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
+  assertNotShredded(tenant);
   // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
   const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
   const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);

@@ -6,6 +6,7 @@ import type { AuditActor, AuditEntryInput } from "../../audit/types";
 import { AuditUnavailableError } from "../../audit/types";
 import { actorOf, type Caller, type ServiceCaller } from "../../auth/caller";
 import { authorize } from "../../auth/authorize";
+import { isShreddedTenantWrite } from "../../db/errors";
 import { isKmsError } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { TenantDroppedError } from "../dek-cache";
@@ -13,7 +14,7 @@ import { BrokerError } from "../errors";
 import { checkDataPolicy } from "../governance/data-policy";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantView } from "../tenant-registry";
-import { auditFailure, KMS_RETRY_AFTER_S, lockedError } from "../views";
+import { auditFailure, KMS_RETRY_AFTER_S, lockedError, shreddedError } from "../views";
 
 /** What admission reads: the tenant (registry, fresh while the bus is down), its lock state, the audit log, metrics. */
 export type AdmissionDeps = Pick<BrokerContext, "audit" | "metrics" | "locks" | "bus" | "registry" | "cache" | "governance" | "clock">;
@@ -54,6 +55,11 @@ export async function admitDataRequest(
     await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "denied", reason: "token_of_another_tenant" });
     throw new BrokerError("forbidden", "this token does not belong to this tenant");
   }
+  if (tenant.shreddedAt) {
+    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" });
+    await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "denied", reason: "tenant_shredded" });
+    throw shreddedError(tenant);
+  }
   if (tenant.state === "locked") {
     ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" });
     await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "locked", reason: tenant.lockReason ?? "locked" });
@@ -85,6 +91,13 @@ export async function withDataKey<T>(ctx: DataDeps, tenant: TenantView, refusal:
   try {
     return await fn();
   } catch (e) {
+    // Shredded while this request was in flight: its DEK is gone (or may not be stored any more).
+    const now = e instanceof BrokerError || isShreddedTenantWrite(e) || e instanceof TenantDroppedError ? await ctx.registry.load({ id: tenant.id }) : null;
+    if (isShreddedTenantWrite(e) || now?.shreddedAt) {
+      const shredded = now ?? tenant;
+      await recordRefusal(ctx, { ...refusal, outcome: "denied", reason: "tenant_shredded" });
+      throw shreddedError(shredded.shreddedAt ? shredded : { ...shredded, shreddedAt: new Date() });
+    }
     if (e instanceof TenantDroppedError || (isKmsError(e) && e.kind === "revoked")) {
       const fresh = (await ctx.registry.getById(tenant.id)) ?? tenant;
       ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "miss" });

@@ -2,6 +2,7 @@
 // operators may see it too).
 import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
+import { describeDeletionWindow } from "../deletion-window";
 import { tenantHealth as health } from "../fleet";
 import { loadTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
@@ -10,5 +11,7 @@ export { ZTenantHealth } from "../../contracts/tenants";
 
 export async function tenantHealth({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "db" | "health" | "registry">>) {
   authorize(actor, "tenant.view", tenant);
-  return health(ctx, await loadTenant(ctx, tenant));
+  const t = await loadTenant(ctx, tenant);
+  const [view, deletion] = await Promise.all([health(ctx, t), describeDeletionWindow(ctx, t)]);
+  return { ...view, deletion };
 }

@@ -3,6 +3,7 @@
 import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
+import { describeDeletionWindow } from "../deletion-window";
 import { describeLastLock } from "../views";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
@@ -20,6 +21,8 @@ export async function tenantStatus({ ctx, actor, tenant: slug }: TenantOperation
     lockSource: t.lockSource,
     health: ctx.health.snapshot(t.id),
     lastLock: await describeLastLock(ctx.db, t.id),
+    deletion: await describeDeletionWindow(ctx, t),
+    shreddedAt: t.shreddedAt?.toISOString() ?? null,
   };
 }
 export type TenantStatusResult = Awaited<ReturnType<typeof tenantStatus>>;

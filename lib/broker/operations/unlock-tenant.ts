@@ -6,7 +6,7 @@ import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { validateKeyRoundTrip } from "../key-validation";
 import { requireTenant } from "../tenant-lookup";
-import { describeTenant, failureReason, validationError } from "../views";
+import { assertNotShredded, describeTenant, failureReason, validationError } from "../views";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZConnectKeyResponse } from "../../contracts/requests";
@@ -14,6 +14,7 @@ export { ZConnectKeyResponse } from "../../contracts/requests";
 export async function unlockTenant({ ctx, actor, tenant: slug, requestId }: TenantOperation<Pick<BrokerContext, "kms" | "audit" | "locks" | "bus" | "registry" | "cache">>) {
   authorize(actor, "tenant.unlock", slug);
   const tenant = await requireTenant(ctx, slug);
+  assertNotShredded(tenant);
   if (!tenant.key) throw new BrokerError("tenant_not_ready", "tenant has no key to validate; connect one first");
   const who = actorOf(actor);
   const result = await validateKeyRoundTrip(ctx.kms, tenant.id, { provider: tenant.key.provider, keyRef: tenant.key.keyRef }, who, { lockOnRevoked: false, requestId });

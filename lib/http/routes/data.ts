@@ -33,7 +33,7 @@ async function auditRefusal(broker: Pick<BrokerContext, "registry" | "audit">, s
 
 export function dataRoutes(env: RouteEnv) {
   const { ctx } = env;
-  const errors = { 400: ZError, 401: ZError, 403: ZError, 404: ZError, 409: ZError, 413: ZError, 423: ZError, 503: ZError };
+  const errors = { 400: ZError, 401: ZError, 403: ZError, 404: ZError, 409: ZError, 410: ZError, 413: ZError, 423: ZError, 503: ZError };
 
   defineRoute({
     method: "POST",

@@ -10,6 +10,7 @@ import { listTokens, ZTokenList } from "../../broker/operations/list-tokens";
 import { lockTenant, ZLockRequest } from "../../broker/operations/lock-tenant";
 import { revokeToken } from "../../broker/operations/revoke-token";
 import { setManualResume, ZSettingsRequest } from "../../broker/operations/set-manual-resume";
+import { shredTenant, ZShredRequest, ZShredResponse } from "../../broker/operations/shred-tenant";
 import { tenantStatus, ZStatusResponse } from "../../broker/operations/tenant-status";
 import { unlockTenant } from "../../broker/operations/unlock-tenant";
 import { ZError, ZSlugParams } from "../schemas";
@@ -51,7 +52,7 @@ export function tenantRoutes(env: RouteEnv) {
     access: "key.connect",
     params: ZSlugParams,
     body: ZConnectKeyRequest,
-    responses: { 200: ZConnectKeyResponse, 409: ZError, 422: ZError, 503: ZError, ...errors },
+    responses: { 200: ZConnectKeyResponse, 409: ZError, 410: ZError, 422: ZError, 503: ZError, ...errors },
     handler: async ({ params, body, caller, requestId }) => connectKey({ ctx, actor: caller!, tenant: params.slug, requestId, provider: body.provider, keyId: body.keyId }),
   });
 
@@ -115,8 +116,20 @@ export function tenantRoutes(env: RouteEnv) {
     tag: "locks",
     access: "tenant.unlock",
     params: ZSlugParams,
-    responses: { 200: ZConnectKeyResponse.omit({ key: true }), 422: ZError, 503: ZError, ...errors },
+    responses: { 200: ZConnectKeyResponse.omit({ key: true }), 410: ZError, 422: ZError, 503: ZError, ...errors },
     handler: async ({ params, caller, requestId }) => unlockTenant({ ctx, actor: caller!, tenant: params.slug, requestId }),
+  });
+
+  defineRoute({
+    method: "POST",
+    url: "/api/v1/tenants/:slug/shred",
+    summary: "Crypto-shredding: destroy every data key of the tenant, for good (confirm with the slug); returns the signed certificate of destruction",
+    tag: "locks",
+    access: "tenant.shred",
+    params: ZSlugParams,
+    body: ZShredRequest,
+    responses: { 200: ZShredResponse, 410: ZError, 503: ZError, ...errors },
+    handler: async ({ params, body, caller, requestId }) => shredTenant({ ctx, actor: caller!, tenant: params.slug, requestId, confirm: body.confirm }),
   });
 
   defineRoute({
