@@ -41,7 +41,6 @@ const KEY_LABEL = Buffer.from("cmek-broker stream v1", "utf8");
 export type StreamFailure = "bad_header" | "bad_frame" | "tag_mismatch" | "truncated" | "trailing_data" | "key_lost";
 
 export class StreamFrameError extends InvalidCiphertextError {
-  override readonly name = "StreamFrameError";
   constructor(
     readonly failure: StreamFailure,
     message: string,

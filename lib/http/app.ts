@@ -9,6 +9,7 @@ import { errorHandler, sendError } from "./errors";
 import { registerRoute, routes, type RouteEnv } from "./route";
 import { auditRoutes } from "./routes/audit";
 import { dataRoutes } from "./routes/data";
+import { dataBatchRoutes } from "./routes/data-batch";
 import { systemRoutes } from "./routes/system";
 import { tenantRoutes } from "./routes/tenants";
 import { consoleRoutes } from "./routes/console";
@@ -82,7 +83,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   // Written while the audit writer is still open (the runtime closes the API first).
   app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
-  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const group of [tenantRoutes, dataRoutes, dataBatchRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, ...(opts.extraRoutes ?? [])]) group(env);
   for (const r of routes) registerRoute(app, env, r);
   await app.ready();
   return app;

@@ -5,7 +5,7 @@ import { openEnvelope, readEnvelopeHeader, type EnvelopeHeader } from "../../cry
 import { InvalidCiphertextError } from "../../crypto/errors";
 import { BrokerError } from "../errors";
 import { auditFailure } from "../views";
-import { admitDataRequest, lockedRefusal, recordRefusal, withDataKey, type DataDeps } from "./data-admission";
+import { admitDataRequest, admitItem, lockedRefusal, recordRefusal, withDataKey, type DataDeps } from "./data-admission";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZDecryptRequest, ZDecryptResponse } from "../../contracts/requests";
@@ -17,7 +17,9 @@ export interface DecryptInput {
 }
 
 export async function decrypt({ ctx, actor: caller, tenant: slug, requestId, ciphertext, context, purpose }: TenantOperation<DataDeps> & DecryptInput): Promise<Buffer> {
-  const { tenant, actor } = await admitDataRequest(ctx, caller, slug, "decrypt", requestId, purpose);
+  const admitted = await admitDataRequest(ctx, caller, slug, "decrypt", requestId, purpose);
+  const { tenant, actor } = admitted;
+  admitItem(admitted, "decrypt", { purpose, context });
   const base = { tenantId: tenant.id, actor, action: "decrypt" as const, purpose, requestId, bytes: ciphertext.length };
   let header: EnvelopeHeader;
   try {

@@ -4,7 +4,7 @@
 import type { EncryptionContext } from "../../crypto/canonical-context";
 import { sealEnvelope } from "../../crypto/envelope";
 import { auditFailure } from "../views";
-import { admitDataRequest, lockedRefusal, withDataKey, type DataDeps } from "./data-admission";
+import { admitDataRequest, admitItem, lockedRefusal, withDataKey, type DataDeps } from "./data-admission";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZEncryptRequest, ZEncryptResponse } from "../../contracts/requests";
@@ -16,7 +16,9 @@ export interface EncryptInput {
 }
 
 export async function encrypt({ ctx, actor: caller, tenant: slug, requestId, plaintext, context, purpose }: TenantOperation<DataDeps> & EncryptInput): Promise<Buffer> {
-  const { tenant, actor } = await admitDataRequest(ctx, caller, slug, "encrypt", requestId, purpose);
+  const admitted = await admitDataRequest(ctx, caller, slug, "encrypt", requestId, purpose);
+  const { tenant, actor } = admitted;
+  admitItem(admitted, "encrypt", { purpose, context });
   const refusal = { tenantId: tenant.id, actor, action: "encrypt" as const, purpose, requestId, bytes: plaintext.length };
   const dek = await withDataKey(ctx, tenant, refusal, () => ctx.keys.forEncrypt(tenant, { actor, requestId }));
   if (tenant.state === "locked") throw await lockedRefusal(ctx, tenant, { ...refusal, dekId: dek.dekId, cacheHit: dek.hit });
