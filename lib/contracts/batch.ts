@@ -54,7 +54,7 @@ export const ZDecryptBatchResponse = z.object({
 /** Request headers of the stream routes: the context and purpose a JSON body would carry. */
 export const ZStreamHeaders = z.object({
   "x-cmek-context": ZSafeString.max(96 * 1024)
-    .regex(/^[A-Za-z0-9_-]*$/, "must be base64url (no padding) of a JSON object of strings")
+    .regex(/^[A-Za-z0-9_-]*={0,2}$/, "must be base64url (padding optional) of a JSON object of strings")
     .optional()
     .describe("base64url of the JSON encryption context object ({\"k\": \"v\"}); the same context must be given to decrypt"),
   "x-cmek-purpose": ZPurpose.optional(),

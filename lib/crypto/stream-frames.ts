@@ -121,6 +121,11 @@ abstract class FramedStream {
     this.key = new StreamKey(dek, header);
   }
 
+  /** Frames sealed, or verified, so far. */
+  get frames(): number {
+    return this.frame;
+  }
+
   /** True once the DEK this stream was keyed from has been destroyed (a lock, an eviction, a refresh replaced it). */
   get keyLost(): boolean {
     return this.dek.destroyed;
@@ -270,11 +275,6 @@ export class StreamOpener extends FramedStream {
     this.finalPlaintext = null;
     this.destroy();
     return [last];
-  }
-
-  /** Frames verified so far. */
-  get frames(): number {
-    return this.frame;
   }
 
   override destroy(): void {
