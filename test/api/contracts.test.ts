@@ -84,7 +84,7 @@ async function send(c: Call): Promise<Answer> {
   const headers: Record<string, string> = { ...(c.headers ?? {}) };
   const token = c.token === undefined ? ADMIN_TOKEN : c.token;
   if (token) headers.authorization = `Bearer ${token}`;
-  let body: string | Buffer | undefined = c.binary ?? c.rawBody;
+  let body: string | Blob | undefined = c.binary ? new Blob([new Uint8Array(c.binary)]) : c.rawBody;
   if (body === undefined && c.body !== undefined) body = JSON.stringify(c.body);
   if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
   const res = await fetch(h.runtime.url + c.path, { method: c.method, headers, body });
