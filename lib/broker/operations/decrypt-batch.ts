@@ -33,7 +33,7 @@ export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId
   const admitted = await admitDataItems(ctx, caller, slug, "decrypt", requestId, itemRefs(items));
   const { tenant, actor } = admitted;
   const scope: BatchScope = { tenantId: tenant.id, actor, action: "decrypt", requestId, size: items.length };
-  const results: Array<BatchResult<Buffer>> = new Array(items.length);
+  const results = new Array<BatchResult<Buffer>>(items.length);
   const entries: AuditEntryInput[] = [];
   const refuse = (i: number, error: BrokerError, fields: Partial<AuditEntryInput>, outcome: AuditEntryInput["outcome"], reason: string) => {
     results[i] = { ok: false, error };

@@ -22,7 +22,7 @@ export async function encryptBatch({ ctx, actor: caller, tenant: slug, requestId
   const admitted = await admitDataItems(ctx, caller, slug, "encrypt", requestId, itemRefs(items));
   const { tenant, actor } = admitted;
   const scope: BatchScope = { tenantId: tenant.id, actor, action: "encrypt", requestId, size: items.length };
-  const results: Array<BatchResult<Buffer>> = new Array(items.length);
+  const results = new Array<BatchResult<Buffer>>(items.length);
   const entries: AuditEntryInput[] = [];
   const accepted: number[] = [];
   items.forEach((item, i) => {
