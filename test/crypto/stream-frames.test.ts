@@ -11,10 +11,10 @@ import {
   parseStreamHeader,
   STREAM_HEADER_BYTES,
   StreamFrameError,
-  StreamOpener,
   StreamSealer,
   type StreamFailure,
 } from "@/lib/crypto/stream-frames";
+import { StreamOpener } from "@/lib/crypto/stream-opener";
 
 const tenantId = randomUUID();
 const dekId = randomUUID();

@@ -6,7 +6,8 @@
 // HTTP layer aborts the response, so the client never sees a clean end) and is audited.
 import { Readable } from "node:stream";
 import type { EncryptionContext } from "../../crypto/canonical-context";
-import { parseStreamHeader, STREAM_HEADER_BYTES, StreamFrameError, StreamOpener } from "../../crypto/stream-frames";
+import { parseStreamHeader, STREAM_HEADER_BYTES, StreamFrameError } from "../../crypto/stream-frames";
+import { StreamOpener } from "../../crypto/stream-opener";
 import { admitDataRequest, admitItem, type DataDeps } from "./data-admission";
 import { asBuffer, StreamSession, type ByteSource } from "./stream-session";
 import type { TenantOperation } from "./types";
