@@ -13,8 +13,8 @@
 //     5    n   AES-256-GCM ciphertext
 //     5+n  16  GCM tag
 //
-// Opening lives in stream-opener.ts. Each stream seals under its own key, HKDF-SHA256(DEK, salt = stream nonce, info = label ||
-// header): the DEK itself never meets a GCM nonce here, so streams do not spend the DEK's
+// (Opening is in stream-opener.ts.) Each stream seals under its own key, HKDF-SHA256(DEK, salt =
+// stream nonce, info = label || header): the DEK itself never meets a GCM nonce here, so streams do not spend the DEK's
 // random-nonce budget (NIST SP 800-38D) however many frames they have. Frame i's nonce is the
 // stream's 96-bit base IV (from the same HKDF output) XOR i in its last 8 bytes (as in TLS 1.3),
 // unique within the stream. AAD = header || canonical context || frame number (uint64 BE) ||
