@@ -14,13 +14,13 @@
 //     5+n  16  GCM tag
 //
 // (Opening is in stream-opener.ts.) Each stream seals under its own key, HKDF-SHA256(DEK, salt =
-// stream nonce, info = label || header): the DEK itself never meets a GCM nonce here, so streams do not spend the DEK's
-// random-nonce budget (NIST SP 800-38D) however many frames they have. Frame i's nonce is the
-// stream's 96-bit base IV (from the same HKDF output) XOR i in its last 8 bytes (as in TLS 1.3),
-// unique within the stream. AAD = header || canonical context || frame number (uint64 BE) ||
-// final flag (1 byte), so a frame verifies only in its own stream, position and role: a flipped
-// byte, a dropped, reordered or repeated frame, a frame of another stream (or tenant, DEK or
-// context), a final flag moved, and a stream cut after any regular frame all fail.
+// stream nonce, info = label || header): the DEK itself never meets a GCM nonce here, so streams do
+// not spend the DEK's random-nonce budget (NIST SP 800-38D) however many frames they have. Frame
+// i's nonce is the stream's 96-bit base IV (from the same HKDF output) XOR i in its last 8 bytes
+// (as in TLS 1.3), unique within the stream. AAD = header || canonical context || frame number
+// (uint64 BE) || final flag (1 byte), so a frame verifies only in its own stream, position and
+// role: a flipped byte, a dropped, reordered or repeated frame, a frame of another stream (or
+// tenant, DEK or context), a final flag moved, and a stream cut after any regular frame all fail.
 import { createCipheriv, hkdfSync, randomFillSync } from "node:crypto";
 import { canonicalContext, type EncryptionContext } from "./canonical-context";
 import type { DataKeyMaterial } from "./data-key-material";
