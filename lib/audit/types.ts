@@ -70,6 +70,8 @@ export interface AuditEntryInput {
 export interface AuditSink {
   /** Resolves when the entry is durable; rejects (AuditUnavailableError) when it cannot be stored. */
   record(entry: AuditEntryInput): Promise<void>;
+  /** Records the entries in one group commit (never split across batches); resolves when all are durable. */
+  recordAll(entries: readonly AuditEntryInput[]): Promise<void>;
 }
 
 export class AuditUnavailableError extends Error {

@@ -54,6 +54,8 @@ interface Queued {
   fields: PendingFields;
   resolve: () => void;
   reject: (e: Error) => void;
+  /** Set on every entry of a recordAll() group but its first: the batch is never cut before it. */
+  joined?: boolean;
 }
 
 export class AuditWriter implements AuditSink {
@@ -95,6 +97,27 @@ export class AuditWriter implements AuditSink {
     });
   }
 
+  recordAll(entries: readonly AuditEntryInput[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    if (this.closed) return Promise.reject(new AuditUnavailableError("audit writer is closed"));
+    if (this.queue.length + entries.length > this.maxQueue) return Promise.reject(new AuditUnavailableError("audit queue is full"));
+    let fields: PendingFields[];
+    try {
+      fields = entries.map((e) => normalizeEntry(e));
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return new Promise<void>((resolve, reject) => {
+      // One batch holds the whole group, so its entries commit (or fail) together.
+      let left = fields.length;
+      const done = () => {
+        if (--left === 0) resolve();
+      };
+      fields.forEach((f, i) => this.queue.push({ fields: f, resolve: done, reject, joined: i > 0 }));
+      this.schedule();
+    });
+  }
+
   /** Called with every batch of rows right after it committed. Listeners must not throw or block; returns an unsubscribe. */
   onDurable(listener: DurableListener): () => void {
     this.listeners.add(listener);
@@ -131,7 +154,10 @@ export class AuditWriter implements AuditSink {
 
   private pump(): void {
     if (this.inFlight || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
+    // A recordAll() group is never cut: the batch runs past maxBatch to its end.
+    let n = Math.min(this.queue.length, this.maxBatch);
+    while (n < this.queue.length && this.queue[n]!.joined) n++;
+    const batch = this.queue.splice(0, n);
     this.inFlight = true;
     void this.commitBatch(batch).finally(() => {
       this.inFlight = false;
@@ -208,6 +234,9 @@ const MAX_REMEMBERED_HEADS = 100_000;
 
 export class NoopAuditSink implements AuditSink {
   record(_entry: AuditEntryInput): Promise<void> {
+    return Promise.resolve();
+  }
+  recordAll(_entries: readonly AuditEntryInput[]): Promise<void> {
     return Promise.resolve();
   }
   onDurable(_listener: DurableListener): () => void {

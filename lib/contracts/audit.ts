@@ -56,9 +56,19 @@ const ZAlertDetail = z.strictObject({
 });
 
 /** What `detail` holds for each action; null where the action records none. */
+/** A data-path entry's detail: null for a single request; its place for a batch item; its phase for a stream. */
+const ZDataDetail = z
+  .strictObject({
+    batchIndex: z.number().int().optional().describe("batch item: its position in the request (from 0)"),
+    batchSize: z.number().int().optional().describe("batch item: the number of items in the request"),
+    stream: z.enum(["opened", "closed"]).optional().describe("stream: opened (the DEK was used, before any output) or closed (how it ended)"),
+    frames: z.number().int().optional().describe("stream, closed: frames sealed or verified"),
+  })
+  .nullable();
+
 const DETAIL_OF = {
-  encrypt: z.null(),
-  decrypt: z.null(),
+  encrypt: ZDataDetail,
+  decrypt: ZDataDetail,
   "kms.wrap": ZKmsCallDetail.nullable(),
   "kms.unwrap": ZKmsCallDetail.nullable(),
   "kms.probe": ZKmsCallDetail.nullable(),

@@ -1,6 +1,7 @@
 // The API's request and response schemas, below both the domain (lib/broker/operations export
 // theirs from here) and the Fastify API (lib/http validates with them and builds the OpenAPI document).
 export * from "./requests";
+export * from "./batch";
 export * from "./error-codes";
 export * from "./errors";
 export * from "./status";

@@ -78,7 +78,9 @@ export class RequestAdmission {
   private noteUnauthenticated(req: FastifyRequest, def: AnyRouteDef, params: unknown, reason: AuthRefusalReason): void {
     const slug = (params as { slug?: string }).slug;
     // Data routes (the ones that audit refusals) get their tenant's summary; the rest only count.
-    const tenant = def.onRefused && slug ? { slug, operation: (req.routeOptions.url ?? "").split("/").pop() ?? "?" } : undefined;
+    // The operation is the route's action (its batch and stream forms count as the operation itself).
+    const operation = def.access === "data.encrypt" ? "encrypt" : def.access === "data.decrypt" ? "decrypt" : ((req.routeOptions.url ?? "").split("/").pop() ?? "?");
+    const tenant = def.onRefused && slug ? { slug, operation } : undefined;
     this.refusals.note(reason, tenant);
   }
 

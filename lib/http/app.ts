@@ -1,7 +1,7 @@
 // The lean HTTP API (DESIGN.md: the data path cannot afford Next.js route handlers).
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import Fastify, { LogController, type FastifyInstance } from "fastify";
+import Fastify, { errorCodes, LogController, type FastifyInstance } from "fastify";
 import type { ConsoleSessionResolver } from "../auth/caller";
 import type { BrokerContext } from "../broker/context";
 import { hashToken } from "../broker/service-tokens";
@@ -9,6 +9,8 @@ import { errorHandler, sendError } from "./errors";
 import { registerRoute, routes, type RouteEnv } from "./route";
 import { auditRoutes } from "./routes/audit";
 import { dataRoutes } from "./routes/data";
+import { dataBatchRoutes } from "./routes/data-batch";
+import { dataStreamRoutes } from "./routes/data-stream";
 import { systemRoutes } from "./routes/system";
 import { tenantRoutes } from "./routes/tenants";
 import { consoleRoutes } from "./routes/console";
@@ -64,6 +66,12 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   // Event Grid's CloudEvents deliveries are JSON under their own media types.
   app.addContentTypeParser(/^application\/cloudevents(-batch)?\+json/, { parseAs: "string" }, app.getDefaultJsonParser("error", "error"));
+  // Stream routes (lib/http/routes/data-stream.ts) read the raw request stream, unbuffered and
+  // unlimited (backpressure end to end); every other route refuses octet-stream as before.
+  app.addContentTypeParser("application/octet-stream", (req, payload, done) => {
+    if ((req.routeOptions.config as { rawBody?: boolean }).rawBody) done(null, payload);
+    else done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE("application/octet-stream"), undefined);
+  });
   app.setNotFoundHandler((req, reply) => sendError(reply, "not_found", 404, `no route ${req.method} ${req.url.split("?")[0]}`));
 
   const env: RouteEnv = {
@@ -83,7 +91,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   // Written while the audit writer is still open (the runtime closes the API first).
   app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
-  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const group of [tenantRoutes, dataRoutes, dataBatchRoutes, dataStreamRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, ...(opts.extraRoutes ?? [])]) group(env);
   for (const r of routes) registerRoute(app, env, r);
   await app.ready();
   return app;

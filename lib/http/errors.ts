@@ -39,14 +39,19 @@ export function sendError(reply: FastifyReply, code: string, status: number, mes
   return reply.code(status).type("application/json").send({ error: { code, message, ...extra } });
 }
 
+/** What a route's registration leaves for the error handler (lib/http/route.ts). */
+export interface RouteErrorConfig {
+  bodyTooLarge?: string;
+}
+
 /** Fastify's own errors (body parsing, limits, routing) as the API's codes. */
-function fromFastify(err: { code?: string; statusCode?: number; message: string }): [string, number, string] | null {
+function fromFastify(err: { code?: string; statusCode?: number; message: string }, route: RouteErrorConfig): [string, number, string] | null {
   switch (err.code) {
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return ["invalid_request", 400, err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "request body is empty; send a JSON object" : "request body is not valid JSON"];
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return ["payload_too_large", 413, "request body is too large (plaintext is limited to 1 MiB)"];
+      return ["payload_too_large", 413, route.bodyTooLarge ?? "request body is too large (plaintext is limited to 1 MiB)"];
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return ["invalid_request", 415, "send the body as application/json"];
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
@@ -76,7 +81,7 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
     reply.header("retry-after", String(DATABASE_RETRY_AFTER_SECONDS));
     return sendError(reply, "database_unavailable", 503, "the broker's database is unavailable; retry shortly");
   }
-  const mapped = fromFastify(err as { code?: string; statusCode?: number; message: string });
+  const mapped = fromFastify(err as { code?: string; statusCode?: number; message: string }, (req.routeOptions?.config ?? {}) as RouteErrorConfig);
   if (mapped) return sendError(reply, mapped[0], mapped[1], clip(mapped[2]));
   req.log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name, stack: (err as Error)?.stack } }, "unhandled error");
   return sendError(reply, "internal_error", 500, "internal error; the request id in x-request-id identifies it in the broker's log");

@@ -12,6 +12,8 @@ export interface RouteDoc {
   tag: string;
   access: string;
   body?: ZodType;
+  rawBody?: { description: string };
+  headers?: ZodType;
   query?: ZodType;
   responses: ResponseMap;
 }
@@ -49,7 +51,14 @@ export function openApiDocument(defs: RouteDoc[]) {
         (op.parameters as unknown[]).push({ name, in: "query", required: q.required?.includes(name) ?? false, schema });
       }
     }
+    if (d.headers) {
+      const hs = inputSchema(d.headers) as { properties?: Record<string, { description?: string }>; required?: string[] };
+      for (const [name, schema] of Object.entries(hs.properties ?? {})) {
+        (op.parameters as unknown[]).push({ name, in: "header", required: hs.required?.includes(name) ?? false, description: schema.description, schema });
+      }
+    }
     if (d.body) op.requestBody = { required: true, content: { "application/json": { schema: inputSchema(d.body) } } };
+    if (d.rawBody) op.requestBody = { required: true, description: d.rawBody.description, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } };
     paths[path] = { ...(paths[path] ?? {}), [d.method.toLowerCase()]: op };
   }
   return {

@@ -25,6 +25,12 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   params?: ZodType<P>;
   body?: ZodType<B>;
   query?: ZodType<Q>;
+  /** A body limit of the route's own (a batch), and the message its 413 carries; the API's default otherwise. */
+  bodyLimit?: { bytes: number; message: string };
+  /** Set for a route whose body is a raw application/octet-stream (a stream route): its handler reads `req.body` as a stream. */
+  rawBody?: { description: string };
+  /** Request headers the route reads (documented as header parameters; parsed by the handler). */
+  headers?: ZodType;
   /** Per status: the JSON body's schema (the answer is serialized through it), or a non-JSON body (lib/http/contract.ts). */
   responses: ResponseMap;
   handler(ctx: RouteContext<B, Q, P>): Promise<unknown>;

@@ -39,6 +39,9 @@ export function registerRoute(app: FastifyInstance, env: RouteEnv, def: AnyRoute
     url: def.url,
     // Outside production an undeclared member fails loudly instead of being stripped (contract.ts).
     preSerialization: responseSerializer(def, { rejectUndeclared: env.ctx?.config.NODE_ENV !== "production" }),
+    ...(def.bodyLimit ? { bodyLimit: def.bodyLimit.bytes } : {}),
+    // Read by the error handler (413 message) and the octet-stream parser (lib/http/app.ts).
+    config: { bodyTooLarge: def.bodyLimit?.message, rawBody: def.rawBody !== undefined },
     // Authentication and authorization run before the body is read (lib/http/admission.ts).
     ...(def.access === "public" ? {} : { onRequest: (req: FastifyRequest, reply: FastifyReply) => admission!.admit(req, reply, def) }),
     handler: async (req, reply) => {

@@ -58,6 +58,11 @@ export function createDrainingServer(opts: DrainingServerOptions): DrainingServe
   // headersTimeout must exceed keepAliveTimeout, or Node can cut a reused connection whose next
   // request's headers arrive just before the keep-alive deadline.
   server.headersTimeout = opts.keepAliveTimeoutMs + 1_000;
+  // No whole-request deadline (Node's default cuts any request after 300 s): a stream of gigabytes
+  // (/encrypt/stream, /decrypt/stream) legitimately takes longer. Headers keep their deadline, and
+  // a body is only read after its sender authenticated (lib/http/admission.ts), within the
+  // tenant's in-flight limit.
+  server.requestTimeout = 0;
 
   return {
     server,

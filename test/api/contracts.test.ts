@@ -81,6 +81,7 @@ interface Call {
   token?: string | null;
   body?: unknown;
   rawBody?: string;
+  binary?: Buffer;
   headers?: Record<string, string>;
   /** A console session cookie: sent to the console instance instead of a token. */
   cookie?: string;
@@ -91,7 +92,7 @@ async function send(c: Call): Promise<Answer> {
   const token = c.cookie ? null : c.token === undefined ? ADMIN_TOKEN : c.token;
   if (token) headers.authorization = `Bearer ${token}`;
   if (c.cookie) Object.assign(headers, consoleInstance.headers(c.cookie));
-  let body: string | undefined = c.rawBody;
+  let body: string | Blob | undefined = c.binary ? new Blob([new Uint8Array(c.binary)]) : c.rawBody;
   if (body === undefined && c.body !== undefined) body = JSON.stringify(c.body);
   if (body !== undefined && !headers["content-type"]) headers["content-type"] = "application/json";
   const res = await fetch((c.cookie ? consoleInstance.rt.url : h.runtime.url) + c.path, { method: c.method, headers, body });
@@ -203,6 +204,17 @@ describe("real answers validate against the document", () => {
     await check({ method: "POST", path: `${t}/encrypt`, token: null, body: { plaintext: b64("x") } }, 401);
     await check({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: enc.ciphertext, context: { row: "1" } } }, 200);
     await check({ method: "POST", path: `${t}/decrypt`, token, body: { ciphertext: b64("junk") } }, 422);
+    const batchEnc = (await check({ method: "POST", path: `${t}/encrypt/batch`, token, body: { items: [{ plaintext: b64("one"), purpose: "contract-test" }, { plaintext: "bad" }] } }, 200))!;
+    await check({ method: "POST", path: `${t}/encrypt/batch`, token, body: { items: [] } }, 400);
+    await check({ method: "POST", path: `${t}/decrypt/batch`, token, body: { items: [{ ciphertext: batchEnc.results[0].ciphertext }, { ciphertext: b64("junk") }] } }, 200);
+    await check({ method: "POST", path: `${t}/decrypt/batch`, token: null, body: { items: [] } }, 401);
+    const streamHeaders = { "content-type": "application/octet-stream", "x-cmek-context": Buffer.from(JSON.stringify({ row: "1" })).toString("base64url") };
+    await check({ method: "POST", path: `${t}/encrypt/stream`, token, rawBody: "contract stream", headers: streamHeaders }, 200);
+    await check({ method: "POST", path: `${t}/encrypt/stream`, token, body: { plaintext: b64("x") } }, 415);
+    const sealedStream = await fetch(`${h.runtime.url}${t}/encrypt/stream`, { method: "POST", headers: { ...streamHeaders, authorization: `Bearer ${token}` }, body: "contract stream" });
+    const sealed = Buffer.from(await sealedStream.arrayBuffer());
+    await check({ method: "POST", path: `${t}/decrypt/stream`, token, binary: sealed, headers: streamHeaders }, 200);
+    await check({ method: "POST", path: `${t}/decrypt/stream`, token, rawBody: "junk", headers: streamHeaders }, 422);
 
     // governance (issue 13): purposes, policies, windows, break-glass, alerts
     const tokenId = created.id as string;

@@ -154,6 +154,19 @@ describe("AuditWriter (PostgreSQL)", () => {
     expect(await verifyTenantChain(t.db, tenant)).toMatchObject({ ok: true, count: 3 });
   });
 
+  it("recordAll commits its entries in one batch, even past maxBatch and behind other entries", async () => {
+    const writer = new AuditWriter(t.db, { maxBatch: 4 });
+    const tenant = randomUUID();
+    const singles = range(3).map((i) => writer.record(sampleEntry(tenant, i)));
+    const group = writer.recordAll(range(10).map((i) => sampleEntry(tenant, 100 + i)));
+    await Promise.all([...singles, group]);
+    expect(writer.stats()).toMatchObject({ batches: 1, entries: 13, largestBatch: 13 });
+    await expect(writer.recordAll([])).resolves.toBeUndefined();
+    await writer.close();
+    await expect(writer.recordAll([sampleEntry(tenant, 1)])).rejects.toBeInstanceOf(AuditUnavailableError);
+    expect(await seqs(t.db, tenant)).toEqual(range(13));
+  });
+
   it("NoopAuditSink accepts everything", async () => {
     await expect(new NoopAuditSink().record(sampleEntry(randomUUID(), 1))).resolves.toBeUndefined();
   });

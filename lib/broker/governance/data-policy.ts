@@ -30,16 +30,39 @@ export interface PolicyDecision {
 
 const ALLOWED: PolicyDecision = { breakGlassGrantId: null };
 
+/** A governance refusal: the API's error plus the reason its audit entry carries. */
+export class PolicyRefusal extends BrokerError {
+  constructor(
+    readonly reason: "purpose_missing" | "purpose_not_allowed" | "outside_access_window",
+    error: BrokerError,
+  ) {
+    super(error.code, error.message, error.extra);
+  }
+}
+
+/** The policy check of a single request: a refusal is audited as the request's entry, then thrown. */
 export async function checkDataPolicy(ctx: PolicyDeps, req: PolicyRequest): Promise<PolicyDecision> {
+  try {
+    return await evaluateDataPolicy(ctx, req);
+  } catch (e) {
+    if (!(e instanceof PolicyRefusal)) throw e;
+    await ctx.audit.record({ tenantId: req.tenantId, actor: req.actor, action: req.op, outcome: "denied", purpose: req.purpose, requestId: req.requestId, reason: e.reason }).catch((err) => {
+      throw auditFailure(err);
+    });
+    throw e;
+  }
+}
+
+/** The check itself, counted in metrics but not audited (a batch audits its items in one commit); throws PolicyRefusal. */
+export async function evaluateDataPolicy(ctx: PolicyDeps, req: PolicyRequest): Promise<PolicyDecision> {
   const view = await ctx.governance.forTenant(req.tenantId);
   const policy = view.policies.get(req.caller.tokenId);
   if (!policy) return ALLOWED;
   const purpose = req.purpose;
   if (purpose === undefined || purpose === "") {
-    if (policy.requirePurpose)
-      throw await refuse(ctx, req, "purpose_missing", new BrokerError("purpose_denied", "this token must give a purpose (purpose is required by the tenant's policy)", { purpose: null }));
+    if (policy.requirePurpose) throw refuse(ctx, req, "purpose_missing", new BrokerError("purpose_denied", "this token must give a purpose (purpose is required by the tenant's policy)", { purpose: null }));
   } else if (policy.allowedPurposes && !policy.allowedPurposes.has(purpose)) {
-    throw await refuse(ctx, req, "purpose_not_allowed", new BrokerError("purpose_denied", `purpose "${purpose}" is not allowed for this token by the tenant's policy`, { purpose }));
+    throw refuse(ctx, req, "purpose_not_allowed", new BrokerError("purpose_denied", `purpose "${purpose}" is not allowed for this token by the tenant's policy`, { purpose }));
   }
   if (!policy.weekly) return ALLOWED;
   const now = ctx.clock();
@@ -47,19 +70,11 @@ export async function checkDataPolicy(ctx: PolicyDeps, req: PolicyRequest): Prom
   if (spanAt(view.maintenance, req.caller.tokenId, now)) return ALLOWED;
   const grant = spanAt(view.breakGlass, req.caller.tokenId, now);
   if (grant) return { breakGlassGrantId: grant.id };
-  throw await refuse(
-    ctx,
-    req,
-    "outside_access_window",
-    new BrokerError("outside_access_window", `this token may not be used now: outside its access windows (read in ${view.timeZone})`, { timeZone: view.timeZone }),
-  );
+  throw refuse(ctx, req, "outside_access_window", new BrokerError("outside_access_window", `this token may not be used now: outside its access windows (read in ${view.timeZone})`, { timeZone: view.timeZone }));
 }
 
-async function refuse(ctx: PolicyDeps, req: PolicyRequest, reason: string, error: BrokerError): Promise<BrokerError> {
+function refuse(ctx: PolicyDeps, req: PolicyRequest, reason: PolicyRefusal["reason"], error: BrokerError): PolicyRefusal {
   ctx.metrics.dataRequests.inc({ operation: req.op, outcome: "denied", cache: "none" });
   ctx.metrics.policyRefusals.inc({ operation: req.op, reason });
-  await ctx.audit.record({ tenantId: req.tenantId, actor: req.actor, action: req.op, outcome: "denied", purpose: req.purpose, requestId: req.requestId, reason }).catch((e) => {
-    throw auditFailure(e);
-  });
-  return error;
+  return new PolicyRefusal(reason, error);
 }

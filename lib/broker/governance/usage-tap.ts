@@ -11,11 +11,20 @@ export class UsageTap implements AuditSink {
   ) {}
 
   record(entry: AuditEntryInput): Promise<void> {
-    if (entry.action === "encrypt" || entry.action === "decrypt") {
-      const tokenId = entry.actor.type === "service_token" ? entry.actor.id : undefined;
-      // Refusals are the caller's doing (policy, scope, bad ciphertext), not locks or KMS outages.
-      this.monitor.observe(entry.tenantId, tokenId, entry.purpose, entry.outcome === "denied" || entry.outcome === "invalid");
-    }
+    this.observe(entry);
     return this.inner.record(entry);
+  }
+
+  /** A batch's entries, one group commit: each item counts as its own data request. */
+  recordAll(entries: readonly AuditEntryInput[]): Promise<void> {
+    for (const entry of entries) this.observe(entry);
+    return this.inner.recordAll(entries);
+  }
+
+  private observe(entry: AuditEntryInput): void {
+    if (entry.action !== "encrypt" && entry.action !== "decrypt") return;
+    const tokenId = entry.actor.type === "service_token" ? entry.actor.id : undefined;
+    // Refusals are the caller's doing (policy, scope, bad ciphertext), not locks or KMS outages.
+    this.monitor.observe(entry.tenantId, tokenId, entry.purpose, entry.outcome === "denied" || entry.outcome === "invalid");
   }
 }

@@ -11,7 +11,7 @@ import { isKmsError } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { TenantDroppedError } from "../dek-cache";
 import { BrokerError } from "../errors";
-import { checkDataPolicy } from "../governance/data-policy";
+import { checkDataPolicy, evaluateDataPolicy, type PolicyDecision } from "../governance/data-policy";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantView } from "../tenant-registry";
 import { auditFailure, KMS_RETRY_AFTER_S, lockedError, shreddedError } from "../views";
@@ -32,46 +32,60 @@ export interface Admitted {
   breakGlassGrantId: string | null;
 }
 
+/** What a refusal entry says about one item of the request: a single request has one, a batch one per item. */
+export interface ItemRef {
+  purpose?: string;
+  detail?: Record<string, unknown>;
+}
+
 /**
  * Checks the caller's role, that its token is this tenant's, the tenant's state, and the
- * tenant's governance policy for this token (purpose, access windows: checkDataPolicy, which
- * batch operations call per item, admitting the batch itself with `checkPolicy: false`);
- * records refusals in the tenant's log.
+ * tenant's governance policy for this token (purpose, access windows: checkDataPolicy);
+ * records refusals in the tenant's log. Batches use admitDataItems and admitItem instead.
  */
-export async function admitDataRequest(
-  ctx: AdmissionDeps,
-  caller: Caller,
-  slug: string,
-  op: DataOp,
-  requestId: string | undefined,
-  purpose: string | undefined,
-  opts: { checkPolicy?: boolean } = {},
-): Promise<Admitted> {
+export async function admitDataRequest(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, purpose: string | undefined): Promise<Admitted> {
+  const admitted = await admitDataItems(ctx, caller, slug, op, requestId, [{ purpose }]);
+  const { breakGlassGrantId } = await checkDataPolicy(ctx, { tenantId: admitted.tenant.id, caller: admitted.caller, actor: admitted.actor, op, purpose, requestId });
+  return { ...admitted, breakGlassGrantId };
+}
+
+/** The same admission for a request of several items (a batch): a refusal refuses them all, each with its own entry. */
+export async function admitDataItems(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, items: readonly ItemRef[]): Promise<Admitted> {
   authorize(caller, op === "encrypt" ? "data.encrypt" : "data.decrypt", slug);
   const service = caller as ServiceCaller;
   const tenant = await requireTenant(ctx, slug);
   const actor = actorOf(service);
+  const refusals = (outcome: AuditEntryInput["outcome"], reason: string): AuditEntryInput[] =>
+    items.map((i) => ({ tenantId: tenant.id, actor, action: op, purpose: i.purpose, detail: i.detail, requestId, outcome, reason }));
   if (service.tenantId !== tenant.id) {
-    await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "denied", reason: "token_of_another_tenant" });
+    await recordRefusals(ctx, refusals("denied", "token_of_another_tenant"));
     throw new BrokerError("forbidden", "this token does not belong to this tenant");
   }
   if (tenant.shreddedAt) {
-    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" });
-    await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "denied", reason: "tenant_shredded" });
+    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" }, items.length);
+    await recordRefusals(ctx, refusals("denied", "tenant_shredded"));
     throw shreddedError(tenant);
   }
   if (tenant.state === "locked") {
-    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" });
-    await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "locked", reason: tenant.lockReason ?? "locked" });
+    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" }, items.length);
+    await recordRefusals(ctx, refusals("locked", tenant.lockReason ?? "locked"));
     ctx.locks.assertNotLocked(tenant);
   }
   if (!tenant.key || tenant.state === "pending") {
-    await recordRefusal(ctx, { tenantId: tenant.id, actor, action: op, purpose, requestId, outcome: "denied", reason: "tenant_not_ready" });
+    await recordRefusals(ctx, refusals("denied", "tenant_not_ready"));
     throw new BrokerError("tenant_not_ready", "tenant has no validated key; connect one first");
   }
-  if (opts.checkPolicy === false) return { tenant, caller: service, actor, breakGlassGrantId: null };
-  const { breakGlassGrantId } = await checkDataPolicy(ctx, { tenantId: tenant.id, caller: service, actor, op, purpose, requestId });
-  return { tenant, caller: service, actor, breakGlassGrantId };
+  return { tenant, caller: service, actor, breakGlassGrantId: null };
+}
+
+/**
+ * The checks that depend on one item of a batch (its purpose) rather than on the request: the
+ * token's governance policy, evaluated without auditing, since the batch writes the item's
+ * refusal in its own group commit. A refusal is thrown as a PolicyRefusal (purpose_denied,
+ * outside_access_window), which the batch answers in that item's result.
+ */
+export function admitItem(ctx: AdmissionDeps, admitted: Admitted, op: DataOp, item: { purpose?: string }, requestId: string | undefined): Promise<PolicyDecision> {
+  return evaluateDataPolicy(ctx, { tenantId: admitted.tenant.id, caller: admitted.caller, actor: admitted.actor, op, purpose: item.purpose, requestId });
 }
 
 /** A success entry's reason when a break-glass exception admitted it: the grant it used. */
@@ -85,45 +99,62 @@ export async function recordRefusal(ctx: Pick<BrokerContext, "audit">, entry: Au
   });
 }
 
-/** Runs a DEK lookup and turns KMS and lock failures into the API's errors, auditing the refusal. */
-export async function withDataKey<T>(ctx: DataDeps, tenant: TenantView, refusal: RefusalEntry & { action: DataOp }, fn: () => Promise<T>): Promise<T> {
-  const op = refusal.action;
+/** Several entries in one group commit (a batch's items). */
+export async function recordRefusals(ctx: Pick<BrokerContext, "audit">, entries: readonly AuditEntryInput[]): Promise<void> {
+  await (entries.length === 1 ? ctx.audit.record(entries[0]!) : ctx.audit.recordAll(entries)).catch((e) => {
+    throw auditFailure(e);
+  });
+}
+
+type Refusals = (RefusalEntry & { action: DataOp }) | ReadonlyArray<RefusalEntry & { action: DataOp }>;
+
+/** Runs a DEK lookup and turns KMS and lock failures into the API's errors, auditing the refusal (one entry per item). */
+export async function withDataKey<T>(ctx: DataDeps, tenant: TenantView, refusal: Refusals, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    // Shredded while this request was in flight: its DEK is gone (or may not be stored any more).
-    const now = e instanceof BrokerError || isShreddedTenantWrite(e) || e instanceof TenantDroppedError ? await ctx.registry.load({ id: tenant.id }) : null;
-    if (isShreddedTenantWrite(e) || now?.shreddedAt) {
-      const shredded = now ?? tenant;
-      await recordRefusal(ctx, { ...refusal, outcome: "denied", reason: "tenant_shredded" });
-      throw shreddedError(shredded.shreddedAt ? shredded : { ...shredded, shreddedAt: new Date() });
-    }
-    if (e instanceof TenantDroppedError || (isKmsError(e) && e.kind === "revoked")) {
-      const fresh = (await ctx.registry.getById(tenant.id)) ?? tenant;
-      ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "miss" });
-      throw await lockedRefusal(ctx, fresh, refusal);
-    }
-    if (isKmsError(e) && e.kind === "unavailable") {
-      ctx.metrics.dataRequests.inc({ operation: op, outcome: "unavailable", cache: "miss" });
-      await recordRefusal(ctx, { ...refusal, outcome: "unavailable", reason: e.detail.providerCode ?? "kms_unavailable" });
-      throw new BrokerError("kms_unavailable", `the tenant's KMS is unreachable right now (${e.detail.providerCode ?? "unavailable"}); retry later`, {}, e.detail.retryAfterSeconds ?? KMS_RETRY_AFTER_S);
-    }
-    if (isKmsError(e) && e.kind === "invalid") {
-      await recordRefusal(ctx, { ...refusal, outcome: "invalid", reason: "kms_invalid" });
-      throw new BrokerError("invalid_ciphertext", "the stored data key could not be unwrapped for this tenant");
-    }
-    if (e instanceof BrokerError && e.code === "invalid_ciphertext") {
-      // A well-formed header naming a DEK this tenant does not have (forged or from a deleted tenant).
-      await recordRefusal(ctx, { ...refusal, outcome: "invalid", reason: "unknown_dek" });
-      throw e;
-    }
-    if (e instanceof AuditUnavailableError) throw auditFailure(e);
-    throw e;
+    throw await dataKeyFailure(ctx, tenant, refusal, e);
   }
 }
 
-/** A request refused because the tenant is (or just became) locked: recorded like every refusal, then 423. */
-export async function lockedRefusal(ctx: Pick<BrokerContext, "audit">, tenant: TenantView, refusal: RefusalEntry): Promise<BrokerError> {
-  await recordRefusal(ctx, { ...refusal, outcome: "locked", reason: tenant.lockReason ?? "locked" });
+/** The API's error for a failed DEK lookup, once its refusal entries are recorded. */
+export async function dataKeyFailure(ctx: DataDeps, tenant: TenantView, refusal: Refusals, e: unknown): Promise<unknown> {
+  const list = Array.isArray(refusal) ? (refusal as ReadonlyArray<RefusalEntry & { action: DataOp }>) : [refusal as RefusalEntry & { action: DataOp }];
+  const op = list[0]?.action ?? "decrypt";
+  const record = (outcome: AuditEntryInput["outcome"], reason: string) => recordRefusals(ctx, list.map((r) => ({ ...r, outcome, reason })));
+  // Shredded while this request was in flight: its DEK is gone (or may not be stored any more).
+  const now = e instanceof BrokerError || isShreddedTenantWrite(e) || e instanceof TenantDroppedError ? await ctx.registry.load({ id: tenant.id }) : null;
+  if (isShreddedTenantWrite(e) || now?.shreddedAt) {
+    const shredded = now ?? tenant;
+    await record("denied", "tenant_shredded");
+    return shreddedError(shredded.shreddedAt ? shredded : { ...shredded, shreddedAt: new Date() });
+  }
+  if (e instanceof TenantDroppedError || (isKmsError(e) && e.kind === "revoked")) {
+    const fresh = (await ctx.registry.getById(tenant.id)) ?? tenant;
+    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "miss" }, list.length);
+    return lockedRefusal(ctx, fresh, list);
+  }
+  if (isKmsError(e) && e.kind === "unavailable") {
+    ctx.metrics.dataRequests.inc({ operation: op, outcome: "unavailable", cache: "miss" }, list.length);
+    await record("unavailable", e.detail.providerCode ?? "kms_unavailable");
+    return new BrokerError("kms_unavailable", `the tenant's KMS is unreachable right now (${e.detail.providerCode ?? "unavailable"}); retry later`, {}, e.detail.retryAfterSeconds ?? KMS_RETRY_AFTER_S);
+  }
+  if (isKmsError(e) && e.kind === "invalid") {
+    await record("invalid", "kms_invalid");
+    return new BrokerError("invalid_ciphertext", "the stored data key could not be unwrapped for this tenant");
+  }
+  if (e instanceof BrokerError && e.code === "invalid_ciphertext") {
+    // A well-formed header naming a DEK this tenant does not have (forged or from a deleted tenant).
+    await record("invalid", "unknown_dek");
+    return e;
+  }
+  if (e instanceof AuditUnavailableError) return auditFailure(e);
+  return e;
+}
+
+/** A request refused because the tenant is (or just became) locked: recorded like every refusal (one entry per item), then 423. */
+export async function lockedRefusal(ctx: Pick<BrokerContext, "audit">, tenant: TenantView, refusal: RefusalEntry | readonly RefusalEntry[]): Promise<BrokerError> {
+  const list: readonly RefusalEntry[] = Array.isArray(refusal) ? refusal : [refusal as RefusalEntry];
+  await recordRefusals(ctx, list.map((r) => ({ ...r, outcome: "locked", reason: tenant.lockReason ?? "locked" })));
   return lockedError(tenant);
 }

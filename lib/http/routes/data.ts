@@ -13,7 +13,7 @@ function decodeBase64(s: string, field: string, limit: number): Buffer {
   return buf;
 }
 
-async function auditRefusal(broker: Pick<BrokerContext, "registry" | "audit">, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown, caller: Caller | null) {
+export async function auditRefusal(broker: Pick<BrokerContext, "registry" | "audit">, slug: string, op: "encrypt" | "decrypt", requestId: string, error: unknown, caller: Caller | null) {
   // Recording a refusal is best effort: the caller is refused either way (and the database may be down).
   const tenant = await broker.registry.getBySlug(slug).catch(() => null);
   if (!tenant) return;

@@ -1,0 +1,121 @@
+// POST /api/v1/tenants/{slug}/decrypt/batch: up to 1,000 decryptions in one request, one
+// result per item in order. Items may name different DEKs: each distinct DEK is looked up once
+// (concurrently). A ciphertext that is malformed, another tenant's, names a DEK this tenant does
+// not have, or fails to open is that item's invalid_ciphertext; a lock or an outage fails the
+// batch (423, 503). Each item is its own audit entry, all in one group commit before the answer;
+// if that write fails every plaintext is zeroed and the batch is 503.
+import type { AuditEntryInput } from "../../audit/types";
+import { openEnvelope, readEnvelopeHeader } from "../../crypto/envelope";
+import { InvalidCiphertextError } from "../../crypto/errors";
+import { isKmsError } from "../../kms/types";
+import type { DekForUse } from "../data-keys";
+import { BrokerError } from "../errors";
+import { auditFailure } from "../views";
+import { isItemRefusal, itemEntry, itemRefs, refusalReason, wholeBatchRefusals, type BatchResult, type BatchScope } from "./batch-items";
+import { admitDataItems, admitItem, dataKeyFailure, exceptionReason, lockedRefusal, type DataDeps } from "./data-admission";
+import type { DecryptInput } from "./decrypt";
+import type { TenantOperation } from "./types";
+// The request and response schemas of this operation's route (lib/contracts).
+export { ZDecryptBatchRequest, ZDecryptBatchResponse } from "../../contracts/batch";
+
+export interface DecryptBatchInput {
+  /** Items as the route parsed them: an item that failed its schema arrives as its error. */
+  items: ReadonlyArray<BatchResult<DecryptInput>>;
+}
+
+interface Lookup {
+  dekId: string;
+  dek?: DekForUse;
+  error?: unknown;
+}
+
+export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId, items }: TenantOperation<DataDeps> & DecryptBatchInput): Promise<Array<BatchResult<Buffer>>> {
+  const admitted = await admitDataItems(ctx, caller, slug, "decrypt", requestId, itemRefs(items));
+  const { tenant, actor } = admitted;
+  const scope: BatchScope = { tenantId: tenant.id, actor, action: "decrypt", requestId, size: items.length };
+  const results = new Array<BatchResult<Buffer>>(items.length);
+  const entries: AuditEntryInput[] = [];
+  const refuse = (i: number, error: BrokerError, fields: Partial<AuditEntryInput>, outcome: AuditEntryInput["outcome"], reason: string) => {
+    results[i] = { ok: false, error };
+    entries.push({ ...itemEntry(scope, i, fields), outcome, reason });
+  };
+  /** Accepted items by the DEK their header names. */
+  const byDek = new Map<string, number[]>();
+  const grants = new Map<number, string | null>();
+  for (const [i, item] of items.entries()) {
+    if (!item.ok) {
+      refuse(i, item.error, {}, "invalid", item.error.code);
+      continue;
+    }
+    const fields = { purpose: item.value.purpose, bytes: item.value.ciphertext.length };
+    try {
+      grants.set(i, (await admitItem(ctx, admitted, "decrypt", item.value, requestId)).breakGlassGrantId);
+    } catch (e) {
+      if (!isItemRefusal(e)) throw e;
+      refuse(i, e, fields, "denied", refusalReason(e));
+      continue;
+    }
+    try {
+      const header = readEnvelopeHeader(item.value.ciphertext);
+      if (header.tenantId !== tenant.id) throw new InvalidCiphertextError("ciphertext belongs to another tenant");
+      byDek.set(header.dekId, [...(byDek.get(header.dekId) ?? []), i]);
+    } catch (e) {
+      refuse(i, new BrokerError("invalid_ciphertext", (e as Error).message), fields, "invalid", "invalid_ciphertext");
+    }
+  }
+  const input = (i: number) => (items[i] as { value: DecryptInput }).value;
+  const refusals = wholeBatchRefusals(scope, items, (v) => v.ciphertext.length);
+  const looked = await Promise.all(
+    [...byDek.keys()].map((dekId): Promise<Lookup> =>
+      ctx.keys.forDecrypt(tenant, dekId, { actor, requestId }).then(
+        (dek) => ({ dekId, dek }),
+        (error: unknown) => ({ dekId, error }),
+      ),
+    ),
+  );
+  // A DEK this tenant does not have, or one its KMS calls invalid, concerns only the items naming it.
+  const dataError = (e: unknown) => (e instanceof BrokerError && e.code === "invalid_ciphertext") || (isKmsError(e) && e.kind === "invalid");
+  const fatal = looked.find((l) => l.error !== undefined && !dataError(l.error));
+  if (fatal) throw await dataKeyFailure(ctx, tenant, refusals, fatal.error);
+  if (tenant.state === "locked") throw await lockedRefusal(ctx, tenant, refusals);
+  const plaintexts: Buffer[] = [];
+  let hits = 0;
+  let invalid = 0;
+  for (const { dekId, dek, error } of looked) {
+    for (const i of byDek.get(dekId)!) {
+      const { ciphertext, context, purpose } = input(i);
+      const fields = { purpose, bytes: ciphertext.length, dekId, cacheHit: dek?.hit };
+      if (!dek) {
+        invalid++;
+        const reason = error instanceof BrokerError ? "unknown_dek" : "kms_invalid";
+        refuse(i, new BrokerError("invalid_ciphertext", error instanceof BrokerError ? error.message : "the stored data key could not be unwrapped for this tenant"), fields, "invalid", reason);
+        continue;
+      }
+      let plaintext: Buffer;
+      try {
+        plaintext = openEnvelope(dek.material, ciphertext, context);
+      } catch (e) {
+        if (dek.material.destroyed) {
+          for (const p of plaintexts) p.fill(0);
+          throw await lockedRefusal(ctx, tenant, refusals);
+        }
+        invalid++;
+        refuse(i, new BrokerError("invalid_ciphertext", e instanceof InvalidCiphertextError ? e.message : "ciphertext is invalid"), fields, "invalid", "invalid_ciphertext");
+        continue;
+      }
+      plaintexts.push(plaintext);
+      results[i] = { ok: true, value: plaintext };
+      if (dek.hit) hits++;
+      entries.push({ ...itemEntry(scope, i, { ...fields, bytes: plaintext.length }), outcome: "success", reason: exceptionReason(grants.get(i) ?? null) });
+    }
+  }
+  await ctx.audit.recordAll(entries).catch((e) => {
+    for (const p of plaintexts) p.fill(0);
+    throw auditFailure(e);
+  });
+  const success = plaintexts.length;
+  if (hits) ctx.metrics.dataRequests.inc({ operation: "decrypt", outcome: "success", cache: "hit" }, hits);
+  if (success - hits) ctx.metrics.dataRequests.inc({ operation: "decrypt", outcome: "success", cache: "miss" }, success - hits);
+  if (invalid) ctx.metrics.dataRequests.inc({ operation: "decrypt", outcome: "invalid", cache: "hit" }, invalid);
+  return results;
+}
