@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import {
   AuditUnavailableError,
-  BrokerApiError,
+  type BrokerApiError,
   BrokerClient,
   BrokerConnectionError,
   BrokerTimeoutError,

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
 import { Coalescer, type CoalescerOptions } from "./coalescer.js";
-import { BrokerApiError, BrokerTimeoutError, itemError, UnexpectedResponseError } from "./errors.js";
+import { abortReason, BrokerApiError, BrokerTimeoutError, itemError, UnexpectedResponseError } from "./errors.js";
 import * as generated from "./generated/api.js";
 import type { StatusResponse } from "./generated/api.js";
 import { RETRY_DEFAULTS, retryDelayMs, wait, type RetryOptions } from "./retry.js";
@@ -186,7 +186,7 @@ export class BrokerClient {
         }
       }
     } catch (err) {
-      if (opts.signal?.aborted) throw opts.signal.reason;
+      if (opts.signal?.aborted) throw abortReason(opts.signal);
       if (timeout.aborted) throw new BrokerTimeoutError(timeoutMs, requestId, lastError);
       throw err;
     }

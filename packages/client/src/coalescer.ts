@@ -2,6 +2,7 @@
 // being gathered (up to maxDelayMs, or until maxItems) go out as one request; each call gets its own
 // item's result or typed error, in the order the calls were made. An error of the whole request (a
 // lock, an outage, a refused token) fails every call in it, as it would have failed each alone.
+import { abortReason } from "./errors.js";
 import type { BatchResult, CallOptions, DecryptItem, EncryptItem } from "./types.js";
 
 export interface CoalescerOptions {
@@ -21,7 +22,7 @@ export interface BatchSender {
 interface Pending<I, T> {
   item: I;
   resolve(v: T): void;
-  reject(e: unknown): void;
+  reject(e: Error): void;
 }
 
 class Lane<I, T> {
@@ -37,7 +38,7 @@ class Lane<I, T> {
   ) {}
 
   add(item: I, opts: CallOptions): Promise<T> {
-    if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
+    if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal));
     return new Promise<T>((resolve, reject) => {
       const p: Pending<I, T> = { item, resolve, reject };
       // A call's own signal or budget ends its wait; the batch it is in goes on for the others.
@@ -46,14 +47,14 @@ class Lane<I, T> {
       if (signal) {
         const onAbort = () => {
           this.queue = this.queue.filter((q) => q !== p);
-          reject(signal.reason);
+          reject(abortReason(signal));
         };
         signal.addEventListener("abort", onAbort, { once: true });
         p.resolve = (v) => {
           signal.removeEventListener("abort", onAbort);
           resolve(v);
         };
-        p.reject = (e) => {
+        p.reject = (e: Error) => {
           signal.removeEventListener("abort", onAbort);
           reject(e);
         };
@@ -98,7 +99,7 @@ class Lane<I, T> {
         }
       });
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      for (const p of batch) p.reject(err as Error);
     } finally {
       this.inFlight--;
       this.waiting.shift()?.();

@@ -196,3 +196,9 @@ export class UnexpectedResponseError extends Error {
     super(message);
   }
 }
+
+/** Why a signal aborted, as an Error (AbortSignal.reason may be any value). */
+export function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new DOMException(String(r ?? "the operation was aborted"), "AbortError");
+}

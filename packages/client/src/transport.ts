@@ -3,7 +3,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { Readable } from "node:stream";
-import { BrokerConnectionError, errorFromBody, UnexpectedResponseError, type BrokerApiError } from "./errors.js";
+import { abortReason, BrokerConnectionError, errorFromBody, UnexpectedResponseError, type BrokerApiError } from "./errors.js";
 
 export interface TransportOptions {
   baseUrl: string;
@@ -60,7 +60,7 @@ export class Transport {
         { protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port, path: this.url.pathname.replace(/\/$/, "") + x.path, method: x.method, headers, agent: this.agent, signal: x.signal },
         resolve,
       );
-      req.on("error", (err) => reject(x.signal.aborted ? x.signal.reason : new BrokerConnectionError(`request to the broker failed: ${err.message}`, x.requestId, err)));
+      req.on("error", (err) => reject(x.signal.aborted ? abortReason(x.signal) : new BrokerConnectionError(`request to the broker failed: ${err.message}`, x.requestId, err)));
       if (x.body === undefined) req.end();
       else if (Buffer.isBuffer(x.body)) req.end(x.body);
       else {
