@@ -5,6 +5,7 @@
 // in this run; ratios are against baselines measured in this run.
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { clientCoalescer } from "./client";
 import { kmsEconomy } from "./kms-economy";
 import { printSection, type Mode, type Section } from "./lib/report";
 import { Stack } from "./lib/stack";
@@ -19,6 +20,7 @@ const SCENARIOS: Record<string, (stack: Stack, mode: Mode) => Promise<Section | 
   "time-to-lock": timeToLock,
   scale,
   outage,
+  client: clientCoalescer,
 };
 
 async function main() {

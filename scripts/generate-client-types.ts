@@ -26,10 +26,11 @@ const TYPES: Array<{ name: string; schema: string; io: "input" | "output"; ifPre
   { name: "EncryptBatchResponse", schema: "ZEncryptBatchResponse", io: "output", ifPresent: true },
   { name: "DecryptBatchRequest", schema: "ZDecryptBatchRequest", io: "input", ifPresent: true },
   { name: "DecryptBatchResponse", schema: "ZDecryptBatchResponse", io: "output", ifPresent: true },
+  { name: "StreamHeaders", schema: "ZStreamHeaders", io: "input", ifPresent: true },
 ];
 
 /** Numeric limits the client checks before sending (same names as in lib/contracts). */
-const CONSTANTS = ["MAX_PLAINTEXT_BYTES", "MAX_CONTEXT_ENTRIES", "MAX_BATCH_ITEMS", "MAX_BATCH_BYTES"];
+const CONSTANTS = ["MAX_PLAINTEXT_BYTES", "MAX_CONTEXT_ENTRIES", "MAX_BATCH_ITEMS", "MAX_BATCH_BODY_BYTES"];
 
 type JsonSchema = {
   type?: string | string[];

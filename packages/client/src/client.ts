@@ -27,7 +27,7 @@ export interface BrokerClientOptions extends TransportOptions {
 // The batch endpoints' limits (issue 14): from lib/contracts once declared there, else the documented ones.
 const limits = generated as unknown as Record<string, number | undefined>;
 export const BATCH_MAX_ITEMS = limits.MAX_BATCH_ITEMS ?? 1000;
-export const BATCH_MAX_BYTES = limits.MAX_BATCH_BYTES ?? 4 * 1024 * 1024;
+export const BATCH_MAX_BYTES = limits.MAX_BATCH_BODY_BYTES ?? 4 * 1024 * 1024;
 
 const toBase64 = (v: Uint8Array | string) => (typeof v === "string" ? Buffer.from(v, "utf8") : Buffer.from(v.buffer, v.byteOffset, v.byteLength)).toString("base64");
 
@@ -128,6 +128,11 @@ export class BrokerClient {
   /** decryptStream for web streams. */
   decryptWebStream(source: ReadableStream<Uint8Array>, opts: StreamOptions = {}): Promise<ReadableStream<Uint8Array>> {
     return this.streams.openWeb("decrypt", source, opts);
+  }
+
+  /** Batch requests the coalescer sent and the single calls they carried (null without a coalescer). */
+  coalescerStats() {
+    return this.coalescer?.stats() ?? null;
   }
 
   /** Sends what the coalescer holds, waits for it, and closes the keep-alive connections of the client's own agent. */

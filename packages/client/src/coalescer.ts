@@ -25,7 +25,14 @@ interface Pending<I, T> {
   reject(e: Error): void;
 }
 
+/** What the coalescer sent so far: batch requests and the single calls they carried. */
+export interface CoalescerStats {
+  batches: number;
+  items: number;
+}
+
 class Lane<I, T> {
+  readonly stats: CoalescerStats = { batches: 0, items: 0 };
   private queue: Array<Pending<I, T>> = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private inFlight = 0;
@@ -87,6 +94,8 @@ class Lane<I, T> {
   private async run(batch: Array<Pending<I, T>>): Promise<void> {
     if (this.inFlight >= this.o.maxInFlight) await new Promise<void>((r) => this.waiting.push(r));
     this.inFlight++;
+    this.stats.batches++;
+    this.stats.items += batch.length;
     try {
       const results = await this.send(batch.map((p) => p.item));
       results.forEach((r, i) => {
@@ -128,5 +137,9 @@ export class Coalescer {
 
   async drain(): Promise<void> {
     await Promise.all([this.enc.drain(), this.dec.drain()]);
+  }
+
+  stats(): { encrypt: CoalescerStats; decrypt: CoalescerStats } {
+    return { encrypt: { ...this.enc.stats }, decrypt: { ...this.dec.stats } };
   }
 }
