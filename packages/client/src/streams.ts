@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Duplex, PassThrough, Readable } from "node:stream";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
-import { BrokerTimeoutError, errorFromBody } from "./errors.js";
+import { BrokerTimeoutError, errorFromBody, UnexpectedResponseError } from "./errors.js";
 import { header, parseJson, readAll, type Transport } from "./transport.js";
 import type { CallOptions, EncryptionContext } from "./types.js";
 
@@ -53,8 +53,12 @@ export class StreamCalls {
       clearTimeout(timer);
     }
     if (res.statusCode !== 200) {
-      const parsed = parseJson(res, await readAll(res, 1024 * 1024));
-      if (parsed.ok) throw errorFromBody({ status: res.statusCode ?? 0, body: { code: "unexpected", message: `HTTP ${res.statusCode}` }, requestId });
+      const raw = await readAll(res, 1024 * 1024);
+      // The broker refused the stream: stop sending the rest of the input.
+      body.unpipe();
+      res.destroy();
+      const parsed = parseJson(res, raw);
+      if (parsed.ok) throw new UnexpectedResponseError(`HTTP ${res.statusCode} from a stream endpoint`, res.statusCode ?? 0, header(res.headers, "x-request-id"));
       throw parsed.error;
     }
     return guard(res, header(res.headers, "x-request-id") ?? requestId);
