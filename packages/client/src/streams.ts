@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Duplex, PassThrough, Readable } from "node:stream";
 import type { ReadableStream as NodeWebReadableStream } from "node:stream/web";
-import { BrokerTimeoutError, errorFromBody, UnexpectedResponseError } from "./errors.js";
+import { BrokerTimeoutError, UnexpectedResponseError } from "./errors.js";
 import { header, parseJson, readAll, type Transport } from "./transport.js";
 import type { CallOptions, EncryptionContext } from "./types.js";
 
@@ -86,15 +86,18 @@ export class StreamCalls {
   }
 }
 
+/** The trailer the broker ends a complete stream with (`x-cmek-stream: complete`). */
+const COMPLETE_TRAILER = "x-cmek-stream";
+
 /** The answer as a stream that errors, instead of ending quietly, when the broker cut it short. */
 function guard(res: IncomingMessage, requestId: string): Readable {
   const out = new PassThrough();
   res.on("aborted", () => out.destroy(new StreamInterruptedError("the broker ended the stream before its end", requestId)));
   res.on("error", (err) => out.destroy(new StreamInterruptedError(`the stream from the broker failed: ${err.message}`, requestId, err)));
   res.on("end", () => {
-    // A failure after the headers went out can only be told in a trailer.
-    const code = res.trailers["x-cmek-error"];
-    if (code) out.destroy(errorFromBody({ status: 200, body: { code, message: res.trailers["x-cmek-error-message"] ?? code }, requestId }));
+    // A complete stream ends with this trailer; a body that ends cleanly without it (a proxy that
+    // closed the chunked body after the broker's reset) is cut short all the same.
+    if (res.trailers[COMPLETE_TRAILER] !== "complete") out.destroy(new StreamInterruptedError(`the stream ended without the ${COMPLETE_TRAILER} trailer`, requestId));
   });
   res.pipe(out);
   out.on("close", () => {
