@@ -163,6 +163,13 @@ module.exports = {
       to: { path: "^test/" },
     },
     {
+      name: "client-package-is-standalone",
+      comment: "packages/client (@cmek-broker/client) ships to other services on its own: it imports Node's built-ins and its own files, never the broker (its types are generated from lib/contracts instead).",
+      severity: "error",
+      from: { path: "^packages/client/src/" },
+      to: { pathNot: "^packages/client/src/", dependencyTypesNot: ["core"] },
+    },
+    {
       name: "testkit-is-the-base",
       severity: "error",
       comment: "testkit/ is imported by tests, specs and benchmarks, and imports none of them.",

@@ -10,6 +10,7 @@ export default tseslint.config(
       ".next/**",
       "data/**",
       "lib/db/generated/**",
+      "packages/*/dist/**",
       "bench/results/**",
       "bench/next-route/.next/**",
       "test-results/**",

@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 import path from "node:path";
 
 export default defineConfig({
-  resolve: { alias: { "@": path.resolve(import.meta.dirname) } },
+  // The client package is tested from its source (test/client/package.test.ts tests the built package).
+  resolve: { alias: { "@cmek-broker/client": path.resolve(import.meta.dirname, "packages/client/src/index.ts"), "@": path.resolve(import.meta.dirname) } },
   test: {
     include: ["test/**/*.test.ts"],
     environment: "node",

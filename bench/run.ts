@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dataPaths } from "./data-paths";
+import { clientCoalescer } from "./client";
 import { kmsEconomy } from "./kms-economy";
 import { printSection, type Mode, type Section } from "./lib/report";
 import { Stack } from "./lib/stack";
@@ -21,6 +22,7 @@ const SCENARIOS: Record<string, (stack: Stack, mode: Mode) => Promise<Section | 
   scale,
   outage,
   "data-paths": dataPaths,
+  client: clientCoalescer,
 };
 
 async function main() {
