@@ -89,7 +89,9 @@ export class Pkcs11KmsProvider implements KmsProvider {
       lib.C_FindObjectsFinal(session);
     }
     if (found.length === 0) {
-      // SoftHSM answers an empty search when its token store vanished: only a present token makes "no key" a revocation.
+      // Only a logged-in session on a present token makes "no key" a revocation: a logged-out session
+      // does not see private objects, and SoftHSM2 answers an empty search when its token store vanished.
+      token.checkLoggedIn(session);
       token.checkPresent();
       throw notFound(` (${canonical})`);
     }

@@ -44,6 +44,11 @@ export class TokenSessions {
   private drained: (() => void) | null = null;
   private reauth: Promise<void> | null = null;
   private loggedInAt = 0;
+  /**
+   * The session that logs in and stays open: closing a token's last session logs the application
+   * out (PKCS#11 §5.6), which would silently hide the key from every pooled session.
+   */
+  private anchor: Handle | null = null;
   private readonly abandoned = new WeakSet<Handle>();
   /** Cleared on every re-login and session reset: handles of private objects do not outlive a logout. */
   readonly keyHandles = new Map<string, Handle>();
@@ -63,10 +68,19 @@ export class TokenSessions {
 
   /** The slot holding this token; null when no slot has it (the caller decides what that means). */
   findSlot(): Handle | null {
+    let unreadable: unknown = null;
     for (const slot of this.lib.C_GetSlotList(true)) {
-      const info = this.lib.C_GetTokenInfo(slot);
+      let info: pkcs11js.TokenInfo;
+      try {
+        info = this.lib.C_GetTokenInfo(slot);
+      } catch (e) {
+        // Another slot failing says nothing about ours; but if ours is not found, that slot might be it.
+        unreadable = e;
+        continue;
+      }
       if (trimPadded(info.label) === this.label && (!this.serial || trimPadded(info.serialNumber) === this.serial)) return slot;
     }
+    if (unreadable) throw unreadable;
     return null;
   }
 
@@ -83,6 +97,15 @@ export class TokenSessions {
       else throw classifyPkcs11Error(e, this.where());
     }
     if (!this.slot) throw tokenRemoved(this.where());
+  }
+
+  /** Throws CKR_USER_NOT_LOGGED_IN (an outage; the next call logs in again) when `session` lost the login. */
+  checkLoggedIn(session: Handle): void {
+    const state = this.lib.C_GetSessionInfo(session).state;
+    // CKS_RO_USER_FUNCTIONS (1), CKS_RW_USER_FUNCTIONS (3); pkcs11js exports no CKS_* constants.
+    if (state === 1 || state === 3) return;
+    this.loggedInAt = 0;
+    throw Object.assign(new Error("CKR_USER_NOT_LOGGED_IN"), { code: CKR.USER_NOT_LOGGED_IN });
   }
 
   /** Runs `fn` on a logged-in session of its own; a session the module broke is closed and replaced. */
@@ -138,7 +161,8 @@ export class TokenSessions {
 
   /** Logs out and in again with the PIN read fresh: the PIN proof. Exclusive: waits for in-flight operations. */
   private relogin(): Promise<void> {
-    this.reauth ??= (async () => {
+    if (this.reauth) return this.reauth;
+    const run = async () => {
       try {
         if (this.inFlight > 0) await new Promise<void>((r) => (this.drained = r));
         this.drained = null;
@@ -149,40 +173,40 @@ export class TokenSessions {
             providerCode: "CKR_PIN_INCORRECT",
           });
         }
-        const session = await this.acquire();
+        this.anchor ??= this.lib.C_OpenSession(this.slot!, pkcs11js.CKF_SERIAL_SESSION);
+        const session = this.anchor;
         try {
-          try {
-            this.lib.C_Logout(session);
-          } catch (e) {
-            // Not logged in (first login, or after a reset) is exactly the state we want here.
-            if (ckrOf(e) !== CKR.USER_NOT_LOGGED_IN) throw e;
-          }
-          this.keyHandles.clear();
-          this.loggedInAt = 0;
-          this.counters.login++;
-          try {
-            this.lib.C_Login(session, pkcs11js.CKU_USER, pin);
-          } catch (e) {
-            const code = ckrOf(e);
-            if (code === CKR.PIN_INCORRECT || code === CKR.PIN_LOCKED || code === CKR.PIN_EXPIRED) this.pins.markRejected(this.label, pin);
-            if (code !== CKR.USER_ALREADY_LOGGED_IN) throw e;
-          }
-          this.pins.markAccepted(this.label);
-          this.loggedInAt = Date.now();
-          this.release(session, false);
+          this.lib.C_Logout(session);
         } catch (e) {
-          this.release(session, SESSION_RESET_CODES.has(ckrOf(e) ?? -1));
-          throw e;
+          // Not logged in (first login, or after a reset) is exactly the state we want here.
+          if (ckrOf(e) !== CKR.USER_NOT_LOGGED_IN) throw e;
         }
+        this.keyHandles.clear();
+        this.loggedInAt = 0;
+        this.counters.login++;
+        try {
+          this.lib.C_Login(session, pkcs11js.CKU_USER, pin);
+        } catch (e) {
+          const code = ckrOf(e);
+          if (code === CKR.PIN_INCORRECT || code === CKR.PIN_LOCKED || code === CKR.PIN_EXPIRED) this.pins.markRejected(this.label, pin);
+          if (code !== CKR.USER_ALREADY_LOGGED_IN) throw e;
+        }
+        this.pins.markAccepted(this.label);
+        this.loggedInAt = Date.now();
       } catch (e) {
         if (e instanceof KmsError) throw e;
-        if (ckrOf(e) === CKR.TOKEN_NOT_PRESENT || ckrOf(e) === CKR.DEVICE_REMOVED) this.reset();
+        const code = ckrOf(e);
+        if (code === CKR.TOKEN_NOT_PRESENT || code === CKR.DEVICE_REMOVED) this.reset();
+        else if (code !== undefined && SESSION_RESET_CODES.has(code)) this.anchor = null;
         throw classifyPkcs11Error(e, this.where());
-      } finally {
-        this.reauth = null;
       }
-    })();
-    return this.reauth;
+    };
+    // Cleared in a callback, never synchronously: run() may finish before this assignment.
+    const p = run().finally(() => {
+      if (this.reauth === p) this.reauth = null;
+    });
+    this.reauth = p;
+    return p;
   }
 
   private async acquire(): Promise<Handle> {
@@ -233,6 +257,7 @@ export class TokenSessions {
   /** Forgets the slot and every session: the next call finds the token again and logs in. */
   private reset(): void {
     this.slot = null;
+    this.anchor = null;
     this.loggedInAt = 0;
     this.keyHandles.clear();
     this.idle.length = 0;
@@ -240,7 +265,7 @@ export class TokenSessions {
   }
 
   close(): void {
-    for (const s of this.idle.splice(0)) {
+    for (const s of [...this.idle.splice(0), ...(this.anchor ? [this.anchor] : [])]) {
       try {
         this.lib.C_CloseSession(s);
       } catch {
