@@ -98,7 +98,8 @@ export async function kmsEconomy(stack: Stack, mode: Mode): Promise<Section> {
     const st = await Promise.all(Array.from({ length: n11 }, () => coldP11.api.decrypt(pt.slug, pt.token, pct).then((r) => r.status)));
     const c11 = (await coldP11.metric("cmek_kms_calls_total", { provider: "pkcs11", operation: "unwrap" })) - u0;
     rows.push([`PKCS#11 (SoftHSM2) cold DEK, ${n11} concurrent decrypts: C_Decrypt calls (broker counter)`, `${c11}`, "1"]);
-    rows.push(["  answered 200", `${st.filter((s) => s === 200).length} / ${n11}`]);
+    const byStatus = Object.entries(st.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {}));
+    rows.push(["  answers by status", byStatus.map(([s, n]) => `${s}: ${n}`).join(", ")]);
     Object.assign(data, { pkcs11Cold: { unwraps: c11, ok: st.filter((s) => s === 200).length, total: n11 } });
     await coldP11.stop();
   }

@@ -11,7 +11,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import * as pkcs11js from "pkcs11js";
+import type * as P11 from "pkcs11js";
+import { pkcs11js } from "@/lib/kms/pkcs11/module";
 import { pinFileName } from "@/lib/kms/pkcs11/uri";
 
 export const SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so";
@@ -29,7 +30,7 @@ export class SoftHsm {
   readonly dir: string;
   readonly conf: string;
   readonly pinDir: string;
-  private lib: pkcs11js.PKCS11 | null = null;
+  private lib: P11.PKCS11 | null = null;
 
   constructor(dir = mkdtempSync(path.join(tmpdir(), "cmek-softhsm-"))) {
     this.dir = dir;
@@ -87,7 +88,7 @@ export class SoftHsm {
     this.run(["--delete-token", "--token", label]);
   }
 
-  private module(): pkcs11js.PKCS11 {
+  private module(): P11.PKCS11 {
     if (!this.lib) {
       process.env.SOFTHSM2_CONF = this.conf;
       const lib = new pkcs11js.PKCS11();
@@ -104,7 +105,7 @@ export class SoftHsm {
   }
 
   /** A logged-in R/W session on the token, as the tenant's own HSM client. */
-  private session<T>(token: TokenHandle, fn: (lib: pkcs11js.PKCS11, s: Buffer) => T): T {
+  private session<T>(token: TokenHandle, fn: (lib: P11.PKCS11, s: Buffer) => T): T {
     const lib = this.module();
     const slot = lib.C_GetSlotList(true).find((x) => tokenInfo(lib, x)?.label.trim() === token.label);
     if (!slot) throw new Error(`no token ${token.label}`);
@@ -121,7 +122,7 @@ export class SoftHsm {
     }
   }
 
-  private find(lib: pkcs11js.PKCS11, s: Buffer, label: string): Buffer[] {
+  private find(lib: P11.PKCS11, s: Buffer, label: string): Buffer[] {
     lib.C_FindObjectsInit(s, [{ type: pkcs11js.CKA_LABEL, value: label }]);
     try {
       return lib.C_FindObjects(s, 10);
@@ -158,7 +159,7 @@ export class SoftHsm {
 
   setUsage(token: TokenHandle, label: string, usage: { encrypt?: boolean; decrypt?: boolean }): void {
     this.session(token, (lib, s) => {
-      const attrs: pkcs11js.Template = [];
+      const attrs: P11.Template = [];
       if (usage.encrypt !== undefined) attrs.push({ type: pkcs11js.CKA_ENCRYPT, value: usage.encrypt });
       if (usage.decrypt !== undefined) attrs.push({ type: pkcs11js.CKA_DECRYPT, value: usage.decrypt });
       for (const h of this.find(lib, s, label)) lib.C_SetAttributeValue(s, h, attrs);
@@ -192,7 +193,7 @@ export class SoftHsm {
 }
 
 /** A deleted token's slot answers CKR_GENERAL_ERROR on SoftHSM2 until the process restarts: skip it. */
-function tokenInfo(lib: pkcs11js.PKCS11, slot: Buffer): pkcs11js.TokenInfo | null {
+function tokenInfo(lib: P11.PKCS11, slot: Buffer): P11.TokenInfo | null {
   try {
     return lib.C_GetTokenInfo(slot);
   } catch {

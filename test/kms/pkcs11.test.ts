@@ -134,18 +134,20 @@ describe("PKCS#11 through the broker API", () => {
     const token = hsm.initToken(slug);
     const uri = hsm.createKey(token, "k");
     const svc = await h.api.readyTenant(slug, "pkcs11", uri);
+    const keyRef = (await h.api.admin("GET", `/api/v1/tenants/${slug}`)).body.key.keyId as string;
     const items = await encryptMany(h.api, slug, svc, 4);
     const tenantId = (await h.runtime.ctx.registry.getBySlug(slug))!.id;
     h.runtime.ctx.cache.dropTenant(tenantId);
 
-    // Canary unwraps by the prober may land in the window: each makes one C_Decrypt of its own, so
-    // they are counted (from a moment none is in flight) and set apart.
+    // Canary unwraps of this key by the prober may land in the window: each makes one C_Decrypt of
+    // its own, so they are counted (from a moment none is in flight) and set apart. (Probes of the
+    // locked tenants' keys above fail before any C_Decrypt and are not counted.)
     const p = provider();
     const unwrap = p.unwrap.bind(p);
     let canaries = 0;
     let canariesInFlight = 0;
     p.unwrap = async (keyId, wrapped, context) => {
-      if (context.purpose !== "canary") return unwrap(keyId, wrapped, context);
+      if (context.purpose !== "canary" || keyId !== keyRef) return unwrap(keyId, wrapped, context);
       canaries++;
       canariesInFlight++;
       try {

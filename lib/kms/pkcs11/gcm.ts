@@ -6,6 +6,7 @@
 // so a wrapped DEK of one tenant or DEK cannot be unwrapped as another.
 import { randomBytes } from "node:crypto";
 import { KmsError } from "../types";
+import type * as P11 from "pkcs11js";
 import { pkcs11js } from "./module";
 
 const VERSION = 1;
@@ -16,8 +17,8 @@ const MAX_WRAPPED_BYTES = 1 + IV_BYTES + 64 + TAG_BYTES;
 /** v240: CK_GCM_PARAMS with ulIvBits (PKCS#11 v2.40 and later); v220: the older layout without it. */
 export type GcmLayout = "v240" | "v220";
 
-export function gcmMechanism(layout: GcmLayout, iv: Buffer, aad: Buffer): pkcs11js.Mechanism {
-  const parameter: pkcs11js.GcmParams = {
+export function gcmMechanism(layout: GcmLayout, iv: Buffer, aad: Buffer): P11.Mechanism {
+  const parameter: P11.GcmParams = {
     type: layout === "v240" ? pkcs11js.CK_PARAMS_AES_GCM_v240 : pkcs11js.CK_PARAMS_AES_GCM,
     iv,
     ivBits: IV_BYTES * 8,

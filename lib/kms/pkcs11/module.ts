@@ -1,19 +1,24 @@
 // One loaded PKCS#11 module per process and path. Cryptoki state (C_Initialize, login state,
 // sessions) is per process, not per handle: two broker instances in one process (tests, the
 // embedded cluster) must share one initialisation, and only the last one out may C_Finalize.
-import * as pkcs11js from "pkcs11js";
+import * as pkcs11Namespace from "pkcs11js";
+import type * as P11 from "pkcs11js";
 import { CKR, ckrOf } from "./classify";
 
-export { pkcs11js };
+/**
+ * The binding's exports. pkcs11js is CommonJS whose exports Node's ESM loader cannot detect: under
+ * tsx/Node the namespace holds only `default` (and PKCS11), under vitest every name; take either.
+ */
+export const pkcs11js: typeof pkcs11Namespace = (pkcs11Namespace as unknown as { default?: typeof pkcs11Namespace }).default ?? pkcs11Namespace;
 
 interface Loaded {
-  lib: pkcs11js.PKCS11;
+  lib: P11.PKCS11;
   users: number;
 }
 
 const loaded = new Map<string, Loaded>();
 
-export function acquireModule(path: string): pkcs11js.PKCS11 {
+export function acquireModule(path: string): P11.PKCS11 {
   let entry = loaded.get(path);
   if (!entry) {
     const lib = new pkcs11js.PKCS11();

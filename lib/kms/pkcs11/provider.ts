@@ -6,6 +6,7 @@ import { OWNERSHIP_TAG } from "../ownership-tag";
 import { KmsError, type KeyDescription, type KmsProvider, type WrapResult } from "../types";
 import { CKR, ckrOf, classifyPkcs11Error, notFound } from "./classify";
 import { gcmMechanism, newIv, packWrapped, TAG_BYTES, unpackWrapped, wrapAad, type GcmLayout } from "./gcm";
+import type * as P11 from "pkcs11js";
 import { acquireModule, pkcs11js, releaseModule } from "./module";
 import { PinStore } from "./pins";
 import { TokenSessions, type Pkcs11Counters } from "./token";
@@ -27,7 +28,7 @@ const MAX_DEK_BYTES = 64;
 
 export class Pkcs11KmsProvider implements KmsProvider {
   readonly name = "pkcs11" as const;
-  private lib: pkcs11js.PKCS11 | null = null;
+  private lib: P11.PKCS11 | null = null;
   private readonly pins: PinStore;
   private readonly tokens = new Map<string, TokenSessions>();
   /** Native calls made, for tests and the benchmark's KMS economy (the emulators count theirs). */
@@ -38,7 +39,7 @@ export class Pkcs11KmsProvider implements KmsProvider {
   }
 
   /** Loaded on first use, so a broker that never sees a PKCS#11 key never loads the module. */
-  private module(): pkcs11js.PKCS11 {
+  private module(): P11.PKCS11 {
     if (!this.lib) {
       try {
         this.lib = acquireModule(this.config.modulePath);
@@ -77,7 +78,7 @@ export class Pkcs11KmsProvider implements KmsProvider {
     const cached = token.keyHandles.get(canonical);
     if (cached) return cached;
     const lib = this.module();
-    const template: pkcs11js.Template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }];
+    const template: P11.Template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }];
     if (ref.object) template.push({ type: pkcs11js.CKA_LABEL, value: ref.object });
     if (ref.id) template.push({ type: pkcs11js.CKA_ID, value: ref.id });
     this.counters.findObjects++;

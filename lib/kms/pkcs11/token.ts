@@ -17,6 +17,7 @@
 // session is then closed, not reused.
 import { KmsError } from "../types";
 import { CKR, ckrOf, classifyPkcs11Error, SESSION_RESET_CODES, tokenRemoved } from "./classify";
+import type * as P11 from "pkcs11js";
 import { pkcs11js, trimPadded } from "./module";
 import type { PinStore } from "./pins";
 
@@ -54,7 +55,7 @@ export class TokenSessions {
   readonly keyHandles = new Map<string, Handle>();
 
   constructor(
-    private readonly lib: pkcs11js.PKCS11,
+    private readonly lib: P11.PKCS11,
     readonly label: string,
     private readonly serial: string | null,
     private readonly pins: PinStore,
@@ -70,7 +71,7 @@ export class TokenSessions {
   findSlot(): Handle | null {
     let unreadable: unknown = null;
     for (const slot of this.lib.C_GetSlotList(true)) {
-      let info: pkcs11js.TokenInfo;
+      let info: P11.TokenInfo;
       try {
         info = this.lib.C_GetTokenInfo(slot);
       } catch (e) {
