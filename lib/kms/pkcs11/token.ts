@@ -69,14 +69,14 @@ export class TokenSessions {
 
   /** The slot holding this token; null when no slot has it (the caller decides what that means). */
   findSlot(): Handle | null {
-    let unreadable: unknown = null;
+    let unreadable: Error | null = null;
     for (const slot of this.lib.C_GetSlotList(true)) {
       let info: P11.TokenInfo;
       try {
         info = this.lib.C_GetTokenInfo(slot);
       } catch (e) {
         // Another slot failing says nothing about ours; but if ours is not found, that slot might be it.
-        unreadable = e;
+        unreadable = e instanceof Error ? e : new Error(String(e));
         continue;
       }
       if (trimPadded(info.label) === this.label && (!this.serial || trimPadded(info.serialNumber) === this.serial)) return slot;
