@@ -70,6 +70,11 @@ describe("PKCS#11 through the broker API", () => {
     expect(connect.provider).toBe("pkcs11");
     expect(connect.keyVersion).toBe("a102");
 
+    // The ownership proof the wizard asks for: a data object cmek-broker-tenant=<tenant id> on the token.
+    expect(await provider().ownershipTags(c.body.key.keyId)).toEqual({});
+    hsm.writeOwnership(token, c.body.tenant.id);
+    expect(await provider().ownershipTags(c.body.key.keyId)).toEqual({ "cmek-broker-tenant": c.body.tenant.id });
+
     // A wrapped DEK changed in the database: SoftHSM2 answers CKR_GENERAL_ERROR, which the provider
     // tells apart from a device fault by a round trip of its own: invalid, not an outage.
     const { wrapped } = await provider().wrap(c.body.key.keyId, Buffer.alloc(32, 1), { tenant: "x" });
