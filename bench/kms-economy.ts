@@ -85,6 +85,24 @@ export async function kmsEconomy(stack: Stack, mode: Mode): Promise<Section> {
   rows.push(["  calls by provider:operation", Object.entries(calls).map(([k, v]) => `${k} ${v}`).join(", ") || "none"]);
   rows.push(["  traffic req/s achieved (2xx / other)", `${round(achieved, 0)} / ${r.non2xx + r.errors}`]);
   Object.assign(data, { manyTenants: { n, rate, windowS: elapsedS, calls, callsPerSecond: allCalls / elapsedS, probes: manyProbes, createS, ok: r["2xx"], failed: r.non2xx + r.errors } });
+
+  // (d) PKCS#11 (SoftHSM2): a cold DEK under a token key, many concurrent decrypts on the cold
+  // instance's peer. Counted at the broker (cmek_kms_calls_total{provider="pkcs11"}): one unwrap
+  // is one C_Decrypt; there is no emulator in between to count at.
+  if (stack.softhsm) {
+    const coldP11 = await stack.broker(db.url, { ...noProbes, BROKER_INSTANCE_ID: "economy-pkcs11-cold" });
+    const pt = await readyTenant(stack, broker.api, "economy-pkcs11", "pkcs11");
+    const pct: string = (await broker.api.encrypt(pt.slug, pt.token, randomBytes(1024))).body.ciphertext;
+    const n11 = mode.quick ? 200 : 1000;
+    const u0 = await coldP11.metric("cmek_kms_calls_total", { provider: "pkcs11", operation: "unwrap" });
+    const st = await Promise.all(Array.from({ length: n11 }, () => coldP11.api.decrypt(pt.slug, pt.token, pct).then((r) => r.status)));
+    const c11 = (await coldP11.metric("cmek_kms_calls_total", { provider: "pkcs11", operation: "unwrap" })) - u0;
+    rows.push([`PKCS#11 (SoftHSM2) cold DEK, ${n11} concurrent decrypts: C_Decrypt calls (broker counter)`, `${c11}`, "1"]);
+    const byStatus = Object.entries(st.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {}));
+    rows.push(["  answers by status", byStatus.map(([s, n]) => `${s}: ${n}`).join(", ")]);
+    Object.assign(data, { pkcs11Cold: { unwraps: c11, ok: st.filter((s) => s === 200).length, total: n11 } });
+    await coldP11.stop();
+  }
   await broker.stop();
   return {
     title: `3. KMS economy (DEK TTL ${TTL_MS / 1000} s, refresh-ahead within min(5 s, TTL/5) of expiry)`,

@@ -18,7 +18,9 @@ import { pool } from "./lib/tenants";
 
 type Ready = Awaited<ReturnType<typeof readyTenant>>;
 
-const KINDS: Array<{ provider: "aws" | "azure" | "gcp"; kind: string; revoke: (s: Stack, t: Ready) => Promise<unknown> }> = [
+type Kind = { provider: "aws" | "azure" | "gcp" | "pkcs11"; kind: string; revoke: (s: Stack, t: Ready) => Promise<unknown> };
+
+const KINDS: Kind[] = [
   { provider: "aws", kind: "disable key", revoke: (s, t) => s.aws.disable(t.keyId) },
   { provider: "aws", kind: "schedule deletion", revoke: (s, t) => s.aws.scheduleDeletion(t.keyId) },
   { provider: "aws", kind: "revoke grant", revoke: (s, t) => s.aws.revokeGrant(t.keyId, t.grantId!) },
@@ -28,6 +30,15 @@ const KINDS: Array<{ provider: "aws" | "azure" | "gcp"; kind: string; revoke: (s
   { provider: "gcp", kind: "disable version", revoke: (s, t) => s.gcp.setVersionState(t.keyId, "DISABLED") },
   { provider: "gcp", kind: "destroy version", revoke: (s, t) => s.gcp.destroyVersion(t.keyId) },
   { provider: "gcp", kind: "remove IAM binding", revoke: (s, t) => s.gcp.setVendorBinding(t.keyId, false) },
+];
+
+// SoftHSM2, when installed: the tenant's actions on its token from this process (the brokers are
+// children and see them). A changed PIN is not in this list: SoftHSM2 keeps a process's PIN in
+// memory, so a PIN changed by another process never reaches the brokers (test/kms/pkcs11.test.ts
+// measures that kind in one process).
+const PKCS11_KINDS: Kind[] = [
+  { provider: "pkcs11", kind: "destroy key object", revoke: (s, t) => Promise.resolve(s.softhsm!.hsm.destroyKey(s.softhsm!.token, t.counterKey)) },
+  { provider: "pkcs11", kind: "clear CKA_DECRYPT", revoke: (s, t) => Promise.resolve(s.softhsm!.hsm.setUsage(s.softhsm!.token, t.counterKey, { decrypt: false })) },
 ];
 
 /** Decrypts in `workers` parallel loops until the first 423 (or `timeoutMs`); resolves with its performance.now() time. */
@@ -54,12 +65,13 @@ export async function timeToLock(stack: Stack, mode: Mode): Promise<Section> {
   const data: Record<string, unknown> = {};
   const plaintext = randomBytes(1024);
 
-  // (a) revocations at the emulators
+  // (a) revocations at the emulators (and on the SoftHSM2 token)
   const reps = mode.quick ? 1 : 4;
-  const samples = new Map<string, number[]>(KINDS.map((k) => [`${k.provider} ${k.kind}`, []]));
+  const kinds = stack.softhsm ? [...KINDS, ...PKCS11_KINDS] : KINDS;
+  const samples = new Map<string, number[]>(kinds.map((k) => [`${k.provider} ${k.kind}`, []]));
   const misses: string[] = [];
   for (let rep = 0; rep < reps; rep++) {
-    const prepared = await pool(KINDS, 3, async (k, i) => {
+    const prepared = await pool(kinds, 3, async (k, i) => {
       const t = await readyTenant(stack, a.api, `ttl-${rep}-${i}`, k.provider);
       const ct: string = (await a.api.encrypt(t.slug, t.token, plaintext)).body.ciphertext;
       return { k, t, ct };
@@ -141,7 +153,8 @@ export async function timeToLock(stack: Stack, mode: Mode): Promise<Section> {
     title: "4. Time-to-lock (3 instances on one PostgreSQL, probe interval 1 s; push on a 4th, probe interval 10 min)",
     rows,
     notes: [
-      `${reps} round(s) of all ${KINDS.length} revocation kinds at once (each its own tenant and key); time measured from issuing the revocation call (SDK round trip included) to the first 423 answered to the decrypt loop (2 loops per tenant on instance A).`,
+      `${reps} round(s) of all ${kinds.length} revocation kinds at once (each its own tenant and key); time measured from issuing the revocation call (SDK round trip included) to the first 423 answered to the decrypt loop (2 loops per tenant on instance A).`,
+      stack.softhsm ? "pkcs11 kinds: keys on a SoftHSM2 token, revoked through pkcs11js from the benchmark process." : "pkcs11 kinds skipped: SoftHSM2 (Debian softhsm2) is not installed.",
       "a negative 'from lock return' means B/C refused before the lock call had returned to the caller (the lock waits for the fan-out).",
       ...misses,
     ],

@@ -1,6 +1,8 @@
 // What every scenario stands on: the three KMS emulators (in this process, with their call
 // counters and fault injectors at hand), fresh PostgreSQL databases, and broker instances as
-// child processes (`node --import tsx server.ts`, console off), each on a free port.
+// child processes (`node --import tsx server.ts`, console off), each on a free port. With SoftHSM2
+// installed, a token store too: every broker serves PKCS#11 keys on its token "bench".
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,6 +10,7 @@ import { startEmulators, type EmulatorSet } from "../../emulators/launch";
 import { AwsTenantActions, AzureTenantActions, GcpTenantActions } from "../../emulators/tenant-actions";
 import { ADMIN_TOKEN, ApiClient } from "../../testkit/api-client";
 import { createTestDatabase, type TestDatabase } from "../../testkit/postgres";
+import { SoftHsm, softHsmInstalled, type TokenHandle } from "../../testkit/softhsm";
 import { startChild, type Child } from "./proc";
 
 export { ADMIN_TOKEN, ApiClient };
@@ -25,6 +28,8 @@ export class Stack {
     readonly aws: AwsTenantActions,
     readonly azure: AzureTenantActions,
     readonly gcp: GcpTenantActions,
+    /** SoftHSM2 and its one token, when the package is installed (PKCS#11 rows are skipped otherwise). */
+    readonly softhsm: { hsm: SoftHsm; token: TokenHandle } | null,
   ) {}
   private databases: TestDatabase[] = [];
   private children: Child[] = [];
@@ -32,12 +37,21 @@ export class Stack {
   static async start(): Promise<Stack> {
     const dataDir = mkdtempSync(path.join(tmpdir(), "cmek-bench-"));
     const e = await startEmulators({ dataDir, ports: { aws: 0, azure: 0, gcp: 0, gcpControl: 0 } });
+    // The token is made with softhsm2-util before any process loads the module: SoftHSM2 fixes a
+    // process's slot list when it initialises. Keys are made later, from this process, and the
+    // broker children see them (SoftHSM2 re-reads a token's objects from its files).
+    let softhsm: Stack["softhsm"] = null;
+    if (softHsmInstalled()) {
+      const hsm = new SoftHsm();
+      softhsm = { hsm, token: hsm.initToken("bench", "bench-pin-1", { viaCli: true }) };
+    }
     return new Stack(
       e,
       dataDir,
       new AwsTenantActions(e.aws.url, e.aws.region),
       new AzureTenantActions(e.azure.vaultUrl, e.azure.caPem, e.azure.authorityHost),
       new GcpTenantActions("127.0.0.1", e.gcp.grpcPort),
+      softhsm,
     );
   }
 
@@ -62,6 +76,7 @@ export class Stack {
         BROKER_CONSOLE: "off",
         BROKER_LOG_LEVEL: "warn",
         ...this.emulators.brokerEnv,
+        ...(this.softhsm ? this.softhsm.hsm.brokerEnv() : {}),
         ...env,
       },
       /cmek-broker listening on (http:\/\/\S+)/,
@@ -118,12 +133,13 @@ export class Stack {
     await this.gcp.close();
     await this.emulators.close();
     for (const db of this.databases) await db.drop().catch(() => {});
+    this.softhsm?.hsm.close();
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }
 
 /** A tenant ready for the data path on `provider`, with a fresh key granted to the vendor. */
-export async function readyTenant(stack: Stack, api: ApiClient, slug: string, provider: "aws" | "azure" | "gcp" = "aws") {
+export async function readyTenant(stack: Stack, api: ApiClient, slug: string, provider: "aws" | "azure" | "gcp" | "pkcs11" = "aws") {
   const key = await createVendorKey(stack, provider);
   const token = await connectTenant(api, slug, provider, key.keyId);
   return { slug, token, ...key };
@@ -141,7 +157,12 @@ export async function connectTenant(api: ApiClient, slug: string, provider: stri
   return api.token(slug);
 }
 
-export async function createVendorKey(stack: Stack, provider: "aws" | "azure" | "gcp") {
+export async function createVendorKey(stack: Stack, provider: "aws" | "azure" | "gcp" | "pkcs11") {
+  if (provider === "pkcs11") {
+    if (!stack.softhsm) throw new Error("SoftHSM2 is not installed");
+    const label = `k-${randomUUID().slice(0, 8)}`;
+    return { provider, keyId: stack.softhsm.hsm.createKey(stack.softhsm.token, label), grantId: undefined, counterKey: label };
+  }
   if (provider === "aws") {
     const { keyArn, grantId } = await stack.aws.createKeyForVendor();
     return { provider, keyId: keyArn, grantId, counterKey: keyArn };

@@ -70,7 +70,7 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
         <fieldset>
           <legend>1. Where is your key?</legend>
           <div className="choice-group">
-            {(["aws", "azure", "gcp"] as const).map((p) => (
+            {(["aws", "azure", "gcp", ...(info.data?.pkcs11.enabled ? (["pkcs11"] as const) : [])] as const).map((p) => (
               <label key={p} className="choice">
                 <input
                   type="radio"
@@ -118,7 +118,7 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
         ) : (
           <div className="stack">
             <p className="muted">
-              Run one of these in your own account. Your tenant id is <code data-testid="tenant-id">{info.data.tenantId}</code>.
+              {provider === "pkcs11" ? "Do these on your HSM." : "Run one of these in your own account."} Your tenant id is <code data-testid="tenant-id">{info.data.tenantId}</code>.
             </p>
             {grantsFor(provider, info.data, keyId.trim()).map((g) => (
               <div key={g.testId} className="stack" style={{ gap: "0.35rem" }}>

@@ -1,11 +1,12 @@
 // The exact grants a tenant gives the vendor, per cloud. Pure functions, so the wizard shows
 // them as the user types and tests can check them.
 import { OWNERSHIP_TAG, ownershipTagValue } from "@/lib/kms/ownership-tag";
+import { pkcs11Grants } from "./grant-text-pkcs11";
 import type { ConnectInfo } from "./types";
 
 export type { ConnectInfo };
 
-export type Provider = "aws" | "azure" | "gcp";
+export type Provider = "aws" | "azure" | "gcp" | "pkcs11";
 
 export interface GrantSnippet {
   title: string;
@@ -124,6 +125,7 @@ export function gcpGrants(info: ConnectInfo, keyName: string): GrantSnippet[] {
 }
 
 export function grantsFor(provider: Provider, info: ConnectInfo, keyId: string): GrantSnippet[] {
+  if (provider === "pkcs11") return pkcs11Grants(info, keyId);
   return provider === "aws" ? awsGrants(info, keyId) : provider === "azure" ? azureGrants(info, keyId) : gcpGrants(info, keyId);
 }
 
@@ -131,10 +133,12 @@ export const KEY_PLACEHOLDER: Record<Provider, string> = {
   aws: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
   azure: "https://my-vault.vault.azure.net/keys/my-key",
   gcp: "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key",
+  pkcs11: "pkcs11:token=my-token;object=my-key",
 };
 
 export const KEY_LABEL: Record<Provider, string> = {
   aws: "Key ARN (or alias ARN)",
   azure: "Key URI (versionless)",
   gcp: "CryptoKey resource name",
+  pkcs11: "PKCS#11 URI (RFC 7512): token and key label or id",
 };

@@ -15,6 +15,8 @@ const REASON_HELP: Record<string, string> = {
   not_found: "The key does not exist, or the vendor cannot see it.",
   pending_deletion: "The key is scheduled for deletion. Cancel the deletion and enable it.",
   destroyed: "The key material is destroyed.",
+  pin_rejected: "The token rejected the PIN the vendor holds (changed or locked). Give the vendor the current PIN.",
+  token_removed: "The token is not present in the vendor's HSM.",
 };
 
 export function ValidationSteps({ steps }: { steps: ValidationStep[] }) {

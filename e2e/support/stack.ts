@@ -23,6 +23,7 @@ import { createTenant } from "../../lib/broker/operations/create-tenant";
 import { createToken } from "../../lib/broker/operations/create-token";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../testkit/postgres";
+import { SoftHsm, softHsmInstalled } from "../../testkit/softhsm";
 import { startTestIdp, type IdpAccount } from "./oidc-idp";
 import { ownedAwsKey } from "../../scripts/owned-keys";
 import { AwsTenantActions } from "../../emulators/tenant-actions";
@@ -43,6 +44,8 @@ export interface StackInfo {
   gcp: { grpcPort: number };
   /** The test identity provider (e2e/support/oidc-idp.ts); its accounts are keyed by login name. */
   sso: { issuer: string; name: string; accounts: Record<string, IdpAccount> };
+  /** A key on a SoftHSM2 token the broker serves (null when SoftHSM2 is not installed). */
+  pkcs11: { keyUri: string; token: string } | null;
   /** The stack's own control endpoint (see the header): seeds console users for a tenant. */
   control: { url: string; token: string };
 }
@@ -99,6 +102,13 @@ async function main() {
   const nextAuthSecret = randomBytes(32).toString("base64url");
   const url = `http://127.0.0.1:${port}`;
   const idp = await startTestIdp({ redirectUri: `${url}/api/auth/callback/oidc`, accounts: SSO_ACCOUNTS });
+  // SoftHSM2 as a tenant's HSM: a token made before the broker loads the module, one AES key on it.
+  const hsm = softHsmInstalled() ? new SoftHsm() : null;
+  let pkcs11: StackInfo["pkcs11"] = null;
+  if (hsm) {
+    const token = hsm.initToken("e2e-hsm", "e2e-user-pin", { viaCli: true });
+    pkcs11 = { token: token.label, keyUri: hsm.createKey(token, "e2e-tenant-key") };
+  }
   Object.assign(process.env, {
     NODE_ENV: "production",
     PORT: String(port),
@@ -120,6 +130,7 @@ async function main() {
     BROKER_OIDC_CLIENT_SECRET: idp.clientSecret,
     BROKER_OIDC_NAME: SSO_NAME,
     ...emulators.brokerEnv,
+    ...(hsm ? hsm.brokerEnv() : {}),
   });
   const runtime = await startBrokerRuntime({ config: loadConfig(), withNext: true });
   const { ctx } = runtime;
@@ -156,6 +167,7 @@ async function main() {
     aws: { url: emulators.aws.url, region: emulators.aws.region },
     azure: { vaultUrl: emulators.azure.vaultUrl, caPem: emulators.azure.caPem, authorityHost: emulators.azure.authorityHost },
     gcp: { grpcPort: emulators.gcp.grpcPort },
+    pkcs11,
     sso: { issuer: idp.issuer, name: SSO_NAME, accounts: SSO_ACCOUNTS },
     control: { url: `http://127.0.0.1:${(control.address() as AddressInfo).port}`, token: controlToken },
   };
@@ -171,6 +183,7 @@ async function main() {
     await emulators.close().catch((e) => console.error(e));
     await idp.close().catch((e) => console.error(e));
     await database.drop().catch((e) => console.error(e));
+    hsm?.close();
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);
   };

@@ -3,8 +3,9 @@
 // 2. its provider is enabled on this broker (422 provider_disabled otherwise);
 // 3. no other tenant has it connected (409 key_in_use, without naming that tenant), checked before
 //    any KMS call and again under a lock in the transaction that stores the connection;
-// 4. where the provider can express it, proof that the tenant owns it: the key tag (AWS, Azure)
-//    or CryptoKey label (GCP) cmek-broker-tenant=<tenant id>, which only the key's owner can set.
+// 4. where the provider can express it, proof that the tenant owns it: the key tag (AWS, Azure),
+//    CryptoKey label (GCP) or token data object (PKCS#11) cmek-broker-tenant=<tenant id>, which
+//    only the key's owner can set.
 //    BROKER_REQUIRE_KEY_OWNERSHIP_TAG, default on except against local emulators.
 import { randomBytes, randomUUID } from "node:crypto";
 import type { BrokerConfig } from "../config/env";
@@ -101,7 +102,7 @@ export async function ownershipStep(providers: KmsProviders, config: BrokerConfi
   if (!ownershipRequired(config)) return null;
   const provider = providerFor(providers, providerName);
   const want = ownershipTagValue(tenantId);
-  const kind = providerName === "gcp" ? "label" : "tag";
+  const kind = providerName === "gcp" ? "label" : providerName === "pkcs11" ? "token data object" : "tag";
   const started = performance.now();
   const result = (step: ValidationStep): ValidationResult => ({
     ok: step.ok,
@@ -123,7 +124,8 @@ export async function ownershipStep(providers: KmsProviders, config: BrokerConfi
     tags = await provider.ownershipTags(keyRef);
   } catch (e) {
     if (isKmsError(e) && e.kind === "unavailable") return fail({ kind: "unavailable", code: e.detail.providerCode, message: e.message });
-    const hint = providerName === "azure" ? "give the broker keys/get on the key, " : "give the broker cloudkms.cryptoKeys.get on the key, ";
+    const hint =
+      providerName === "azure" ? "give the broker keys/get on the key, " : providerName === "pkcs11" ? "check the token's PIN file on the broker, " : "give the broker cloudkms.cryptoKeys.get on the key, ";
     return fail({
       kind: isKmsError(e) ? e.kind : "error",
       reason: "ownership_unreadable",

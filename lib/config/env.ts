@@ -95,7 +95,7 @@ const BaseEnvSchema = z.object({
   BROKER_VENDOR_GCP_SERVICE_ACCOUNT: optionalString,
   // ---- KMS providers, the vendor's own identity, key ownership (lib/kms/registry.ts, lib/broker/vendor-faults.ts, lib/broker/key-ownership.ts)
   // Comma-separated subset of aws,azure,gcp; default (empty): every provider whose configuration is present (all three with emulators or in the demo).
-  BROKER_PROVIDERS: list("").pipe(z.array(z.enum(["aws", "azure", "gcp"], { error: "must be a comma-separated list of aws, azure, gcp" }))),
+  BROKER_PROVIDERS: list("").pipe(z.array(z.enum(["aws", "azure", "gcp", "pkcs11"], { error: "must be a comma-separated list of aws, azure, gcp, pkcs11" }))),
   // The broker's own AWS identity; an AccessDenied naming another caller is a vendor-side fault (never a lock).
   BROKER_AWS_PRINCIPAL_ARN: optionalString.pipe(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/, "must be an IAM or STS principal ARN").optional()),
   // Vendor-owned canary keys: refused too means the vendor lost access, not that the tenant revoked. AWS: one key ARN per region, comma-separated.
@@ -113,6 +113,18 @@ const BaseEnvSchema = z.object({
   AWS_CONTAINER_CREDENTIALS_FULL_URI: optionalString,
   AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: optionalString,
   GOOGLE_APPLICATION_CREDENTIALS: optionalString,
+  // PKCS#11 (lib/kms/pkcs11): the HSM's module is vendor configuration, never tenant input; enabled when the module is set.
+  BROKER_PKCS11_MODULE: optionalString.pipe(z.string().regex(/^\//, "must be an absolute path to the PKCS#11 module (.so)").optional()),
+  // One file per token, <token label>.pin (label percent-encoded like a pkcs11: URI value), holding that token's user PIN.
+  BROKER_PKCS11_PIN_DIR: optionalString.pipe(z.string().regex(/^\//, "must be an absolute directory path").optional()),
+  // Comma-separated token labels tenants may name; empty: any token that has a PIN file.
+  BROKER_PKCS11_TOKENS: list(""),
+  // CK_GCM_PARAMS layout the module expects: v240 (with ulIvBits, PKCS#11 v2.40+) or v220 (without it, older HSM firmware).
+  BROKER_PKCS11_GCM_PARAMS: z.enum(["v240", "v220"]).default("v240"),
+  // Sessions per token (each in-flight C_Encrypt/C_Decrypt holds one and a libuv worker thread: keep it below UV_THREADPOOL_SIZE, 4 by default).
+  BROKER_PKCS11_SESSIONS: z.coerce.number().int().min(1).max(64).default(3),
+  // How often the token PIN is proven again by logging out and in (a changed PIN is a revocation); default: BROKER_PROBE_INTERVAL_MS.
+  BROKER_PKCS11_PIN_CHECK_MS: z.coerce.number().int().min(200).max(86_400_000).optional(),
   // ---- end of the KMS providers block
 });
 
@@ -141,6 +153,9 @@ const EnvSchema = BaseEnvSchema.superRefine(
     const oidc = [env.BROKER_OIDC_ISSUER, env.BROKER_OIDC_CLIENT_ID, env.BROKER_OIDC_CLIENT_SECRET].filter(Boolean).length;
     if (oidc !== 0 && oidc !== 3) problem("BROKER_OIDC_ISSUER", "set BROKER_OIDC_ISSUER, BROKER_OIDC_CLIENT_ID and BROKER_OIDC_CLIENT_SECRET together");
     if (env.GCP_KMS_INSECURE_TOKEN && !env.GCP_KMS_ENDPOINT) problem("GCP_KMS_INSECURE_TOKEN", "only makes sense with GCP_KMS_ENDPOINT (emulator)");
+    if (Array.isArray(env.BROKER_PROVIDERS) && env.BROKER_PROVIDERS.includes("pkcs11") && !(env.BROKER_PKCS11_MODULE && env.BROKER_PKCS11_PIN_DIR)) {
+      problem("BROKER_PROVIDERS", "pkcs11 is enabled but BROKER_PKCS11_MODULE and BROKER_PKCS11_PIN_DIR are not both set");
+    }
     if (Array.isArray(env.BROKER_PROVIDERS) && env.BROKER_PROVIDERS.includes("azure") && !(env.AZURE_TENANT_ID && env.AZURE_CLIENT_ID && env.AZURE_CLIENT_SECRET)) {
       problem("BROKER_PROVIDERS", "azure is enabled but AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET are not all set");
     }

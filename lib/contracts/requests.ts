@@ -80,7 +80,7 @@ export const ZTenant = z.object({
 });
 export const ZKey = z.object({
   id: z.string(),
-  provider: z.enum(["aws", "azure", "gcp"]),
+  provider: z.enum(["aws", "azure", "gcp", "pkcs11"]),
   keyId: z.string(),
   keyVersion: z.string().nullable(),
   lastValidatedAt: z.string().nullable(),
@@ -88,7 +88,7 @@ export const ZKey = z.object({
 export const ZTenantResponse = z.object({ tenant: ZTenant, key: ZKey.nullable().optional(), deletion: ZDeletionWindow.nullable().optional() });
 
 export const ZConnectKeyRequest = z.strictObject({
-  provider: z.enum(["aws", "azure", "gcp"]),
+  provider: z.enum(["aws", "azure", "gcp", "pkcs11"]),
   keyId: ZSafeString.trim().min(1).max(2048).describe("AWS key ARN or alias ARN, Azure key URI, or GCP projects/*/locations/*/keyRings/*/cryptoKeys/*"),
 });
 export const ZValidationStep = z.object({

@@ -48,6 +48,7 @@ export const ZConnectInfo = z.object({
   aws: z.object({ principal: z.string().nullable().describe("the vendor's IAM principal ARN"), region: z.string() }),
   azure: z.object({ appId: z.string().nullable().describe("the vendor's Entra application (client) id"), allowedHosts: z.array(z.string()) }),
   gcp: z.object({ serviceAccount: z.string().nullable().describe("the vendor's service account e-mail") }),
+  pkcs11: z.object({ enabled: z.boolean().describe("whether this broker serves keys on PKCS#11 tokens (BROKER_PKCS11_MODULE)") }),
 });
 
 /** POST /key-ref/validate: the provider's own format rules, no KMS call. */

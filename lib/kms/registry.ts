@@ -11,11 +11,12 @@ import type { BrokerConfig } from "../config/env";
 import { AwsKmsProvider } from "./aws";
 import { AzureKeyVaultProvider } from "./azure";
 import { GcpKmsProvider } from "./gcp";
+import { Pkcs11KmsProvider } from "./pkcs11/provider";
 import { KmsError, type KmsProvider, type KmsProviderName } from "./types";
 
 export type KmsProviders = Record<KmsProviderName, KmsProvider>;
 
-export const KMS_PROVIDER_NAMES: readonly KmsProviderName[] = ["aws", "azure", "gcp"];
+export const KMS_PROVIDER_NAMES: readonly KmsProviderName[] = ["aws", "azure", "gcp", "pkcs11"];
 
 type ProviderConfig = Pick<
   BrokerConfig,
@@ -37,6 +38,7 @@ type ProviderConfig = Pick<
   | "GCP_KMS_ENDPOINT"
   | "GOOGLE_APPLICATION_CREDENTIALS"
   | "BROKER_VENDOR_GCP_SERVICE_ACCOUNT"
+  | "BROKER_PKCS11_MODULE"
 >;
 
 /** The providers this broker serves: BROKER_PROVIDERS, or every configured one (all three with emulators / demo). */
@@ -44,8 +46,10 @@ export function enabledProviders(config: ProviderConfig): Set<KmsProviderName> {
   if (config.BROKER_PROVIDERS.length) {
     return new Set<KmsProviderName>(config.BROKER_PROVIDERS);
   }
-  if (config.demo || config.emulators) return new Set(KMS_PROVIDER_NAMES);
   const on = new Set<KmsProviderName>();
+  // PKCS#11 needs a module on this machine: only ever on when the vendor configured one.
+  if (config.BROKER_PKCS11_MODULE) on.add("pkcs11");
+  if (config.demo || config.emulators) return new Set([...KMS_PROVIDER_NAMES.filter((n) => n !== "pkcs11"), ...on]);
   const aws = [
     config.AWS_ENDPOINT_URL_KMS,
     config.AWS_ACCESS_KEY_ID,
@@ -129,6 +133,16 @@ function buildProvider(name: KmsProviderName, config: BrokerConfig): KmsProvider
         timeoutMs,
       });
     }
+    case "pkcs11":
+      return new Pkcs11KmsProvider({
+        modulePath: config.BROKER_PKCS11_MODULE ?? "",
+        pinDir: config.BROKER_PKCS11_PIN_DIR ?? "",
+        allowedTokens: config.BROKER_PKCS11_TOKENS,
+        gcmLayout: config.BROKER_PKCS11_GCM_PARAMS,
+        sessionsPerToken: config.BROKER_PKCS11_SESSIONS,
+        pinCheckMs: config.BROKER_PKCS11_PIN_CHECK_MS ?? config.BROKER_PROBE_INTERVAL_MS,
+        timeoutMs,
+      });
   }
 }
 
@@ -153,6 +167,6 @@ export function createKmsProviders(config: BrokerConfig): KmsProviders {
 }
 
 export function providerFor(providers: KmsProviders, name: string): KmsProvider {
-  if (name === "aws" || name === "azure" || name === "gcp") return providers[name];
-  throw new KmsError("invalid", "aws", `unknown provider "${name}" (expected aws, azure or gcp)`);
+  if (name === "aws" || name === "azure" || name === "gcp" || name === "pkcs11") return providers[name];
+  throw new KmsError("invalid", "aws", `unknown provider "${name}" (expected aws, azure, gcp or pkcs11)`);
 }

@@ -14,6 +14,8 @@ export interface VendorCanaryKeys {
   aws?: string[];
   azure?: string;
   gcp?: string;
+  /** Never set: a PKCS#11 refusal concerns the token's PIN or key, not a vendor identity a canary could test. */
+  pkcs11?: string;
 }
 
 export type CanaryVerdict =

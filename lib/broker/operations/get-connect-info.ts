@@ -1,6 +1,7 @@
 // GET /api/v1/tenants/{slug}/connect-info: what the tenant must grant, i.e. the vendor's
 // identities per cloud and the tenant id bound into the encryption context.
 import { authorize } from "../../auth/authorize";
+import { enabledProviders } from "../../kms/registry";
 import type { BrokerContext } from "../context";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
@@ -23,5 +24,6 @@ export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: Tenan
     aws: { principal: vendor.awsPrincipal, region: c.AWS_REGION },
     azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS },
     gcp: { serviceAccount: vendor.gcpServiceAccount },
+    pkcs11: { enabled: enabledProviders(c).has("pkcs11") },
   };
 }
