@@ -201,6 +201,12 @@ export class Pkcs11KmsProvider implements KmsProvider {
    * The ownership proof: a data object (CKO_DATA) on the token labelled cmek-broker-tenant whose
    * value is the tenant id. Only a holder of the token's PIN or SO PIN, i.e. the tenant, creates it.
    */
+  /** PKCS#11 has no scheduled deletion: C_DestroyObject is immediate (and seen as not_found). */
+  scheduledDeletion(keyId: string): Promise<Date | null> {
+    this.validateKeyRef(keyId);
+    return Promise.resolve(null);
+  }
+
   async ownershipTags(keyId: string): Promise<Record<string, string>> {
     const ref = parsePkcs11Uri(keyId);
     this.validateKeyRef(keyId);
