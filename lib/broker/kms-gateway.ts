@@ -64,6 +64,16 @@ export class KmsGateway {
     return this.call("kms.unwrap", key, meta, (p) => p.unwrap(key.keyRef, wrapped, context), () => null);
   }
 
+  /** Unwraps the prober's canary; `usedCurrentVersion` is set where the same answer tells it (GCP used_primary). */
+  async unwrapCanary(key: KeyOnRecord, wrapped: Buffer, context: Record<string, string>, meta: KmsCallMeta): Promise<{ plaintext: Buffer; usedCurrentVersion?: boolean }> {
+    return this.call("kms.unwrap", key, meta, async (p) => (p.unwrapWithVersionCheck ? p.unwrapWithVersionCheck(key.keyRef, wrapped, context) : { plaintext: await p.unwrap(key.keyRef, wrapped, context) }), () => null);
+  }
+
+  /** True where unwrapCanary reports the version check itself, so the prober needs no describe. */
+  checksVersionOnUnwrap(provider: KmsProviderName): boolean {
+    return typeof providerFor(this.providers, provider).unwrapWithVersionCheck === "function";
+  }
+
   async describe(key: KeyOnRecord, meta: KmsCallMeta) {
     return this.call("kms.describe", key, meta, (p) => p.describe(key.keyRef), (d) => d.currentVersion);
   }

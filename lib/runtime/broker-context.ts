@@ -10,6 +10,7 @@ import { KeyHealthTracker } from "../broker/key-health";
 import { KmsGateway } from "../broker/kms-gateway";
 import { lockOnRevocation } from "../broker/lock-on-revocation";
 import { KmsMetrics } from "../broker/metrics";
+import { KeyRotationRecorder } from "../broker/key-rotation";
 import { Prober } from "../broker/prober";
 import { resyncAfterGap } from "../broker/resync";
 import { ServiceTokenStore } from "../broker/service-tokens";
@@ -52,8 +53,9 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   const vendorFaults = createVendorFaultMonitor({ db, config, providers, logger }, metrics.registry);
   const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
   const keys = new DataKeyService(db, cache, kms);
+  const rotation = new KeyRotationRecorder({ db, kms, audit, bus, keys, registry, metrics, backgroundErrors });
   const prober = new Prober(
-    { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults },
+    { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults, rotation },
     {
       intervalMs: config.BROKER_PROBE_INTERVAL_MS,
       lockedIntervalMs: config.BROKER_LOCKED_PROBE_INTERVAL_MS,

@@ -222,9 +222,10 @@ export const AWS_KEY_EVENTS = new Set([
   "DeleteAlias",
   "UpdatePrimaryRegion",
   "DeleteKey",
+  "RotateKeyOnDemand",
 ]);
 /** KMS's own EventBridge events (no CloudTrail): the key's ARN is in `resources`. */
-const AWS_NATIVE_EVENTS = new Set(["KMS CMK Deletion", "KMS Imported Key Material Expiration"]);
+const AWS_NATIVE_EVENTS = new Set(["KMS CMK Deletion", "KMS Imported Key Material Expiration", "KMS CMK Rotation"]);
 
 const KEY_ARN_RE = /^arn:aws(?:-[a-z]+)*:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
 const ALIAS_ARN_RE = /^arn:aws(?:-[a-z]+)*:kms:([a-z0-9-]+):(\d{12}):alias\/(.+)$/;
