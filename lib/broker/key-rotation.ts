@@ -70,13 +70,14 @@ export class KeyRotationRecorder {
   /**
    * Wraps a fresh canary under the key's current version; when that version differs from the
    * recorded one, records it (once, cluster-wide) and returns the new canary. A revoked wrap
-   * locks like any data-path call (unless `lockOnRevoked` is false) and throws.
+   * locks like any data-path call (unless `lock.lockOnRevoked` is false; `lock.revokedAt` is the
+   * revocation moment a push event named) and throws.
    */
-  async recordCurrent(tenant: TenantView, key: ConnectedKey, trigger: RotationTrigger, lockOnRevoked: boolean): Promise<Buffer | null> {
+  async recordCurrent(tenant: TenantView, key: ConnectedKey, trigger: RotationTrigger, lock: { lockOnRevoked: boolean; revokedAt?: Date }): Promise<Buffer | null> {
     const canary = randomBytes(32);
     let wrapped;
     try {
-      wrapped = await this.deps.kms.wrap({ provider: key.provider, keyRef: key.keyRef }, canary, canaryContext(tenant.id), { tenantId: tenant.id, actor: ACTOR, action: "kms.probe", lockOnRevoked });
+      wrapped = await this.deps.kms.wrap({ provider: key.provider, keyRef: key.keyRef }, canary, canaryContext(tenant.id), { tenantId: tenant.id, actor: ACTOR, action: "kms.probe", ...lock });
     } finally {
       canary.fill(0);
     }

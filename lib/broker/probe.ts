@@ -74,7 +74,7 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
       const current = await broker.rotation.currentVersion(tenant.id, key);
       if (current && current !== key.keyVersion) {
         kmsCalls++;
-        canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, lockOnRevoked)) ?? canaryWrapped;
+        canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt })) ?? canaryWrapped;
       }
     }
     // Azure and GCP can disable one version: the canary's own may be the one disabled (after a
@@ -90,7 +90,7 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
       kmsCalls++;
       if (VERSION_LEVEL_REASONS.has(e.reason ?? "")) {
         kmsCalls++;
-        canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, lockOnRevoked)) ?? canaryWrapped;
+        canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt })) ?? canaryWrapped;
       }
       canary = await broker.kms.unwrapCanary(ref, canaryWrapped, canaryContext(tenant.id), { ...meta, lockOnRevoked });
     }
@@ -98,7 +98,7 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
     if (canary.usedCurrentVersion === false) {
       // GCP: the canary's version is no longer primary.
       kmsCalls++;
-      await broker.rotation.recordCurrent(tenant, key, trigger, lockOnRevoked);
+      await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt });
     }
   } catch (e) {
     outcome = isKmsError(e) ? e.kind : "unavailable";
