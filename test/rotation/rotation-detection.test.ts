@@ -5,12 +5,17 @@
 // tenant never locks, not even when the tenant disables the old version (Azure, GCP) before or
 // after the broker noticed the rotation. DEKs written before version tracking (AWS stored the key
 // ARN as their version) still decrypt.
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { waitFor } from "../support/wait";
 import { encryptMany } from "../revocation/helpers";
 
 const INTERVAL_MS = 400;
+const EVENTGRID_SECRET = "eventgrid-secret-rotation-0123456789";
+const PUBSUB_TOKEN = "pubsub-token-rotation-0123456789";
+/** A push-triggered probe runs at once; 3 s is a correctness bound on a loaded machine, not the latency. */
+const PUSH_BOUND_MS = 3000;
 /** Generous for a loaded 2-core machine; the promise is one probe interval (+ probe latency). */
 const DETECT_BOUND_MS = 15_000;
 
@@ -19,7 +24,14 @@ type Provider = "aws" | "azure" | "gcp";
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ BROKER_PROBE_INTERVAL_MS: String(INTERVAL_MS), BROKER_DEK_CACHE_TTL_MS: "600000" });
+  h = await startHarness({
+    BROKER_PROBE_INTERVAL_MS: String(INTERVAL_MS),
+    BROKER_DEK_CACHE_TTL_MS: "600000",
+    // Seconds, not the harness's 1 s: the Azure emulator's RSA work stalls on a loaded 2-core machine.
+    BROKER_KMS_TIMEOUT_MS: "5000",
+    BROKER_EVENTGRID_SECRET: EVENTGRID_SECRET,
+    BROKER_PUBSUB_TOKEN: PUBSUB_TOKEN,
+  });
 });
 
 afterAll(async () => {
@@ -47,6 +59,15 @@ async function deks(slug: string): Promise<Array<{ id: string; key_version: stri
 
 async function auditActions(slug: string, action: string): Promise<Array<{ detail: unknown }>> {
   return h.runtime.ctx.db.query(`SELECT a.detail FROM audit_event a JOIN tenant t ON t.id = a.tenant_id WHERE t.slug = $1 AND a.action = $2`, [slug, action]);
+}
+
+/** The key.rotated entries once one is written (the audit write follows the version update). */
+async function rotatedEntries(slug: string): Promise<unknown[]> {
+  const rows = await waitFor(async () => {
+    const r = await auditActions(slug, "key.rotated");
+    return r.length > 0 ? r : null;
+  }, { what: `${slug}: key.rotated audited`, timeoutMs: DETECT_BOUND_MS });
+  return rows.map((r) => r.detail);
 }
 
 /** Two probes that started after `since` and succeeded: enough for a disabled old version to have mattered. */
@@ -109,8 +130,7 @@ describe.each(cases)("$provider: rotation detected by the probe", (c) => {
     const v1 = await c.rotate(key);
     expect(v1).not.toBe(v0);
     await waitFor(async () => (await connection(slug)).key_version === v1, { what: `${slug}: version ${v1} recorded`, timeoutMs: DETECT_BOUND_MS });
-    const rotated = await auditActions(slug, "key.rotated");
-    expect(rotated.map((r) => r.detail)).toEqual([{ from: v0, to: v1, detectedBy: "probe" }]);
+    expect(await rotatedEntries(slug)).toEqual([{ from: v0, to: v1, detectedBy: "probe" }]);
 
     // The DEK under the old version is retired: the next encryption makes one under the new version.
     const after = await encryptMany(h.api, slug, token, 2);
@@ -170,4 +190,78 @@ test("AWS DEKs written before version tracking (key ARN as their version) still 
   );
   expect(current).toMatch(/^[0-9a-f]{64}$/);
   expect(stale[0]!.n).toBe(1);
+});
+
+describe("push events trigger the rotation check at once", () => {
+  /** Takes the tenant's key out of the schedule for an hour, so only the push can explain what follows. */
+  async function unschedule(slug: string): Promise<void> {
+    const id = await tenantId(slug);
+    // The first scheduled probe after the first encryption must be done, or it would race the push.
+    await waitFor(async () => (await h.runtime.ctx.db.query(`SELECT 1 FROM key_probe WHERE tenant_id = $1 AND next_probe_at > now()`, [id])).length > 0, { what: `${slug}: first probe scheduled` });
+    await h.runtime.ctx.db.query(`UPDATE key_probe SET next_probe_at = now() + interval '1 hour' WHERE tenant_id = $1`, [id]);
+    await waitFor(async () => (await h.runtime.ctx.db.query(`SELECT 1 FROM key_probe WHERE tenant_id = $1 AND lease_until IS NULL`, [id])).length > 0, { what: `${slug}: no probe in flight` });
+  }
+
+  test("GCP: Cloud Audit Logs UpdateCryptoKeyPrimaryVersion via Pub/Sub push records the new primary version", async () => {
+    const slug = "rot-push-gcp";
+    const key = await h.gcp.createKeyForVendor();
+    const token = await h.api.readyTenant(slug, "gcp", key);
+    await encryptMany(h.api, slug, token, 1);
+    await unschedule(slug);
+    const v1 = String(await h.gcp.rotateKey(key));
+    const entry = {
+      protoPayload: { "@type": "type.googleapis.com/google.cloud.audit.AuditLog", serviceName: "cloudkms.googleapis.com", methodName: "UpdateCryptoKeyPrimaryVersion", resourceName: key },
+      insertId: randomUUID(),
+      timestamp: new Date().toISOString(),
+    };
+    const r = await h.api.call("POST", `/api/v1/kms-events/gcp?token=${PUBSUB_TOKEN}`, {
+      body: { message: { data: Buffer.from(JSON.stringify(entry)).toString("base64"), messageId: randomUUID() }, subscription: "projects/vendor/subscriptions/cmek" },
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    await waitFor(async () => (await connection(slug)).key_version === v1, { what: `${slug}: version ${v1} recorded after the push`, timeoutMs: PUSH_BOUND_MS });
+    expect(await rotatedEntries(slug)).toEqual([{ from: "1", to: v1, detectedBy: "push" }]);
+  });
+
+  test("Azure: Event Grid Microsoft.KeyVault.KeyNewVersionCreated records the new version", async () => {
+    const slug = "rot-push-azure";
+    const uri = await h.azure.createKeyForVendor("RSA");
+    const token = await h.api.readyTenant(slug, "azure", uri);
+    await encryptMany(h.api, slug, token, 1);
+    const v0 = (await connection(slug)).key_version;
+    await unschedule(slug);
+    const v1 = await h.azure.rotateKey(uri);
+    const name = uri.split("/").pop()!;
+    const event = [
+      {
+        id: randomUUID(),
+        topic: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/v",
+        subject: name,
+        eventType: "Microsoft.KeyVault.KeyNewVersionCreated",
+        eventTime: new Date().toISOString(),
+        data: { Id: `${uri}/${v1}`, VaultName: "v", ObjectType: "Key", ObjectName: name, Version: v1 },
+        dataVersion: "1",
+        metadataVersion: "1",
+      },
+    ];
+    const r = await h.api.call("POST", `/api/v1/kms-events/azure?secret=${EVENTGRID_SECRET}`, { rawBody: JSON.stringify(event), headers: { "content-type": "application/json" } });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    await waitFor(async () => (await connection(slug)).key_version === v1, { what: `${slug}: version ${v1} recorded after the push`, timeoutMs: PUSH_BOUND_MS });
+    expect(await rotatedEntries(slug)).toEqual([{ from: v0, to: v1, detectedBy: "push" }]);
+  });
+
+  test("AWS: EventBridge KMS CMK Rotation and CloudTrail RotateKeyOnDemand name the key (parsing; delivery is the signed SNS path of test/revocation/push.test.ts)", async () => {
+    const { hintFromEventBridge } = await import("@/lib/broker/kms-events/aws-sns");
+    const arn = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const native = hintFromEventBridge({ source: "aws.kms", "detail-type": "KMS CMK Rotation", account: "222222222222", region: "us-east-1", resources: [arn], detail: { "key-id": arn.split("/")[1] } });
+    expect(native).toMatchObject({ provider: "aws", event: "KMS CMK Rotation" });
+    expect(native!.matches).toContainEqual({ kind: "suffix", value: ":222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab" });
+    const trail = hintFromEventBridge({
+      source: "aws.kms",
+      "detail-type": "AWS API Call via CloudTrail",
+      account: "222222222222",
+      region: "us-east-1",
+      detail: { eventName: "RotateKeyOnDemand", requestParameters: { keyId: arn } },
+    });
+    expect(trail).toMatchObject({ provider: "aws", event: "RotateKeyOnDemand" });
+  });
 });
