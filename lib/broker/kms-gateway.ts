@@ -4,7 +4,7 @@
 import type { AuditActor, AuditAction, AuditSink } from "../audit/types";
 import { DataKeyMaterial } from "../crypto/data-key-material";
 import { providerFor, type KmsProviders } from "../kms/registry";
-import { isKmsError, KmsError, type KmsProviderName, type WrapResult } from "../kms/types";
+import { isKmsError, KmsError, type KmsProviderName, type RevocationReason, type WrapResult } from "../kms/types";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsMetrics } from "./metrics";
 import type { VendorFaultMonitor } from "./vendor-faults";
@@ -23,6 +23,8 @@ export interface KmsCallMeta {
   action?: AuditAction;
   /** Set false for calls whose revoked answer must not lock (key validation of a not-yet-connected key). */
   lockOnRevoked?: boolean;
+  /** Revocation reasons that do not lock from this call: the caller confirms them first (the prober, for one disabled old version). */
+  deferLockFor?: readonly RevocationReason[];
   /** When the revocation itself happened, if known (push events, tests); recorded for time-to-lock. */
   revokedAt?: Date;
   /** Data-path calls fail fast while the key's circuit is open; probes and validations always call. */
@@ -136,7 +138,8 @@ export class KmsGateway {
       }
       const detectedAt = new Date();
       // Lock before anything else (even the audit write) so no other request is served meanwhile.
-      if (err.kind === "revoked" && meta.lockOnRevoked !== false) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
+      const deferred = err.reason !== undefined && meta.deferLockFor?.includes(err.reason) === true;
+      if (err.kind === "revoked" && meta.lockOnRevoked !== false && !deferred) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
       // The caller gets the KMS error either way; a request's own refusal entry (written by the
       // data path, which fails closed with audit_unavailable) is what must be durable, not this one.
       await this.audit

@@ -2,7 +2,7 @@
 // exactly the permission the data path needs, so a revoked answer here is a revocation (and
 // the gateway locks the tenant); a success on a tenant the KMS had locked resumes it, after a
 // full wrap + unwrap re-validation, unless the tenant chose manual resume.
-import { isKmsError } from "../kms/types";
+import { isKmsError, type RevocationReason } from "../kms/types";
 import type { AuditActor } from "../audit/types";
 import type { Database } from "../db/database";
 import type { BackgroundErrors } from "../observability/background-errors";
@@ -45,7 +45,7 @@ export interface ProbeOptions {
 }
 
 /** Revocation reasons a single disabled or destroyed old version gives (Azure, GCP): the current version may still work. */
-const VERSION_LEVEL_REASONS = new Set(["disabled", "destroyed", "pending_deletion"]);
+const VERSION_LEVEL_REASONS: readonly RevocationReason[] = ["disabled", "destroyed", "pending_deletion"];
 
 const PROBE_ACTOR: AuditActor = { type: "system", name: "prober" };
 
@@ -67,36 +67,29 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
   let canaryWrapped = key.canaryWrapped;
   const meta = { tenantId: tenant.id, actor: PROBE_ACTOR, action: "kms.probe" as const, revokedAt: opts.revokedAt };
   try {
-    // Rotation first (AWS, Azure: a metadata read), so that a new version is probed through a
-    // canary of its own even if the tenant has already disabled the old one.
-    if (!broker.kms.checksVersionOnUnwrap(key.provider)) {
-      kmsCalls++;
-      const current = await broker.rotation.currentVersion(tenant.id, key);
-      if (current && current !== key.keyVersion) {
-        kmsCalls++;
-        canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt })) ?? canaryWrapped;
-      }
-    }
+    // The rotation check (AWS, Azure: a metadata read that never locks) runs beside the canary
+    // unwrap, so it adds no time to detecting a revocation.
+    const versionCheck = broker.kms.checksVersionOnUnwrap(key.provider) ? Promise.resolve(null) : broker.rotation.currentVersion(tenant.id, key);
+    if (!broker.kms.checksVersionOnUnwrap(key.provider)) kmsCalls++;
     // Azure and GCP can disable one version: the canary's own may be the one disabled (after a
     // rotation the probe has not seen yet), which is not a revocation while the current version
-    // works. So there a refusal is confirmed before it locks: a version-level one by a wrap under
-    // the current version and an unwrap of that canary, any other by asking again.
-    const perVersion = key.provider !== "aws";
+    // works. Such a refusal is confirmed before it locks: a wrap under the current version (which
+    // locks if refused) and an unwrap of that new canary.
     let canary;
+    let recorded = false;
     try {
-      canary = await broker.kms.unwrapCanary(ref, canaryWrapped, canaryContext(tenant.id), { ...meta, lockOnRevoked: lockOnRevoked && !perVersion });
+      canary = await broker.kms.unwrapCanary(ref, canaryWrapped, canaryContext(tenant.id), { ...meta, lockOnRevoked, ...(key.provider !== "aws" ? { deferLockFor: VERSION_LEVEL_REASONS } : {}) });
     } catch (e) {
-      if (!(perVersion && isKmsError(e) && e.kind === "revoked")) throw e;
-      kmsCalls++;
-      if (VERSION_LEVEL_REASONS.has(e.reason ?? "")) {
-        kmsCalls++;
-        canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt })) ?? canaryWrapped;
-      }
+      if (!(key.provider !== "aws" && isKmsError(e) && e.kind === "revoked" && VERSION_LEVEL_REASONS.includes(e.reason!))) throw e;
+      kmsCalls += 2;
+      recorded = true;
+      canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt })) ?? canaryWrapped;
       canary = await broker.kms.unwrapCanary(ref, canaryWrapped, canaryContext(tenant.id), { ...meta, lockOnRevoked });
     }
     canary.plaintext.fill(0);
-    if (canary.usedCurrentVersion === false) {
-      // GCP: the canary's version is no longer primary.
+    const current = await versionCheck;
+    // AWS, Azure: the current version moved; GCP: the canary's version is no longer primary.
+    if (!recorded && ((current && current !== key.keyVersion) || canary.usedCurrentVersion === false)) {
       kmsCalls++;
       await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt });
     }

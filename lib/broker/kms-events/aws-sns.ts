@@ -202,7 +202,7 @@ export class SnsVerifier {
 // ---------------------------------------------------------------- EventBridge KMS events
 
 /**
- * Management calls that can take a key away or give it back. Data-plane calls (Decrypt,
+ * Management calls that can take a key away, give it back or rotate it. Data-plane calls (Decrypt,
  * Encrypt, GenerateDataKey) are not here: they never change access, and the broker's own calls
  * would otherwise come back as events and trigger probes of themselves.
  */
