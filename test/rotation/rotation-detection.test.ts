@@ -92,10 +92,10 @@ async function decryptAll(slug: string, token: string, records: Array<{ cipherte
 
 interface Case {
   provider: Provider;
-  createKey(): Promise<string>;
-  rotate(key: string): Promise<string>;
+  createKey: () => Promise<string>;
+  rotate: (key: string) => Promise<string>;
   /** Disables the version `version` only (Azure, GCP); AWS cannot disable one key material. */
-  disableVersion?(key: string, version: string): Promise<void>;
+  disableVersion?: (key: string, version: string) => Promise<void>;
 }
 
 const cases: Case[] = [
