@@ -8,11 +8,13 @@ import {
   CancelKeyDeletionCommand,
   CreateGrantCommand,
   CreateKeyCommand,
+  DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyCommand,
   KMSClient,
   ListResourceTagsCommand,
   RevokeGrantCommand,
+  RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
   TagResourceCommand,
   UntagResourceCommand,
@@ -73,6 +75,12 @@ export class AwsTenantActions {
       new CreateGrantCommand({ KeyId: keyArn, GranteePrincipal: vendorArn, Operations: ["Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"] }),
     );
     return r.GrantId!;
+  }
+
+  /** RotateKeyOnDemand; returns the new current KeyMaterialId (DescribeKey's CurrentKeyMaterialId). */
+  async rotateKey(keyArn: string): Promise<string> {
+    await this.client.send(new RotateKeyOnDemandCommand({ KeyId: keyArn }));
+    return (await this.client.send(new DescribeKeyCommand({ KeyId: keyArn }))).KeyMetadata!.CurrentKeyMaterialId!;
   }
 
   async createKeyForVendor(): Promise<{ keyArn: string; grantId: string }> {
@@ -150,6 +158,16 @@ export class AzureTenantActions {
 
   async setEnabled(keyUri: string, enabled: boolean): Promise<void> {
     await this.keys.updateKeyProperties(keyName(keyUri), { enabled });
+  }
+
+  /** rotateKey: a new current version; returns its version id. */
+  async rotateKey(keyUri: string): Promise<string> {
+    return (await this.keys.rotateKey(keyName(keyUri))).properties.version!;
+  }
+
+  /** Enables or disables one version only (the key's other versions keep their state). */
+  async setVersionEnabled(keyUri: string, version: string, enabled: boolean): Promise<void> {
+    await this.keys.updateKeyProperties(keyName(keyUri), version, { enabled });
   }
 
   async delete(keyUri: string): Promise<void> {
@@ -244,6 +262,18 @@ export class GcpTenantActions {
 
   async setVersionState(keyName: string, state: "ENABLED" | "DISABLED", version = 1): Promise<void> {
     await this.client.updateCryptoKeyVersion({ cryptoKeyVersion: { name: `${keyName}/cryptoKeyVersions/${version}`, state }, updateMask: { paths: ["state"] } }, this.callOpts);
+  }
+
+  /** CreateCryptoKeyVersion, then (unless told not to) UpdateCryptoKeyPrimaryVersion to it; returns the new version id. */
+  async rotateKey(keyName: string, makePrimary = true): Promise<number> {
+    const [v] = await this.client.createCryptoKeyVersion({ parent: keyName, cryptoKeyVersion: {} }, this.callOpts);
+    const id = Number(v.name!.split("/").pop());
+    if (makePrimary) await this.setPrimaryVersion(keyName, id);
+    return id;
+  }
+
+  async setPrimaryVersion(keyName: string, version: number): Promise<void> {
+    await this.client.updateCryptoKeyPrimaryVersion({ name: keyName, cryptoKeyVersionId: String(version) }, this.callOpts);
   }
 
   async destroyVersion(keyName: string, version = 1): Promise<void> {

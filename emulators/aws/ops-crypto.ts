@@ -1,9 +1,9 @@
 // Encrypt, GenerateDataKey and Decrypt.
 import { randomBytes } from "node:crypto";
-import { blobKeyId, openBlob, sealBlob } from "./blob";
+import { blobKeyId, blobMaterialId, openBlob, sealBlob } from "./blob";
 import { AwsError, blob, checkAlgorithm, str, stringMap, validationError } from "./input";
 import type { Operation } from "./service";
-import type { KeyRecord } from "./store";
+import { currentMaterialId, type KeyRecord } from "./store";
 
 export const cryptoOperations: Record<string, Operation> = {
   Encrypt(svc, body, caller) {
@@ -13,7 +13,8 @@ export const cryptoOperations: Record<string, Operation> = {
     const key = svc.key(body, caller, "Encrypt", ctx);
     svc.requireUsable(key);
     svc.dryRun(body);
-    return { CiphertextBlob: sealBlob(key, plaintext, ctx).toString("base64"), KeyId: key.arn, EncryptionAlgorithm: "SYMMETRIC_DEFAULT" };
+    // KeyMaterialId: listed on EncryptResponse in some AWS SDKs' models; @aws-sdk/client-kms 3.1164 does not model it there and drops it.
+    return { CiphertextBlob: sealBlob(key, plaintext, ctx).toString("base64"), KeyId: key.arn, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", KeyMaterialId: currentMaterialId(key) };
   },
 
   GenerateDataKey(svc, body, caller) {
@@ -39,6 +40,7 @@ export const cryptoOperations: Record<string, Operation> = {
       CiphertextBlob: sealBlob(key, plaintext, ctx).toString("base64"),
       Plaintext: plaintext.toString("base64"),
       KeyId: key.arn,
+      KeyMaterialId: currentMaterialId(key),
     };
   },
 
@@ -66,6 +68,6 @@ export const cryptoOperations: Record<string, Operation> = {
     svc.dryRun(body);
     const plaintext = openBlob(key, ct, ctx);
     if (!plaintext) throw new AwsError("InvalidCiphertextException", "");
-    return { Plaintext: plaintext.toString("base64"), KeyId: key.arn, EncryptionAlgorithm: "SYMMETRIC_DEFAULT" };
+    return { Plaintext: plaintext.toString("base64"), KeyId: key.arn, EncryptionAlgorithm: "SYMMETRIC_DEFAULT", KeyMaterialId: blobMaterialId(key, ct) };
   },
 };

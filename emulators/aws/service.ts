@@ -5,7 +5,7 @@
 import { blobKeyId } from "./blob";
 import { AwsError, type Body, type Ctx, str } from "./input";
 import { evaluatePolicy, grantAllows, parseKeyPolicy, PolicyError } from "./policy";
-import { aliasArn, keyArn, type AwsPrincipal, type KeyRecord, type KmsStore } from "./store";
+import { aliasArn, currentMaterialId, keyArn, type AwsPrincipal, type KeyRecord, type KmsStore } from "./store";
 
 /** One KMS operation: gets the parsed body and the authenticated caller, returns the response body. */
 export type Operation = (svc: KmsService, body: Body, caller: AwsPrincipal) => unknown;
@@ -34,6 +34,7 @@ export function metadata(k: KeyRecord) {
     KeySpec: "SYMMETRIC_DEFAULT",
     EncryptionAlgorithms: ["SYMMETRIC_DEFAULT"],
     MultiRegion: false,
+    CurrentKeyMaterialId: currentMaterialId(k),
   };
 }
 

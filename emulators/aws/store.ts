@@ -1,7 +1,7 @@
 // In-memory state of the AWS KMS emulator: keys (with tags), aliases, grants, key policies and
 // principals, with optional JSON persistence. Blob format: ./blob; policy evaluation: ./policy.
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { StateFile } from "../control";
 
 export interface AwsPrincipal {
@@ -24,7 +24,16 @@ export interface KeyRecord {
   region: string;
   arn: string;
   description: string;
+  /** The current key material (new encryptions use it). */
   material: Buffer;
+  /** Id of the current material (64 hex, like AWS's KeyMaterialId); absent in state files from before rotation support. */
+  materialId?: string;
+  /** Earlier materials, kept for Decrypt as AWS keeps them (AWS_KMS-origin material is never deleted by rotation). */
+  pastMaterials?: Array<{ id: string; material: Buffer }>;
+  /** Rotations after the initial material, oldest first (ListKeyRotations). */
+  rotations?: Array<{ id: string; date: number; type: "AUTOMATIC" | "ON_DEMAND" }>;
+  /** Automatic rotation, when enabled (EnableKeyRotation). */
+  autoRotation?: { periodDays: number; since: number };
   state: KeyState;
   creationDate: number;
   deletionDate?: number;
@@ -52,6 +61,11 @@ export interface GrantRecord {
   creationDate: number;
 }
 
+/** The current material's id; keys from state files written before rotation support get a stable one derived from the material. */
+export function currentMaterialId(key: KeyRecord): string {
+  return (key.materialId ??= createHash("sha256").update(key.material).digest("hex"));
+}
+
 export const keyArn = (region: string, account: string, keyId: string) => `arn:aws:kms:${region}:${account}:key/${keyId}`;
 export const aliasArn = (region: string, account: string, name: string) => `arn:aws:kms:${region}:${account}:${name}`;
 
@@ -73,7 +87,7 @@ export function defaultKeyPolicy(accountId: string): string {
 
 interface PersistedState {
   version: 1;
-  keys: Array<Omit<KeyRecord, "material"> & { material: string }>;
+  keys: Array<Omit<KeyRecord, "material" | "pastMaterials"> & { material: string; pastMaterials?: Array<{ id: string; material: string }> }>;
   grants: GrantRecord[];
   aliases: Array<{ accountId: string; name: string; keyId: string }>;
   principals: AwsPrincipal[];
@@ -111,6 +125,7 @@ export class KmsStore {
       arn: keyArn(this.region, owner, keyId),
       description,
       material: randomBytes(32),
+      materialId: randomBytes(32).toString("hex"),
       state: "Enabled",
       creationDate: Date.now() / 1000,
       policy: policy ?? defaultKeyPolicy(owner),
@@ -119,6 +134,15 @@ export class KmsStore {
     this.keys.set(keyId, key);
     this.changed();
     return key;
+  }
+
+  /** Makes fresh material current and keeps the old for Decrypt (RotateKeyOnDemand, automatic rotation). */
+  rotate(key: KeyRecord, type: "AUTOMATIC" | "ON_DEMAND", now = Date.now() / 1000): void {
+    key.pastMaterials = [...(key.pastMaterials ?? []), { id: currentMaterialId(key), material: key.material }];
+    key.material = randomBytes(32);
+    key.materialId = randomBytes(32).toString("hex");
+    key.rotations = [...(key.rotations ?? []), { id: key.materialId, date: now, type }];
+    this.changed();
   }
 
   grantsFor(keyId: string): GrantRecord[] {
@@ -140,7 +164,11 @@ export class KmsStore {
   private snapshot(): PersistedState {
     return {
       version: 1,
-      keys: [...this.keys.values()].map((k) => ({ ...k, material: k.material.toString("base64") })),
+      keys: [...this.keys.values()].map(({ pastMaterials, ...k }) => ({
+        ...k,
+        material: k.material.toString("base64"),
+        ...(pastMaterials ? { pastMaterials: pastMaterials.map((m) => ({ id: m.id, material: m.material.toString("base64") })) } : {}),
+      })),
       grants: [...this.grants.values()],
       aliases: [...this.aliases.entries()].map(([k, keyId]) => {
         const [accountId, name] = k.split(" ") as [string, string];
@@ -152,7 +180,10 @@ export class KmsStore {
 
   private restore(state: PersistedState, file: string): void {
     if (state.version !== 1) throw new Error(`${file}: unsupported state version ${String(state.version)}`);
-    for (const k of state.keys) this.keys.set(k.keyId, { ...k, material: Buffer.from(k.material, "base64") });
+    for (const { pastMaterials: past, ...k } of state.keys) {
+      const pastMaterials = past?.map((m) => ({ id: m.id, material: Buffer.from(m.material, "base64") }));
+      this.keys.set(k.keyId, { ...k, material: Buffer.from(k.material, "base64"), ...(pastMaterials ? { pastMaterials } : {}) });
+    }
     for (const g of state.grants) this.grants.set(g.grantId, g);
     for (const a of state.aliases) this.aliases.set(`${a.accountId} ${a.name}`, a.keyId);
     for (const p of state.principals) this.principalsByAkid.set(p.accessKeyId, p);

@@ -51,6 +51,20 @@ export function newVersionId(): string {
   return randomBytes(16).toString("hex");
 }
 
+/** A new enabled version with the type, size, operations and tags of `from` (key rotation). */
+export async function versionLike(from: KeyVersionRecord, nowSeconds: number): Promise<KeyVersionRecord> {
+  const material = await generateMaterial(from.kty, from.keySize);
+  return {
+    version: newVersionId(),
+    kty: from.kty,
+    keySize: from.keySize,
+    keyOps: [...from.keyOps],
+    attributes: { enabled: true, created: nowSeconds, updated: nowSeconds },
+    ...(from.tags ? { tags: { ...from.tags } } : {}),
+    ...material,
+  };
+}
+
 export function isRsa(kty: EmulatedKty): boolean {
   return kty === "RSA" || kty === "RSA-HSM";
 }

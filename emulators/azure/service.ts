@@ -2,7 +2,7 @@
 // exp/nbf, key_ops, tags), wrap/unwrap, soft delete, recover, purge; RBAC as the one role the
 // emulator models ("Key Vault Crypto Service Encryption User" per key); and the route table that
 // maps a request path onto them.
-import { BadParameter, decodeBase64Url, generateMaterial, isRsa, newVersionId, AES_SIZES, RSA_SIZES, unwrap, wrap, type KeyVersionRecord } from "./keys";
+import { BadParameter, decodeBase64Url, generateMaterial, isRsa, newVersionId, AES_SIZES, RSA_SIZES, unwrap, versionLike, wrap, type KeyVersionRecord } from "./keys";
 import { forbiddenByRbac, HttpError, keyNotFound } from "./errors";
 import { KEY_NAME_RE, type KeyRecord, type VaultStore } from "./store";
 
@@ -191,6 +191,15 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
     return bundle(rec, v);
   }
 
+  /** POST /keys/{name}/rotate: a new version with the current one's type, size, operations and tags becomes current; older versions stay usable. */
+  async function rotateKey(name: string, clientId: string): Promise<unknown> {
+    const rec = liveKey(name, clientId, "manage");
+    const v = await versionLike(current(rec), nowS());
+    rec.versions.push(v);
+    store.persist();
+    return bundle(rec, v);
+  }
+
   function cryptoOp(op: "wrapkey" | "unwrapkey", name: string, versionId: string, clientId: string, body: Record<string, unknown>): unknown {
     const opName = op === "wrapkey" ? "wrapKey" : "unwrapKey";
     const rec = liveKey(name, clientId, opName);
@@ -237,6 +246,7 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
     if (!name) return null;
     if (root === "keys") {
       if (segs.length === 3 && a === "create" && method === "POST") return { op: "create", keyName: name, run: (c, body) => createKey(name, c, body) };
+      if (segs.length === 3 && a === "rotate" && method === "POST") return { op: "rotate", keyName: name, run: (c) => rotateKey(name, c) };
       if (segs.length === 2 && method === "DELETE") return { op: "delete", keyName: name, run: (c) => deleteKey(name, c) };
       if ((segs.length === 2 || segs.length === 3) && method === "GET") {
         const version = a ?? "";
@@ -285,7 +295,6 @@ export function createVaultService(store: VaultStore, vaultTenantId: string) {
     }
     return null;
   }
-
 
   return {
     route,

@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS = [
   "key.connect",
   "key.validate",
   "key.rotate",
+  "key.rotated",
   "tenant.lock",
   "tenant.unlock",
   "tenant.drill",

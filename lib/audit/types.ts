@@ -23,6 +23,7 @@ export type AuditAction =
   | "key.connect"
   | "key.validate"
   | "key.rotate"
+  | "key.rotated"
   | "tenant.lock"
   | "tenant.unlock"
   | "tenant.drill"

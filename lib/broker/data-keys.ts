@@ -121,6 +121,7 @@ export class DataKeyService {
           keyConnectionId: key.connectionId,
           wrappedKey: new Uint8Array(wrapped.wrapped),
           keyVersion: wrapped.keyVersion,
+          wrappedByKey: wrapped.wrappedByKey ?? null,
           usesReserved: BigInt(this.useBlock),
         },
       });

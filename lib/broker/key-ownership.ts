@@ -59,7 +59,7 @@ export async function connectableKeyRef(
 }
 
 /** The same key whatever its spelling: Azure without version and case-insensitive, AWS by key ARN too. */
-function identities(provider: KmsProvider, keyRef: string, keyVersion: string | null): Set<string> {
+function identities(provider: KmsProvider, keyRef: string, resolvedKey: string | null): Set<string> {
   let canonical: string;
   try {
     canonical = provider.canonicalKeyRef(keyRef);
@@ -69,15 +69,15 @@ function identities(provider: KmsProvider, keyRef: string, keyVersion: string | 
   }
   if (provider.name === "azure") return new Set([canonical.replace(/\/[0-9a-fA-F]{32}$/, "").toLowerCase()]);
   const ids = new Set([canonical]);
-  // AWS reports the key ARN an alias resolved to as the key version: alias and key ARN match.
-  if (provider.name === "aws" && keyVersion?.startsWith("arn:")) ids.add(keyVersion);
+  // The key ARN an alias resolved to (resolved_key; key_version in rows from before key rotation support): alias and key ARN match.
+  if (provider.name === "aws" && resolvedKey?.startsWith("arn:")) ids.add(resolvedKey);
   return ids;
 }
 
-async function assertNotInUse(db: SqlExecutor, provider: KmsProvider, tenantId: string, keyRef: string, keyVersion: string | null): Promise<void> {
-  const mine = identities(provider, keyRef, keyVersion);
+async function assertNotInUse(db: SqlExecutor, provider: KmsProvider, tenantId: string, keyRef: string, resolvedKey: string | null): Promise<void> {
+  const mine = identities(provider, keyRef, resolvedKey);
   const rows = await db.query<{ key_ref: string; key_version: string | null }>(
-    `SELECT key_ref, key_version FROM key_connection WHERE status = 'connected' AND provider = $1::"KmsProviderName" AND tenant_id <> $2`,
+    `SELECT key_ref, COALESCE(resolved_key, key_version) AS key_version FROM key_connection WHERE status = 'connected' AND provider = $1::"KmsProviderName" AND tenant_id <> $2`,
     [provider.name, tenantId],
   );
   for (const r of rows) {
@@ -92,9 +92,9 @@ async function assertNotInUse(db: SqlExecutor, provider: KmsProvider, tenantId: 
  * Inside the transaction that stores the connection: serialises connects of the same provider
  * and checks again, now also by the key ARN an AWS alias resolved to.
  */
-export async function claimKeyRef(tx: SqlExecutor, providers: KmsProviders, tenantId: string, providerName: KmsProviderName, keyRef: string, keyVersion: string | null): Promise<void> {
+export async function claimKeyRef(tx: SqlExecutor, providers: KmsProviders, tenantId: string, providerName: KmsProviderName, keyRef: string, resolvedKey: string | null): Promise<void> {
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext('cmek key_connection ' || $1))`, [providerName]);
-  await assertNotInUse(tx, providerFor(providers, providerName), tenantId, keyRef, keyVersion);
+  await assertNotInUse(tx, providerFor(providers, providerName), tenantId, keyRef, resolvedKey);
 }
 
 /** The ownership step of key validation, or null when not required. */

@@ -18,6 +18,8 @@ export interface ValidationResult {
   ok: boolean;
   steps: ValidationStep[];
   keyVersion: string | null;
+  /** The key the version belongs to (AWS: the key ARN an alias resolved to). */
+  wrappedByKey?: string | null;
   canaryWrapped: Buffer | null;
   /** Set when the failure was the KMS being unreachable rather than a refusal. */
   unavailable: boolean;
@@ -50,10 +52,12 @@ export async function validateKeyRoundTrip(
   let t = performance.now();
   let wrapped: Buffer;
   let keyVersion: string | null;
+  let wrappedByKey: string | null;
   try {
     const r = await kms.wrap(key, canary, canaryContext(tenantId), meta);
     wrapped = r.wrapped;
     keyVersion = r.keyVersion;
+    wrappedByKey = r.wrappedByKey ?? null;
     steps.push({ step: "wrap", ok: true, latencyMs: performance.now() - t });
   } catch (e) {
     return fail("wrap", e, t);
@@ -72,5 +76,5 @@ export async function validateKeyRoundTrip(
   canary.fill(0);
   if (!same) return fail("compare", new Error("the key returned different bytes than were wrapped"), t);
   steps.push({ step: "compare", ok: true, latencyMs: performance.now() - t });
-  return { ok: true, steps, keyVersion, canaryWrapped: wrapped, unavailable: false };
+  return { ok: true, steps, keyVersion, wrappedByKey, canaryWrapped: wrapped, unavailable: false };
 }

@@ -4,7 +4,7 @@
 import type { AuditActor, AuditAction, AuditSink } from "../audit/types";
 import { DataKeyMaterial } from "../crypto/data-key-material";
 import { providerFor, type KmsProviders } from "../kms/registry";
-import { isKmsError, KmsError, type KmsProviderName, type WrapResult } from "../kms/types";
+import { isKmsError, KmsError, type KmsProviderName, type RevocationReason, type WrapResult } from "../kms/types";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsMetrics } from "./metrics";
 import type { VendorFaultMonitor } from "./vendor-faults";
@@ -23,6 +23,8 @@ export interface KmsCallMeta {
   action?: AuditAction;
   /** Set false for calls whose revoked answer must not lock (key validation of a not-yet-connected key). */
   lockOnRevoked?: boolean;
+  /** Revocation reasons that do not lock from this call: the caller confirms them first (the prober, for one disabled old version). */
+  deferLockFor?: readonly RevocationReason[];
   /** When the revocation itself happened, if known (push events, tests); recorded for time-to-lock. */
   revokedAt?: Date;
   /** Data-path calls fail fast while the key's circuit is open; probes and validations always call. */
@@ -62,6 +64,16 @@ export class KmsGateway {
 
   async unwrapRaw(key: KeyOnRecord, wrapped: Buffer, context: Record<string, string>, meta: KmsCallMeta): Promise<Buffer> {
     return this.call("kms.unwrap", key, meta, (p) => p.unwrap(key.keyRef, wrapped, context), () => null);
+  }
+
+  /** Unwraps the prober's canary; `usedCurrentVersion` is set where the same answer tells it (GCP used_primary). */
+  async unwrapCanary(key: KeyOnRecord, wrapped: Buffer, context: Record<string, string>, meta: KmsCallMeta): Promise<{ plaintext: Buffer; usedCurrentVersion?: boolean }> {
+    return this.call("kms.unwrap", key, meta, async (p) => (p.unwrapWithVersionCheck ? p.unwrapWithVersionCheck(key.keyRef, wrapped, context) : { plaintext: await p.unwrap(key.keyRef, wrapped, context) }), () => null);
+  }
+
+  /** True where unwrapCanary reports the version check itself, so the prober needs no describe. */
+  checksVersionOnUnwrap(provider: KmsProviderName): boolean {
+    return typeof providerFor(this.providers, provider).unwrapWithVersionCheck === "function";
   }
 
   async describe(key: KeyOnRecord, meta: KmsCallMeta) {
@@ -131,7 +143,8 @@ export class KmsGateway {
       }
       const detectedAt = new Date();
       // Lock before anything else (even the audit write) so no other request is served meanwhile.
-      if (err.kind === "revoked" && meta.lockOnRevoked !== false) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
+      const deferred = err.reason !== undefined && meta.deferLockFor?.includes(err.reason) === true;
+      if (err.kind === "revoked" && meta.lockOnRevoked !== false && !deferred) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
       // The caller gets the KMS error either way; a request's own refusal entry (written by the
       // data path, which fails closed with audit_unavailable) is what must be durable, not this one.
       await this.audit

@@ -2,7 +2,7 @@
 // exactly the permission the data path needs, so a revoked answer here is a revocation (and
 // the gateway locks the tenant); a success on a tenant the KMS had locked resumes it, after a
 // full wrap + unwrap re-validation, unless the tenant chose manual resume.
-import { isKmsError } from "../kms/types";
+import { isKmsError, type RevocationReason } from "../kms/types";
 import type { AuditActor } from "../audit/types";
 import type { Database } from "../db/database";
 import type { BackgroundErrors } from "../observability/background-errors";
@@ -11,6 +11,7 @@ import type { TenantLockService } from "./tenant-lock";
 import type { TenantRegistry } from "./tenant-registry";
 import { canaryContext, validateKeyRoundTrip } from "./key-validation";
 import type { TenantView } from "./tenant-registry";
+import type { KeyRotationRecorder, RotationTrigger } from "./key-rotation";
 
 export type ProbeOutcome = "success" | "revoked" | "unavailable" | "invalid" | "skipped" | "resumed";
 
@@ -34,31 +35,64 @@ export interface ProbeDeps {
   locks: TenantLockService;
   db: Database;
   backgroundErrors: BackgroundErrors;
+  rotation: KeyRotationRecorder;
 }
+
+export interface ProbeOptions {
+  revokedAt?: Date;
+  /** What asked for this probe: the schedule, or a pushed key event (recorded on a rotation it finds). */
+  trigger?: RotationTrigger;
+}
+
+/** Revocation reasons a single disabled or destroyed old version gives (Azure, GCP): the current version may still work. */
+const VERSION_LEVEL_REASONS: readonly RevocationReason[] = ["disabled", "destroyed", "pending_deletion"];
 
 const PROBE_ACTOR: AuditActor = { type: "system", name: "prober" };
 
-export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, opts: { revokedAt?: Date } = {}): Promise<ProbeResult> {
+export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, opts: ProbeOptions = {}): Promise<ProbeResult> {
   // Probe against fresh state: another instance may have locked or resumed the tenant.
   const tenant = (await broker.registry.load({ id: tenantIn.id })) ?? tenantIn;
   const key = tenant.key;
   const started = performance.now();
   if (!key || !key.canaryWrapped) return { tenantId: tenant.id, outcome: "skipped", latencyMs: 0, reason: "no connected key" };
   const ref = { provider: key.provider, keyRef: key.keyRef };
+  const trigger = opts.trigger ?? "probe";
+  // A kill-switch or drill lock is already in force; a revoked answer then changes nothing.
+  const lockOnRevoked = tenant.state !== "locked" || tenant.lockSource === "kms";
   let outcome: ProbeOutcome = "success";
   let reason: string | undefined;
   let retryAfterSeconds: number | undefined;
   let vendorFault: string | undefined;
+  let kmsCalls = 1;
+  let canaryWrapped = key.canaryWrapped;
+  const meta = { tenantId: tenant.id, actor: PROBE_ACTOR, action: "kms.probe" as const, revokedAt: opts.revokedAt };
   try {
-    const canary = await broker.kms.unwrapRaw(ref, key.canaryWrapped, canaryContext(tenant.id), {
-      tenantId: tenant.id,
-      actor: PROBE_ACTOR,
-      action: "kms.probe",
-      // A kill-switch or drill lock is already in force; a revoked answer then changes nothing.
-      lockOnRevoked: tenant.state !== "locked" || tenant.lockSource === "kms",
-      revokedAt: opts.revokedAt,
-    });
-    canary.fill(0);
+    // The rotation check (AWS, Azure: a metadata read that never locks) runs beside the canary
+    // unwrap, so it adds no time to detecting a revocation.
+    const versionCheck = broker.kms.checksVersionOnUnwrap(key.provider) ? Promise.resolve(null) : broker.rotation.currentVersion(tenant.id, key);
+    if (!broker.kms.checksVersionOnUnwrap(key.provider)) kmsCalls++;
+    // Azure and GCP can disable one version: the canary's own may be the one disabled (after a
+    // rotation the probe has not seen yet), which is not a revocation while the current version
+    // works. Such a refusal is confirmed before it locks: a wrap under the current version (which
+    // locks if refused) and an unwrap of that new canary.
+    let canary;
+    let recorded = false;
+    try {
+      canary = await broker.kms.unwrapCanary(ref, canaryWrapped, canaryContext(tenant.id), { ...meta, lockOnRevoked, ...(key.provider !== "aws" ? { deferLockFor: VERSION_LEVEL_REASONS } : {}) });
+    } catch (e) {
+      if (!(key.provider !== "aws" && isKmsError(e) && e.kind === "revoked" && VERSION_LEVEL_REASONS.includes(e.reason!))) throw e;
+      kmsCalls += 2;
+      recorded = true;
+      canaryWrapped = (await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt })) ?? canaryWrapped;
+      canary = await broker.kms.unwrapCanary(ref, canaryWrapped, canaryContext(tenant.id), { ...meta, lockOnRevoked });
+    }
+    canary.plaintext.fill(0);
+    const current = await versionCheck;
+    // AWS, Azure: the current version moved; GCP: the canary's version is no longer primary.
+    if (!recorded && ((current && current !== key.keyVersion) || canary.usedCurrentVersion === false)) {
+      kmsCalls++;
+      await broker.rotation.recordCurrent(tenant, key, trigger, { lockOnRevoked, revokedAt: opts.revokedAt });
+    }
   } catch (e) {
     outcome = isKmsError(e) ? e.kind : "unavailable";
     reason = isKmsError(e) ? (e.reason ?? e.detail.providerCode) : (e as Error).message;
@@ -77,5 +111,5 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
     }
     return { tenantId: tenant.id, outcome, latencyMs, reason, kmsCalls: 3 };
   }
-  return { tenantId: tenant.id, outcome, latencyMs, reason, retryAfterSeconds, kmsCalls: 1, ...(vendorFault ? { vendorFault } : {}) };
+  return { tenantId: tenant.id, outcome, latencyMs, reason, retryAfterSeconds, kmsCalls, ...(vendorFault ? { vendorFault } : {}) };
 }

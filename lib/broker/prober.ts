@@ -19,7 +19,7 @@ import type { VendorFaultMonitor } from "./vendor-faults";
 import type { DekCache } from "./dek-cache";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsMetrics } from "./metrics";
-import { probeTenantKey, type ProbeDeps, type ProbeResult } from "./probe";
+import { probeTenantKey, type ProbeDeps, type ProbeOptions, type ProbeResult } from "./probe";
 import { ProbeCounters, type ProberStats } from "./probe-counters";
 
 export type { ProberStats } from "./probe-counters";
@@ -252,7 +252,7 @@ export class Prober {
    * calls for one tenant share the running probe plus at most one probe started after it, so
    * an event that arrives mid-probe is still acted on, and a burst of events costs two calls.
    */
-  probeNow(tenantId: string, opts: { revokedAt?: Date } = {}): Promise<ProbeResult> {
+  probeNow(tenantId: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
     const current = this.onDemand.get(tenantId);
     if (current) {
       // The running probe's failure belongs to its own callers; the trailing probe runs regardless.
@@ -275,7 +275,7 @@ export class Prober {
     return entry.running;
   }
 
-  private async runOnDemand(tenantId: string, opts: { revokedAt?: Date }): Promise<ProbeResult> {
+  private async runOnDemand(tenantId: string, opts: ProbeOptions): Promise<ProbeResult> {
     const tenant = await this.broker.registry.getById(tenantId);
     if (!tenant) return { tenantId, outcome: "skipped", latencyMs: 0, reason: "no such tenant" };
     const result = await probeTenantKey(this.broker, tenant, opts);

@@ -77,6 +77,11 @@ const DETAIL_OF = {
   "key.connect": z.null(),
   "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
   "key.rotate": z.null(),
+  "key.rotated": z.strictObject({
+    from: z.string().describe("the version new wraps used before"),
+    to: z.string().describe("the key's current version now"),
+    detectedBy: z.enum(["probe", "push"]).describe("the scheduled probe, or a probe a pushed key event triggered"),
+  }),
   "tenant.lock": ZLockDetail,
   "tenant.unlock": z.null(),
   "tenant.drill": z.union([ZLockDetail, ZDrillDetail, z.null()]).describe("the drill's lock, its report, or null when its preflight failed"),

@@ -107,7 +107,7 @@ export class AwsKmsProvider implements KmsProvider {
   async ownershipTags(keyId: string): Promise<Record<string, string>> {
     this.validateKeyRef(keyId);
     // ListResourceTags takes no alias: resolve an alias ARN to its key ARN first.
-    const keyArn = ALIAS_ARN_RE.test(keyId) ? ((await this.describe(keyId)).currentVersion ?? keyId) : keyId;
+    const keyArn = ALIAS_ARN_RE.test(keyId) ? ((await this.describe(keyId)).keyArn ?? keyId) : keyId;
     const tags: Record<string, string> = {};
     let marker: string | undefined;
     for (let page = 0; page < 10; page++) {
@@ -128,7 +128,18 @@ export class AwsKmsProvider implements KmsProvider {
       c.send(new EncryptCommand({ KeyId: keyId, Plaintext: dek, EncryptionContext: context }), { abortSignal }),
     );
     if (!out.CiphertextBlob) throw new KmsError("unavailable", "aws", "AWS KMS Encrypt returned no CiphertextBlob", { providerCode: "MalformedResponse" });
-    return { wrapped: Buffer.from(out.CiphertextBlob), keyVersion: out.KeyId ?? null };
+    const wrapped = Buffer.from(out.CiphertextBlob);
+    // The SDK does not model KeyMaterialId on Encrypt (it does on Decrypt): a verifying Decrypt of
+    // the new blob names the exact material, and proves the wrapped DEK can be read back before
+    // anything is stored under it.
+    const check = await this.send("Decrypt", keyId, (c, abortSignal) =>
+      c.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: wrapped, EncryptionContext: context }), { abortSignal }),
+    );
+    const back = check.Plaintext ? takeSdkBytes(check.Plaintext) : Buffer.alloc(0);
+    const same = back.equals(dek);
+    back.fill(0);
+    if (!same) throw new KmsError("unavailable", "aws", "AWS KMS could not read back the DEK it just wrapped", { providerCode: "MalformedResponse" });
+    return { wrapped, keyVersion: check.KeyMaterialId ?? null, wrappedByKey: out.KeyId ?? null };
   }
 
   async unwrap(keyId: string, wrapped: Buffer, context: Record<string, string>): Promise<Buffer> {
@@ -151,7 +162,7 @@ export class AwsKmsProvider implements KmsProvider {
     const md = out.KeyMetadata;
     if (!md) throw new KmsError("unavailable", "aws", "AWS KMS DescribeKey returned no KeyMetadata", { providerCode: "MalformedResponse" });
     const state = md.KeyState ?? "Unknown";
-    return { enabled: md.Enabled === true && state === "Enabled", state, currentVersion: md.Arn ?? null };
+    return { enabled: md.Enabled === true && state === "Enabled", state, currentVersion: md.CurrentKeyMaterialId ?? null, keyArn: md.Arn ?? null };
   }
 
   async scheduledDeletion(keyId: string): Promise<Date | null> {

@@ -126,7 +126,7 @@ export class AzureKeyVaultProvider implements KmsProvider {
         },
       } as Parameters<CryptographyClient["wrapKey"]>[2]);
       const version = versionFromKid(kid) ?? versionFromKid(res.keyID) ?? ref.version ?? "";
-      return { wrapped: encodeWrapped(alg, version, Buffer.from(res.result)), keyVersion: version || null };
+      return { wrapped: encodeWrapped(alg, version, Buffer.from(res.result)), keyVersion: version || null, wrappedByKey: `${ref.origin}/keys/${ref.name}` };
     });
   }
 

@@ -55,15 +55,30 @@ export interface KeyRef {
 
 export interface WrapResult {
   wrapped: Buffer;
-  /** The key version that wrapped it (AWS: key ARN, Azure: key version, GCP: cryptoKeyVersion number). */
+  /**
+   * The exact key version that wrapped it: AWS the KeyMaterialId, Azure the version segment of
+   * the kid the service answered with, GCP the CryptoKeyVersion id of EncryptResponse.name.
+   * Null when the provider did not say (the DEK then counts as needing re-wrap).
+   */
   keyVersion: string | null;
+  /** The key that version belongs to: AWS the key ARN (an alias resolved), Azure the versionless kid, GCP the CryptoKey name. */
+  wrappedByKey?: string | null;
 }
 
 export interface KeyDescription {
   enabled: boolean;
   /** Provider-specific state text (e.g. "Enabled", "PendingDeletion", "DISABLED"). */
   state: string;
+  /** The version new wraps use, in WrapResult.keyVersion's terms (AWS CurrentKeyMaterialId, Azure newest version, GCP primary). */
   currentVersion: string | null;
+  /** AWS: the key ARN the reference (maybe an alias) resolves to. */
+  keyArn?: string | null;
+}
+
+export interface UnwrapWithVersionCheck {
+  plaintext: Buffer;
+  /** False when the version that wrapped this ciphertext is no longer the key's current one. */
+  usedCurrentVersion: boolean;
 }
 
 export interface KmsProvider {
@@ -95,4 +110,6 @@ export interface KmsProvider {
    * like every other call (reading it may need a permission the data path does not).
    */
   scheduledDeletion(keyId: string): Promise<Date | null>;
+  /** Only where one decrypt answer also tells whether the current version was used (GCP); the prober then needs no describe. */
+  unwrapWithVersionCheck?(keyId: string, wrapped: Buffer, context: Record<string, string>): Promise<UnwrapWithVersionCheck>;
 }

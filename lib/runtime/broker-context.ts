@@ -16,6 +16,7 @@ import { GovernanceStore } from "../broker/governance/policy-store";
 import { UsageMonitor } from "../broker/governance/usage-monitor";
 import { UsageTap } from "../broker/governance/usage-tap";
 import { KmsMetrics } from "../broker/metrics";
+import { KeyRotationRecorder } from "../broker/key-rotation";
 import { Prober } from "../broker/prober";
 import { resyncAfterGap } from "../broker/resync";
 import { ServiceTokenStore } from "../broker/service-tokens";
@@ -72,8 +73,9 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   // In the background: the refused request or probe does not wait for the extra KMS read of the date.
   const recordDeletion = deletionWindowRecorder({ db, kms, backgroundErrors });
   const keys = new DataKeyService(db, cache, kms);
+  const rotation = new KeyRotationRecorder({ db, kms, audit, bus, keys, registry, metrics, backgroundErrors });
   const prober = new Prober(
-    { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults },
+    { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults, rotation },
     {
       intervalMs: config.BROKER_PROBE_INTERVAL_MS,
       lockedIntervalMs: config.BROKER_LOCKED_PROBE_INTERVAL_MS,

@@ -202,7 +202,7 @@ export class SnsVerifier {
 // ---------------------------------------------------------------- EventBridge KMS events
 
 /**
- * Management calls that can take a key away or give it back. Data-plane calls (Decrypt,
+ * Management calls that can take a key away, give it back or rotate it. Data-plane calls (Decrypt,
  * Encrypt, GenerateDataKey) are not here: they never change access, and the broker's own calls
  * would otherwise come back as events and trigger probes of themselves.
  */
@@ -222,9 +222,10 @@ export const AWS_KEY_EVENTS = new Set([
   "DeleteAlias",
   "UpdatePrimaryRegion",
   "DeleteKey",
+  "RotateKeyOnDemand",
 ]);
 /** KMS's own EventBridge events (no CloudTrail): the key's ARN is in `resources`. */
-const AWS_NATIVE_EVENTS = new Set(["KMS CMK Deletion", "KMS Imported Key Material Expiration"]);
+const AWS_NATIVE_EVENTS = new Set(["KMS CMK Deletion", "KMS Imported Key Material Expiration", "KMS CMK Rotation"]);
 
 const KEY_ARN_RE = /^arn:aws(?:-[a-z]+)*:kms:([a-z0-9-]+):(\d{12}):key\/([A-Za-z0-9-]+)$/;
 const ALIAS_ARN_RE = /^arn:aws(?:-[a-z]+)*:kms:([a-z0-9-]+):(\d{12}):alias\/(.+)$/;

@@ -95,7 +95,7 @@ export class KmsEventDispatcher {
   /** The prober shares a running probe between concurrent requests, so a burst of events costs at most two KMS calls per key. */
   private probe(tenantId: string, revokedAt?: Date): void {
     // KMS answers are classified inside the probe; what can reach here is a database failure.
-    this.broker.prober.probeNow(tenantId, { revokedAt }).catch((e: unknown) => this.broker.backgroundErrors.report("kms_events.probe", e));
+    this.broker.prober.probeNow(tenantId, { revokedAt, trigger: "push" }).catch((e: unknown) => this.broker.backgroundErrors.report("kms_events.probe", e));
   }
 }
 

@@ -7,7 +7,7 @@ import { BrokerError } from "../errors";
 import { parseTime, type KeyEventHint, type KeyMatch } from "./dispatch";
 
 /**
- * Admin Activity methods that can take a key away or give it back. Data Access entries
+ * Admin Activity methods that can take a key away or give it back, or rotate it. Data Access entries
  * (Encrypt, Decrypt) are ignored, so the broker's own calls never trigger probes.
  */
 export const GCP_KEY_METHODS = new Set([
@@ -16,6 +16,7 @@ export const GCP_KEY_METHODS = new Set([
   "RestoreCryptoKeyVersion",
   "UpdateCryptoKey",
   "UpdateCryptoKeyPrimaryVersion",
+  "CreateCryptoKeyVersion",
   "ImportCryptoKeyVersion",
   "SetIamPolicy",
 ]);

@@ -45,12 +45,12 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, provider
   });
   if (!result.ok) throw validationError(result);
   await ctx.db.transaction(async (tx) => {
-    await claimKeyRef(tx, ctx.providers, tenant.id, providerName, keyRef, result.keyVersion);
+    await claimKeyRef(tx, ctx.providers, tenant.id, providerName, keyRef, result.wrappedByKey ?? null);
     await tx.query(`UPDATE key_connection SET status = 'replaced' WHERE tenant_id = $1 AND status = 'connected'`, [tenant.id]);
     await tx.query(
-      `INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, canary_wrapped, last_validated_at, last_probe_at, last_probe_outcome)
-       VALUES (gen_random_uuid(), $1, $2::"KmsProviderName", $3, 'connected', $4, $5, now(), now(), 'success')`,
-      [tenant.id, providerName, keyRef, result.keyVersion, result.canaryWrapped],
+      `INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, resolved_key, canary_wrapped, last_validated_at, last_probe_at, last_probe_outcome)
+       VALUES (gen_random_uuid(), $1, $2::"KmsProviderName", $3, 'connected', $4, $6, $5, now(), now(), 'success')`,
+      [tenant.id, providerName, keyRef, result.keyVersion, result.canaryWrapped, result.wrappedByKey ?? null],
     );
   });
   await ctx.audit.record({ tenantId: tenant.id, actor: who, action: "key.connect", outcome: "success", provider: providerName, keyRef, keyVersion: result.keyVersion, requestId });
