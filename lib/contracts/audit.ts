@@ -8,7 +8,7 @@ import type { AuditAction } from "../audit/types";
 import { ZValidationStepName } from "./errors";
 import { ZLockSource } from "./status";
 
-const ZProvider = z.enum(["aws", "azure", "gcp"]);
+const ZProvider = z.enum(["aws", "azure", "gcp", "kmip"]);
 
 const auditEventFields = {
   id: z.string().describe("database id (decimal string); a locator, not hashed"),

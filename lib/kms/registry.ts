@@ -11,11 +11,17 @@ import type { BrokerConfig } from "../config/env";
 import { AwsKmsProvider } from "./aws";
 import { AzureKeyVaultProvider } from "./azure";
 import { GcpKmsProvider } from "./gcp";
+import { KmipKmsProvider, type KmipCredentialSource } from "./kmip";
 import { KmsError, type KmsProvider, type KmsProviderName } from "./types";
 
 export type KmsProviders = Record<KmsProviderName, KmsProvider>;
 
-export const KMS_PROVIDER_NAMES: readonly KmsProviderName[] = ["aws", "azure", "gcp"];
+export const KMS_PROVIDER_NAMES: readonly KmsProviderName[] = ["aws", "azure", "gcp", "kmip"];
+
+/** What some providers need from the broker beyond configuration (the KMIP per-tenant credentials). */
+export interface ProviderServices {
+  kmipCredentials?: KmipCredentialSource;
+}
 
 type ProviderConfig = Pick<
   BrokerConfig,
@@ -37,6 +43,7 @@ type ProviderConfig = Pick<
   | "GCP_KMS_ENDPOINT"
   | "GOOGLE_APPLICATION_CREDENTIALS"
   | "BROKER_VENDOR_GCP_SERVICE_ACCOUNT"
+  | "BROKER_KMIP_ALLOWED_HOSTS"
 >;
 
 /** The providers this broker serves: BROKER_PROVIDERS, or every configured one (all three with emulators / demo). */
@@ -60,6 +67,7 @@ export function enabledProviders(config: ProviderConfig): Set<KmsProviderName> {
   if (aws.some(Boolean)) on.add("aws");
   if (config.AZURE_CLIENT_ID && config.AZURE_TENANT_ID && config.AZURE_CLIENT_SECRET) on.add("azure");
   if (config.GCP_KMS_ENDPOINT || config.GOOGLE_APPLICATION_CREDENTIALS || config.BROKER_VENDOR_GCP_SERVICE_ACCOUNT) on.add("gcp");
+  if (config.BROKER_KMIP_ALLOWED_HOSTS.length) on.add("kmip");
   return on;
 }
 
@@ -93,7 +101,11 @@ export function isProviderDisabled(e: unknown): boolean {
   return e instanceof KmsError && e.detail.providerCode === "provider_disabled";
 }
 
-function buildProvider(name: KmsProviderName, config: BrokerConfig): KmsProvider {
+const noKmipCredentials: KmipCredentialSource = {
+  credentialsFor: () => Promise.reject(new KmsError("invalid", "kmip", "this broker instance has no KMIP credential store", { providerCode: "no_credentials" })),
+};
+
+function buildProvider(name: KmsProviderName, config: BrokerConfig, services: ProviderServices): KmsProvider {
   const timeoutMs = config.BROKER_KMS_TIMEOUT_MS;
   switch (name) {
     case "aws":
@@ -126,10 +138,12 @@ function buildProvider(name: KmsProviderName, config: BrokerConfig): KmsProvider
         timeoutMs,
       });
     }
+    case "kmip":
+      return new KmipKmsProvider({ allowedHosts: config.BROKER_KMIP_ALLOWED_HOSTS, credentials: services.kmipCredentials ?? noKmipCredentials, timeoutMs });
   }
 }
 
-export function createKmsProviders(config: BrokerConfig): KmsProviders {
+export function createKmsProviders(config: BrokerConfig, services: ProviderServices = {}): KmsProviders {
   const enabled = enabledProviders(config);
   const built = new Map<KmsProviderName, KmsProvider>();
   const providers = {} as KmsProviders;
@@ -139,7 +153,7 @@ export function createKmsProviders(config: BrokerConfig): KmsProviders {
       get(): KmsProvider {
         let p = built.get(name);
         if (!p) {
-          p = enabled.has(name) ? buildProvider(name, config) : new DisabledProvider(name);
+          p = enabled.has(name) ? buildProvider(name, config, services) : new DisabledProvider(name);
           built.set(name, p);
         }
         return p;
@@ -150,6 +164,6 @@ export function createKmsProviders(config: BrokerConfig): KmsProviders {
 }
 
 export function providerFor(providers: KmsProviders, name: string): KmsProvider {
-  if (name === "aws" || name === "azure" || name === "gcp") return providers[name];
-  throw new KmsError("invalid", "aws", `unknown provider "${name}" (expected aws, azure or gcp)`);
+  if (name === "aws" || name === "azure" || name === "gcp" || name === "kmip") return providers[name];
+  throw new KmsError("invalid", "aws", `unknown provider "${name}" (expected aws, azure, gcp or kmip)`);
 }

@@ -2,9 +2,10 @@
 // every provider error is sorted into. The broker's lock decisions rest on this
 // classification: `revoked` locks a tenant, `unavailable` never does.
 
-export type KmsProviderName = "aws" | "azure" | "gcp";
+export type KmsProviderName = "aws" | "azure" | "gcp" | "kmip";
 
-export type RevocationReason = "disabled" | "access_denied" | "not_found" | "pending_deletion" | "destroyed";
+/** `compromised`: the key manager marks the key compromised (KMIP State Compromised). */
+export type RevocationReason = "disabled" | "access_denied" | "not_found" | "pending_deletion" | "destroyed" | "compromised";
 
 export type KmsErrorKind = "revoked" | "unavailable" | "invalid";
 

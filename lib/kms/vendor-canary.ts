@@ -14,6 +14,8 @@ export interface VendorCanaryKeys {
   aws?: string[];
   azure?: string;
   gcp?: string;
+  /** KMIP: every tenant reaches its server with its own client identity, so no vendor-wide canary exists. */
+  kmip?: undefined;
 }
 
 export type CanaryVerdict =

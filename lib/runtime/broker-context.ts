@@ -7,6 +7,7 @@ import type { BrokerContext } from "../broker/context";
 import { DataKeyService } from "../broker/data-keys";
 import { DekCache } from "../broker/dek-cache";
 import { KeyHealthTracker } from "../broker/key-health";
+import { KmipCredentialStore } from "../broker/kmip-credentials";
 import { KmsGateway } from "../broker/kms-gateway";
 import { lockOnRevocation } from "../broker/lock-on-revocation";
 import { KmsMetrics } from "../broker/metrics";
@@ -30,6 +31,8 @@ export interface BrokerContextDeps {
   providers: KmsProviders;
   audit: AuditSink;
   logger?: Logger;
+  /** The KMIP provider's credential store, when the caller built the providers with it. */
+  kmipCredentials?: KmipCredentialStore;
 }
 
 export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
@@ -64,7 +67,8 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   metrics.gauge("cmek_dek_cache_entries", "Unwrapped DEKs held in memory", () => cache.size);
   metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
   metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
-  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults };
+  const kmipCredentials = deps.kmipCredentials ?? new KmipCredentialStore(db, config);
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, kmipCredentials };
 }
 
 export interface BackgroundLoops {

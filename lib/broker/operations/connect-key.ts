@@ -6,6 +6,7 @@ import type { KmsProviderName } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership";
 import { validateKeyRoundTrip } from "../key-validation";
+import { stageKmipTrust } from "../kmip-credentials";
 import { requireTenant } from "../tenant-lookup";
 import { describeKey, describeTenant, validationError } from "../views";
 import type { TenantOperation } from "./types";
@@ -16,15 +17,19 @@ export { ZConnectKeyRequest, ZConnectKeyResponse } from "../../contracts/request
 export interface ConnectKeyInput {
   provider: KmsProviderName;
   keyId: string;
+  /** KMIP: the CA of the tenant's KMIP server. */
+  serverCaPem?: string;
 }
 
-type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache">;
+type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache" | "kmipCredentials">;
 
-export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId }: TenantOperation<Deps> & ConnectKeyInput) {
+export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId, serverCaPem }: TenantOperation<Deps> & ConnectKeyInput) {
   authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
   // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
   const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
+  // KMIP: the validation below already runs with the tenant's client identity and this CA.
+  if (providerName === "kmip") await stageKmipTrust(ctx.kmipCredentials, tenant.id, keyRef, serverCaPem);
   const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);
   const who = actorOf(actor);
   const key = { provider: providerName, keyRef };

@@ -2,6 +2,7 @@
 // identities per cloud and the tenant id bound into the encryption context.
 import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
+import { enabledProviders } from "../../kms/registry";
 import { requireTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
@@ -13,7 +14,7 @@ export interface VendorIdentities {
   gcpServiceAccount: string | null;
 }
 
-export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: TenantOperation<Pick<BrokerContext, "config" | "bus" | "registry" | "cache">> & { vendor: VendorIdentities }) {
+export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: TenantOperation<Pick<BrokerContext, "config" | "bus" | "registry" | "cache" | "kmipCredentials">> & { vendor: VendorIdentities }) {
   authorize(actor, "tenant.view", slug);
   const t = await requireTenant(ctx, slug);
   const c = ctx.config;
@@ -23,5 +24,10 @@ export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: Tenan
     aws: { principal: vendor.awsPrincipal, region: c.AWS_REGION },
     azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS },
     gcp: { serviceAccount: vendor.gcpServiceAccount },
+    // The tenant registers this certificate in its KMIP server; made once per tenant, on first view.
+    kmip: {
+      allowedHosts: c.BROKER_KMIP_ALLOWED_HOSTS,
+      clientCertificate: enabledProviders(c).has("kmip") ? await ctx.kmipCredentials.ensureIdentity(t.id) : null,
+    },
   };
 }
