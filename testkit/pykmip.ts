@@ -24,6 +24,8 @@ export interface PyKmipServer {
   foreignClientCert(cn: string): { certPem: string; keyPem: string };
   /** Writes (or rewrites) an operation policy file; the server reloads it within about a second. */
   writePolicy(name: string, ops: Record<string, "ALLOW_ALL" | "ALLOW_OWNER" | "DISALLOW_ALL">): void;
+  /** Replaces the extra trust anchors (registered client certificates); takes effect at the next start. */
+  setTrustedClientCerts(pems: string[]): void;
   /** Starts the server (again) on the same port and files. */
   start(): Promise<void>;
   /** SIGKILL, not waiting for PyKMIP's ~10 s shutdown. */
@@ -111,11 +113,17 @@ export async function startPyKmip(opts: { trustedClientCerts?: string[]; startTi
     caPem,
     clientCert: (cn) => leaf(dir, `client-${++counter}`, cn, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"),
     foreignClientCert: (cn) => leaf(dir, `foreign-${++counter}`, cn, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n", "foreign-ca"),
+    setTrustedClientCerts(pems) {
+      writeFileSync(path.join(dir, "trust.pem"), [caPem, ...pems].join("\n"));
+    },
     writePolicy(name, ops) {
       writeFileSync(path.join(policyDir, `${name}.json`), JSON.stringify({ [name]: { preset: { SYMMETRIC_KEY: ops } } }));
     },
     async start() {
-      child = spawn(PYKMIP_SERVER, ["-f", path.join(dir, "server.conf"), "-l", path.join(dir, "server.log")], { stdio: "ignore" });
+      // A killed predecessor may still hold the port for a moment.
+      for (const until = Date.now() + 10_000; (await accepting(port)) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+      // Its own process group: PyKMIP forks a policy-monitor process that outlives a kill of the parent.
+      child = spawn(PYKMIP_SERVER, ["-f", path.join(dir, "server.conf"), "-l", path.join(dir, "server.log")], { stdio: "ignore", detached: true });
       const started = Date.now();
       while (!(await accepting(port))) {
         if (child.exitCode !== null) throw new Error(`pykmip-server exited with ${child.exitCode}: ${server.log().slice(-2000)}`);
@@ -124,7 +132,13 @@ export async function startPyKmip(opts: { trustedClientCerts?: string[]; startTi
       }
     },
     kill() {
-      if (child && child.exitCode === null) child.kill("SIGKILL");
+      if (child?.pid && child.exitCode === null) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // The group is already gone (the server exited on its own).
+        }
+      }
       child = null;
     },
     dispose() {
