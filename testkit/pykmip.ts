@@ -71,6 +71,30 @@ function accepting(port: number): Promise<boolean> {
   });
 }
 
+export interface TestPki {
+  dir: string;
+  caPem: string;
+  server: { certPem: string; keyPem: string };
+  clientCert(cn: string): { certPem: string; keyPem: string };
+  foreignClientCert(cn: string): { certPem: string; keyPem: string };
+}
+
+/** A CA, a server certificate for 127.0.0.1/localhost, and client certificates on demand (openssl CLI). */
+export function createTestPki(dir = mkdtempSync(path.join(os.tmpdir(), "kmip-pki-"))): TestPki {
+  makeCa(dir, "ca");
+  makeCa(dir, "foreign-ca");
+  const server = leaf(dir, "server", "localhost", "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  let counter = 0;
+  const client = "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n";
+  return {
+    dir,
+    caPem: readFileSync(path.join(dir, "ca.crt"), "utf8"),
+    server,
+    clientCert: (cn) => leaf(dir, `client-${++counter}`, cn, client),
+    foreignClientCert: (cn) => leaf(dir, `foreign-${++counter}`, cn, client, "foreign-ca"),
+  };
+}
+
 /**
  * Creates the directory and certificates and starts the server. `trustedClientCerts` are extra
  * trust anchors in the server's CA bundle: the broker's self-signed per-tenant certificates
@@ -78,11 +102,8 @@ function accepting(port: number): Promise<boolean> {
  */
 export async function startPyKmip(opts: { trustedClientCerts?: string[]; startTimeoutMs?: number } = {}): Promise<PyKmipServer> {
   if (!pykmipInstalled()) throw new Error(`${PYKMIP_SERVER} is missing: apt-get install python3-pykmip`);
-  const dir = mkdtempSync(path.join(os.tmpdir(), "pykmip-"));
-  makeCa(dir, "ca");
-  makeCa(dir, "foreign-ca");
-  leaf(dir, "server", "localhost", "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  const caPem = readFileSync(path.join(dir, "ca.crt"), "utf8");
+  const pki = createTestPki(mkdtempSync(path.join(os.tmpdir(), "pykmip-")));
+  const { dir, caPem } = pki;
   writeFileSync(path.join(dir, "trust.pem"), [caPem, ...(opts.trustedClientCerts ?? [])].join("\n"));
   const policyDir = path.join(dir, "policies");
   execFileSync("mkdir", ["-p", policyDir]);
@@ -105,14 +126,13 @@ export async function startPyKmip(opts: { trustedClientCerts?: string[]; startTi
     ].join("\n"),
   );
   let child: ChildProcess | null = null;
-  let counter = 0;
   const server: PyKmipServer = {
     host: "127.0.0.1",
     port,
     dir,
     caPem,
-    clientCert: (cn) => leaf(dir, `client-${++counter}`, cn, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n"),
-    foreignClientCert: (cn) => leaf(dir, `foreign-${++counter}`, cn, "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n", "foreign-ca"),
+    clientCert: pki.clientCert,
+    foreignClientCert: pki.foreignClientCert,
     setTrustedClientCerts(pems) {
       writeFileSync(path.join(dir, "trust.pem"), [caPem, ...pems].join("\n"));
     },

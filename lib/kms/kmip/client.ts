@@ -145,9 +145,11 @@ export class KmipClient {
   private async call(operation: KmipOperation, payload: TtlvItem[]): Promise<TtlvItem> {
     const deadline = Date.now() + this.timeoutMs;
     const message = encodeRequest(KMIP_1_4, operation, payload, MAX_RESPONSE_SIZE);
+    let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new KmipTransportError("ETIMEDOUT", `no KMIP answer within ${this.timeoutMs} ms`);
+      // Out of time after a failed attempt: that failure says more than "timed out".
+      if (left <= 0) throw lastError ?? new KmipTransportError("ETIMEDOUT", `no KMIP answer within ${this.timeoutMs} ms`);
       try {
         const frame = await this.pool.use(this.poolKey, this.endpoint, left, (c) => c.request(message, Math.max(1, deadline - Date.now())));
         try {
@@ -159,6 +161,7 @@ export class KmipClient {
       } catch (e) {
         const retryable = e instanceof KmipTransportError && !e.tlsCode && e.code !== "ETIMEDOUT";
         if (!retryable || attempt >= this.retries) throw e;
+        lastError = e;
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt + Math.random() * 50, Math.max(0, deadline - Date.now()))));
       }
     }

@@ -24,7 +24,12 @@ export function parseKmipKeyRef(keyId: string, allowed: readonly string[]): Kmip
   if (!m) throw invalid("a KMIP key reference is kmip://host:port/<unique-identifier>");
   const host = m[1]!.toLowerCase();
   const port = m[2] ? Number(m[2]) : KMIP_DEFAULT_PORT;
-  const uid = decodeURIComponent(m[3]!);
+  let uid: string;
+  try {
+    uid = decodeURIComponent(m[3]!);
+  } catch {
+    throw invalid("the Unique Identifier is not valid percent-encoding");
+  }
   if (!HOST.test(host)) throw invalid(`"${host}" is not a host name or IPv4 address`);
   if (port < 1 || port > 65535) throw invalid(`port ${port} is out of range`);
   if (!UID.test(uid)) throw invalid("the Unique Identifier must be 1-128 characters of letters, digits and . _ : @ -");
