@@ -131,8 +131,8 @@ export async function startPyKmip(opts: { trustedClientCerts?: string[]; startTi
     port,
     dir,
     caPem,
-    clientCert: pki.clientCert,
-    foreignClientCert: pki.foreignClientCert,
+    clientCert: (cn) => pki.clientCert(cn),
+    foreignClientCert: (cn) => pki.foreignClientCert(cn),
     setTrustedClientCerts(pems) {
       writeFileSync(path.join(dir, "trust.pem"), [caPem, ...pems].join("\n"));
     },

@@ -145,7 +145,7 @@ export class KmipClient {
   private async call(operation: KmipOperation, payload: TtlvItem[]): Promise<TtlvItem> {
     const deadline = Date.now() + this.timeoutMs;
     const message = encodeRequest(KMIP_1_4, operation, payload, MAX_RESPONSE_SIZE);
-    let lastError: unknown;
+    let lastError: Error | undefined;
     for (let attempt = 0; ; attempt++) {
       const left = deadline - Date.now();
       // Out of time after a failed attempt: that failure says more than "timed out".
@@ -161,7 +161,7 @@ export class KmipClient {
       } catch (e) {
         const retryable = e instanceof KmipTransportError && !e.tlsCode && e.code !== "ETIMEDOUT";
         if (!retryable || attempt >= this.retries) throw e;
-        lastError = e;
+        lastError = e as KmipTransportError;
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt + Math.random() * 50, Math.max(0, deadline - Date.now()))));
       }
     }

@@ -3,7 +3,7 @@
 // endpoint and client identity. Every wait is bounded: connect + handshake, and each answer.
 // Frames are read by their TTLV header and capped, so a server cannot make us buffer without end.
 import tls from "node:tls";
-import { ttlvFrameLength, TtlvError } from "./ttlv";
+import { ttlvFrameLength, type TtlvError } from "./ttlv";
 
 export interface KmipTlsIdentity {
   /** Client certificate chain (PEM) and its private key (PEM). */
@@ -42,7 +42,7 @@ export class KmipConnection {
 
   private constructor(private readonly socket: tls.TLSSocket) {
     socket.on("data", (d: Buffer) => this.onData(d));
-    socket.on("error", (e) => this.fail(transportError(e)));
+    socket.on("error", (e: Error) => this.fail(transportError(e)));
     socket.on("close", () => this.fail(new KmipTransportError("ECONNRESET", "the KMIP server closed the connection")));
   }
 

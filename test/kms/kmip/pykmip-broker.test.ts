@@ -181,7 +181,7 @@ describe.concurrent("each KMIP revocation kind locks within probe interval + 1 s
     await key.revoke();
     // PyKMIP applies a policy change on its next scan (about a second): the clock starts when the
     // server first refuses the broker, which for Revoke and Destroy is the end of the call.
-    const effective = await poll(() => view.encrypt(uid, Buffer.alloc(32), randomBytes(12), Buffer.from("effect")).then(() => false, () => Date.now()), { what: "the server to refuse the broker", timeoutMs: 10_000, intervalMs: 25 });
+    const effective = await poll(() => view.encrypt(uid, Buffer.alloc(32), randomBytes(12), Buffer.from("effect")).then(() => null, () => Date.now()), { what: "the server to refuse the broker", timeoutMs: 10_000, intervalMs: 25 });
     const refused = await waitFor(() => Promise.resolve(stream.first((s) => s.status === 423 && s.sent >= effective)), BOUND_MS + 3000);
     const samples = await stream.stop();
     const st = await status(t.slug);
