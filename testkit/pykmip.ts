@@ -167,6 +167,8 @@ export async function startPyKmip(opts: { trustedClientCerts?: string[]; startTi
     },
     log: () => (existsSync(path.join(dir, "server.log")) ? readFileSync(path.join(dir, "server.log"), "utf8") : ""),
   };
+  // Detached, so it would outlive this process: killed with it whatever way it ends.
+  process.once("exit", () => server.kill());
   try {
     await server.start();
   } catch (e) {
