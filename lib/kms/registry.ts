@@ -46,12 +46,14 @@ type ProviderConfig = Pick<
   | "BROKER_KMIP_ALLOWED_HOSTS"
 >;
 
-/** The providers this broker serves: BROKER_PROVIDERS, or every configured one (all three with emulators / demo). */
+/** The providers this broker serves: BROKER_PROVIDERS, or every configured one (the three clouds with emulators / demo; KMIP when BROKER_KMIP_ALLOWED_HOSTS is set). */
 export function enabledProviders(config: ProviderConfig): Set<KmsProviderName> {
   if (config.BROKER_PROVIDERS.length) {
     return new Set<KmsProviderName>(config.BROKER_PROVIDERS);
   }
-  if (config.demo || config.emulators) return new Set(KMS_PROVIDER_NAMES);
+  // KMIP has no emulator: it is on only where servers are allowed, in every mode.
+  const kmip = config.BROKER_KMIP_ALLOWED_HOSTS.length > 0;
+  if (config.demo || config.emulators) return new Set<KmsProviderName>(["aws", "azure", "gcp", ...(kmip ? (["kmip"] as const) : [])]);
   const on = new Set<KmsProviderName>();
   const aws = [
     config.AWS_ENDPOINT_URL_KMS,
@@ -67,7 +69,7 @@ export function enabledProviders(config: ProviderConfig): Set<KmsProviderName> {
   if (aws.some(Boolean)) on.add("aws");
   if (config.AZURE_CLIENT_ID && config.AZURE_TENANT_ID && config.AZURE_CLIENT_SECRET) on.add("azure");
   if (config.GCP_KMS_ENDPOINT || config.GOOGLE_APPLICATION_CREDENTIALS || config.BROKER_VENDOR_GCP_SERVICE_ACCOUNT) on.add("gcp");
-  if (config.BROKER_KMIP_ALLOWED_HOSTS.length) on.add("kmip");
+  if (kmip) on.add("kmip");
   return on;
 }
 
