@@ -18,6 +18,9 @@ interface KmipTenant {
   admin: KmipClient;
 }
 
+/** Production mode (as the bench brokers run) requires the sealing key once KMIP is on. */
+const SEALING = { BROKER_KMIP_SEALING_KEY: randomBytes(32).toString("base64url") };
+
 const NOT_RUN: Section["rows"] = [["kmip (PyKMIP): not run, python3-pykmip is not installed", "-"]];
 
 /** Creates the tenants, registers their certificates (one restart), connects one new key each. */
@@ -51,7 +54,7 @@ export async function kmipEconomyRows(stack: Stack, databaseUrl: string, ttlMs: 
   if (!pykmipInstalled()) return NOT_RUN;
   const server = await startPyKmip();
   try {
-    const env = { BROKER_KMIP_ALLOWED_HOSTS: `${server.host}:${server.port}`, BROKER_PROBE_INTERVAL_MS: "3600000" };
+    const env = { ...SEALING, BROKER_KMIP_ALLOWED_HOSTS: `${server.host}:${server.port}`, BROKER_PROBE_INTERVAL_MS: "3600000" };
     const [broker, cold] = await Promise.all([
       stack.broker(databaseUrl, { ...env, BROKER_DEK_CACHE_TTL_MS: String(ttlMs), BROKER_INSTANCE_ID: "economy-kmip" }),
       stack.broker(databaseUrl, { ...env, BROKER_INSTANCE_ID: "economy-kmip-cold" }),
@@ -87,7 +90,7 @@ export async function kmipTimeToLockRows(stack: Stack, databaseUrl: string, mode
   if (!pykmipInstalled()) return NOT_RUN;
   const server = await startPyKmip();
   try {
-    const broker = await stack.broker(databaseUrl, { BROKER_KMIP_ALLOWED_HOSTS: `${server.host}:${server.port}`, BROKER_PROBE_INTERVAL_MS: "1000", BROKER_INSTANCE_ID: "ttl-kmip" });
+    const broker = await stack.broker(databaseUrl, { ...SEALING, BROKER_KMIP_ALLOWED_HOSTS: `${server.host}:${server.port}`, BROKER_PROBE_INTERVAL_MS: "1000", BROKER_INSTANCE_ID: "ttl-kmip" });
     const reps = mode.quick ? 1 : 3;
     const kinds = [
       { kind: "Revoke CESSATION_OF_OPERATION", code: RevocationReasonCode.CessationOfOperation },

@@ -152,7 +152,7 @@ async function main() {
     BROKER_OIDC_CLIENT_SECRET: idp.clientSecret,
     BROKER_OIDC_NAME: SSO_NAME,
     ...emulators.brokerEnv,
-    ...(kmip ? { BROKER_KMIP_ALLOWED_HOSTS: `${kmip.host}:${kmip.port}` } : {}),
+    ...(kmip ? { BROKER_KMIP_ALLOWED_HOSTS: `${kmip.host}:${kmip.port}`, BROKER_KMIP_SEALING_KEY: randomBytes(32).toString("base64url") } : {}),
   });
   const runtime = await startBrokerRuntime({ config: loadConfig(), withNext: true });
   const { ctx } = runtime;
