@@ -10,11 +10,12 @@
 // takes effect at once on every instance.
 import { createHash, randomBytes } from "node:crypto";
 import { canonicalContext } from "../crypto/canonical-context";
-import { KmipClient, GCM_IV_BYTES, GCM_TAG_BYTES } from "./kmip/client";
+import { KmipClient, GCM_IV_BYTES, GCM_TAG_BYTES, type KeyAttributes } from "./kmip/client";
 import { classifyKmipError, stateRevocation } from "./kmip/classify";
 import { KmipConnectionPool, type KmipTlsIdentity } from "./kmip/connection";
 import { formatKmipKeyRef, parseKmipKeyRef, type KmipKeyRef } from "./kmip/key-ref";
-import { CryptographicAlgorithm, KEY_STATE_NAMES, KeyState, UsageMask } from "./kmip/tags";
+import { KmipResultError } from "./kmip/messages";
+import { CryptographicAlgorithm, KEY_STATE_NAMES, KeyState, QueryFunction, ResultReason, UsageMask } from "./kmip/tags";
 import { KmsError, type KeyDescription, type KmsProvider, type WrapResult } from "./types";
 
 export interface KmipCredentialSource {
@@ -92,20 +93,26 @@ export class KmipKmsProvider implements KmsProvider {
   async describe(keyId: string): Promise<KeyDescription> {
     const { ref, client } = await this.open(keyId, undefined);
     const attrs = await this.run(ref, client, "Get Attributes", () => client.getAttributes(ref.uid), false);
-    const problems: string[] = [];
-    if (attrs.algorithm !== undefined && attrs.algorithm !== CryptographicAlgorithm.AES) problems.push("not an AES key");
-    if (attrs.length !== undefined && attrs.length !== 256) problems.push(`${attrs.length}-bit, not 256-bit`);
-    if (attrs.usageMask !== undefined && (attrs.usageMask & (UsageMask.Encrypt | UsageMask.Decrypt)) !== (UsageMask.Encrypt | UsageMask.Decrypt)) problems.push("usage mask lacks Encrypt and Decrypt");
+    const problems = attributeProblems(attrs);
     const state = KEY_STATE_NAMES.get(attrs.state ?? -1) ?? `State ${attrs.state ?? "unknown"}`;
     return { enabled: attrs.state === KeyState.Active && problems.length === 0, state: problems.length ? `${state} (${problems.join(", ")})` : state, currentVersion: keyVersionOf(ref) };
   }
 
-  /** Server facts for the health view and validation: versions and vendor. */
-  async serverInfo(keyId: string, tenantId?: string): Promise<{ versions: string[]; vendor?: string }> {
+  /**
+   * What the connect validation checks before the round trip, with the tenant's own identity:
+   * the server speaks KMIP 1.4 (Discover Versions; GCM's tag and AAD need it), who it is (Query),
+   * and the key is an Active AES-256 key with Encrypt and Decrypt in its usage mask (Get Attributes).
+   * Returns the problems found (empty: fine); failures of the calls throw classified KmsErrors.
+   */
+  async inspect(keyId: string, tenantId: string): Promise<{ problems: string[]; vendor?: string; versions: string[] }> {
     const { ref, client } = await this.open(keyId, tenantId);
-    const versions = await this.run(ref, client, "Discover Versions", () => client.discoverVersions(), false);
-    const q = await this.run(ref, client, "Query", () => client.query([1, 3]), false);
-    return { versions: versions.map((v) => `${v.major}.${v.minor}`), vendor: q.vendor };
+    const versions = (await this.run(ref, client, "Discover Versions", () => client.discoverVersions(), false)).map((v) => `${v.major}.${v.minor}`);
+    const { vendor } = await this.run(ref, client, "Query", () => client.query([QueryFunction.ServerInformation]), false);
+    const attrs = await this.run(ref, client, "Get Attributes", () => client.getAttributes(ref.uid), false);
+    const problems = attributeProblems(attrs);
+    if (!versions.some((v) => v === "1.4" || v.startsWith("2."))) problems.unshift(`the server speaks KMIP ${versions.join(", ") || "(none)"}, and AES-GCM Encrypt/Decrypt needs 1.4`);
+    if (attrs.state !== KeyState.Active) problems.unshift(`the key's State is ${KEY_STATE_NAMES.get(attrs.state ?? -1) ?? "unknown"}, not Active`);
+    return { problems, vendor, versions };
   }
 
   private async open(keyId: string, tenantId: string | undefined): Promise<{ ref: KmipKeyRef; client: KmipClient }> {
@@ -137,7 +144,11 @@ export class KmipKmsProvider implements KmsProvider {
         this.onBug(`${op} on ${formatKmipKeyRef(ref)} was refused as malformed (${err.detail.providerCode}): ${err.message}`);
       }
       if (refine && err.kind === "revoked" && err.reason === "access_denied" && err.detail.providerCode === "PermissionDenied") {
-        const state = await client.getAttributes(ref.uid).then((a) => a.state, () => undefined);
+        // Item Not Found here: destroyed between the two calls (PyKMIP deletes destroyed objects).
+        const state = await client.getAttributes(ref.uid).then(
+          (a) => a.state,
+          (x: unknown) => (x instanceof KmipResultError && x.reason === ResultReason.ItemNotFound ? KeyState.Destroyed : undefined),
+        );
         const reason = stateRevocation(state);
         if (reason) {
           throw new KmsError("revoked", "kmip", `${err.message}; the key's State is ${KEY_STATE_NAMES.get(state!)}`, { reason, providerCode: `State:${KEY_STATE_NAMES.get(state!)}` });
@@ -151,6 +162,14 @@ export class KmipKmsProvider implements KmsProvider {
   close(): void {
     this.pool.clear();
   }
+}
+
+function attributeProblems(attrs: KeyAttributes): string[] {
+  const problems: string[] = [];
+  if (attrs.algorithm !== undefined && attrs.algorithm !== CryptographicAlgorithm.AES) problems.push("not an AES key");
+  if (attrs.length !== undefined && attrs.length !== 256) problems.push(`${attrs.length}-bit, not 256-bit`);
+  if (attrs.usageMask !== undefined && (attrs.usageMask & (UsageMask.Encrypt | UsageMask.Decrypt)) !== (UsageMask.Encrypt | UsageMask.Decrypt)) problems.push("usage mask lacks Encrypt and Decrypt");
+  return problems;
 }
 
 function keyVersionOf(ref: KmipKeyRef): string {

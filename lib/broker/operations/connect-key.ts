@@ -7,6 +7,7 @@ import type { BrokerContext } from "../context";
 import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership";
 import { validateKeyRoundTrip } from "../key-validation";
 import { stageKmipTrust } from "../kmip-credentials";
+import { kmipDescribeStep } from "../kmip-validation";
 import { requireTenant } from "../tenant-lookup";
 import { describeKey, describeTenant, validationError } from "../views";
 import type { TenantOperation } from "./types";
@@ -33,7 +34,10 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, provider
   const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);
   const who = actorOf(actor);
   const key = { provider: providerName, keyRef };
-  const result = ownership && !ownership.ok ? ownership : await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId });
+  const described = providerName === "kmip" ? await kmipDescribeStep(ctx.providers, tenant.id, keyRef) : null;
+  const result =
+    ownership && !ownership.ok ? ownership : (described?.failed ?? (await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId })));
+  if (described && !described.failed) result.steps.unshift(described.step);
   if (ownership?.ok) result.steps.unshift(...ownership.steps);
   await ctx.audit.record({
     tenantId: tenant.id,

@@ -86,13 +86,13 @@ export class KmipClient {
     return out;
   }
 
-  async create(opts: { usageMask: number; operationPolicyName?: string }): Promise<string> {
+  async create(opts: { usageMask: number; operationPolicyName?: string; length?: number }): Promise<string> {
     const attr = (name: string, value: TtlvItem) => struct(Tag.Attribute, [text(Tag.AttributeName, name), { ...value, tag: Tag.AttributeValue }]);
     const p = await this.call(Operation.Create, [
       enumeration(Tag.ObjectType, ObjectType.SymmetricKey),
       struct(Tag.TemplateAttribute, [
         attr("Cryptographic Algorithm", enumeration(0, CryptographicAlgorithm.AES)),
-        attr("Cryptographic Length", int(0, 256)),
+        attr("Cryptographic Length", int(0, opts.length ?? 256)),
         attr("Cryptographic Usage Mask", int(0, opts.usageMask)),
         ...(opts.operationPolicyName ? [attr("Operation Policy Name", text(0, opts.operationPolicyName))] : []),
       ]),
