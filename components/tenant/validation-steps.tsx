@@ -15,6 +15,7 @@ const REASON_HELP: Record<string, string> = {
   not_found: "The key does not exist, or the vendor cannot see it.",
   pending_deletion: "The key is scheduled for deletion. Cancel the deletion and enable it.",
   destroyed: "The key material is destroyed.",
+  compromised: "Your key manager marks the key compromised. Connect a new key.",
 };
 
 export function ValidationSteps({ steps }: { steps: ValidationStep[] }) {
