@@ -215,11 +215,12 @@ async function main() {
   const shutdown = async () => {
     if (closing) return;
     closing = true;
+    // First and synchronous: PyKMIP runs detached, and the global teardown stops waiting after 15 s.
+    kmip?.dispose();
     control.close();
     await runtime.close().catch((e) => console.error(e));
     await emulators.close().catch((e) => console.error(e));
     await idp.close().catch((e) => console.error(e));
-    kmip?.dispose();
     await database.drop().catch((e) => console.error(e));
     rmSync(dataDir, { recursive: true, force: true });
     process.exit(0);
