@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { ms, type Mode, type Section } from "./lib/report";
 import { readyTenant, type Stack } from "./lib/stack";
 import { round, sleep } from "./lib/stats";
+import { kmipEconomyRows } from "./lib/kmip";
 import { createDataTenants, tenantTraffic } from "./lib/tenants";
 
 const TTL_MS = 3000;
@@ -104,6 +105,8 @@ export async function kmsEconomy(stack: Stack, mode: Mode): Promise<Section> {
     await coldP11.stop();
   }
   await broker.stop();
+  // The same (a) and (b) on a KMIP key (PyKMIP), counted by the broker's own KMS-call counter.
+  rows.push(...(await kmipEconomyRows(stack, db.url, TTL_MS, mode)));
   return {
     title: `3. KMS economy (DEK TTL ${TTL_MS / 1000} s, refresh-ahead within min(5 s, TTL/5) of expiry)`,
     rows,

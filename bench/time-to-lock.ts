@@ -14,6 +14,7 @@ import pg from "pg";
 import { ms, type Mode, type Section } from "./lib/report";
 import { readyTenant, type ApiClient, type Stack } from "./lib/stack";
 import { median, percentile, sleep } from "./lib/stats";
+import { kmipTimeToLockRows } from "./lib/kmip";
 import { pool } from "./lib/tenants";
 
 type Ready = Awaited<ReturnType<typeof readyTenant>>;
@@ -149,6 +150,8 @@ export async function timeToLock(stack: Stack, mode: Mode): Promise<Section> {
   const push = await pushToProbe(stack, mode.quick ? 3 : 10, misses);
   rows.push([`push event posted → probe detected the revocation: median / max (n=${push.length})`, `${ms(median(push))} / ${ms(Math.max(...push))}`, "100 ms"]);
   data.pushToProbe = push;
+  // (d) KMIP revocations on PyKMIP, one instance, probe interval 1 s.
+  rows.push(...(await kmipTimeToLockRows(stack, db.url, mode)));
   return {
     title: "4. Time-to-lock (3 instances on one PostgreSQL, probe interval 1 s; push on a 4th, probe interval 10 min)",
     rows,

@@ -23,4 +23,4 @@ export function fmtTime(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" }) : "—";
 }
 
-export const PROVIDER_LABEL: Record<string, string> = { aws: "AWS KMS", azure: "Azure Key Vault", gcp: "Google Cloud KMS", pkcs11: "HSM (PKCS#11)" };
+export const PROVIDER_LABEL: Record<string, string> = { aws: "AWS KMS", azure: "Azure Key Vault", gcp: "Google Cloud KMS", kmip: "KMIP key manager", pkcs11: "HSM (PKCS#11)" };

@@ -10,7 +10,7 @@ export interface DataTenant {
   slug: string;
   token: string;
   ciphertext: string;
-  provider: "aws" | "azure" | "gcp";
+  provider: "aws" | "azure" | "gcp" | "kmip";
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

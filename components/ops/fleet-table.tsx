@@ -110,6 +110,7 @@ export function FleetTable() {
               <option value="aws">AWS</option>
               <option value="azure">Azure</option>
               <option value="gcp">Google Cloud</option>
+              <option value="kmip">KMIP</option>
               <option value="pkcs11">HSM (PKCS#11)</option>
             </Select>
           </label>

@@ -31,6 +31,8 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
   const sensitive = useSensitiveAction();
   const [provider, setProvider] = useState<Provider>("aws");
   const [keyId, setKeyId] = useState("");
+  // KMIP only: the CA that issued the tenant's KMIP server certificate.
+  const [serverCaPem, setServerCaPem] = useState("");
   const debouncedKey = useDebounced(keyId.trim(), 250);
 
   const info = useQuery({ queryKey: qk.connectInfo(slug), queryFn: ({ signal }) => api<ConnectInfo>(tenantPath(slug, "/connect-info"), { signal }), staleTime: 60_000 });
@@ -41,7 +43,7 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
     staleTime: Infinity,
   });
   const connect = useMutation({
-    mutationFn: () => sensitive(() => api<ConnectKeyResult>(tenantPath(slug, "/key"), { method: "PUT", body: { provider, keyId: keyId.trim() } })),
+    mutationFn: () => sensitive(() => api<ConnectKeyResult>(tenantPath(slug, "/key"), { method: "PUT", body: { provider, keyId: keyId.trim(), ...(provider === "kmip" ? { serverCaPem } : {}) } })),
     onSuccess: () => qc.invalidateQueries({ queryKey: qk.health(slug) }),
   });
 
@@ -70,7 +72,7 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
         <fieldset>
           <legend>1. Where is your key?</legend>
           <div className="choice-group">
-            {(["aws", "azure", "gcp", ...(info.data?.pkcs11.enabled ? (["pkcs11"] as const) : [])] as const).map((p) => (
+            {(["aws", "azure", "gcp", "kmip", ...(info.data?.pkcs11.enabled ? (["pkcs11"] as const) : [])] as const).map((p) => (
               <label key={p} className="choice">
                 <input
                   type="radio"
@@ -107,6 +109,27 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
           ok={formatOk ? "Format looks right." : null}
           hint={format.isFetching ? "Checking format…" : "Checked as you type with the same rules the broker applies."}
         />
+        {provider === "kmip" ? (
+          <div className="field">
+            <label className="label" htmlFor="kmip-server-ca">
+              KMIP server CA certificate (PEM)
+            </label>
+            <textarea
+              id="kmip-server-ca"
+              name="serverCaPem"
+              className="input mono"
+              rows={6}
+              spellCheck={false}
+              value={serverCaPem}
+              placeholder="-----BEGIN CERTIFICATE-----"
+              onChange={(e) => {
+                setServerCaPem(e.target.value);
+                connect.reset();
+              }}
+            />
+            <span className="hint">The broker trusts only this CA for your KMIP server&apos;s certificate.</span>
+          </div>
+        ) : null}
       </Card>
 
       <Card>
@@ -136,7 +159,7 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
       <Card>
         <h2>4. Validate</h2>
         <p className="muted">The broker wraps a random test key with your key, unwraps it and compares. Nothing is saved unless every step passes.</p>
-        <Button onClick={() => connect.mutate()} loading={connect.isPending} disabled={!formatOk}>
+        <Button onClick={() => connect.mutate()} loading={connect.isPending} disabled={!formatOk || (provider === "kmip" && !serverCaPem.includes("BEGIN CERTIFICATE"))}>
           Validate and connect
         </Button>
         <div className="stack" style={{ marginTop: "0.75rem" }} aria-live="polite">

@@ -6,7 +6,7 @@ import type { ConnectInfo } from "./types";
 
 export type { ConnectInfo };
 
-export type Provider = "aws" | "azure" | "gcp" | "pkcs11";
+export type Provider = "aws" | "azure" | "gcp" | "kmip" | "pkcs11";
 
 export interface GrantSnippet {
   title: string;
@@ -124,8 +124,37 @@ export function gcpGrants(info: ConnectInfo, keyName: string): GrantSnippet[] {
   ];
 }
 
+/** The broker's per-tenant client certificate, to register in the tenant's KMIP server. */
+export function kmipGrants(info: ConnectInfo): GrantSnippet[] {
+  const cert = info.kmip.clientCertificate;
+  if (!cert) {
+    return [{ title: "KMIP is not enabled on this broker", description: "The vendor enables it with BROKER_KMIP_ALLOWED_HOSTS.", code: "-", testId: "grant-kmip-disabled" }];
+  }
+  return [
+    {
+      title: "Register the broker's client certificate",
+      description: `Add this certificate (CN ${cert.commonName}, valid until ${cert.notAfter.slice(0, 10)}) as a trusted client of your KMIP server, and give that client Encrypt and Decrypt on an AES-256 key. Only this tenant's connections use it.`,
+      code: cert.certificatePem.trim(),
+      testId: "grant-kmip-certificate",
+    },
+    {
+      title: "Certificate fingerprint (SHA-256)",
+      description: "Compare it with what your KMIP server shows after the import.",
+      code: cert.fingerprintSha256,
+      testId: "grant-kmip-fingerprint",
+    },
+    {
+      title: "Allowed KMIP servers",
+      description: "The key reference must name one of these servers (set by the vendor).",
+      code: info.kmip.allowedHosts.join("\n") || "(none)",
+      testId: "grant-kmip-hosts",
+    },
+  ];
+}
+
 export function grantsFor(provider: Provider, info: ConnectInfo, keyId: string): GrantSnippet[] {
   if (provider === "pkcs11") return pkcs11Grants(info, keyId);
+  if (provider === "kmip") return kmipGrants(info);
   return provider === "aws" ? awsGrants(info, keyId) : provider === "azure" ? azureGrants(info, keyId) : gcpGrants(info, keyId);
 }
 
@@ -134,6 +163,7 @@ export const KEY_PLACEHOLDER: Record<Provider, string> = {
   azure: "https://my-vault.vault.azure.net/keys/my-key",
   gcp: "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key",
   pkcs11: "pkcs11:token=my-token;object=my-key",
+  kmip: "kmip://kms.example.com:5696/6f1c9a2e-1b7d-4c2a-9a55-0c3e2f1d0b7a",
 };
 
 export const KEY_LABEL: Record<Provider, string> = {
@@ -141,4 +171,5 @@ export const KEY_LABEL: Record<Provider, string> = {
   azure: "Key URI (versionless)",
   gcp: "CryptoKey resource name",
   pkcs11: "PKCS#11 URI (RFC 7512): token and key label or id",
+  kmip: "KMIP server and the key's Unique Identifier",
 };

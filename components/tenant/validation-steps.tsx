@@ -17,6 +17,7 @@ const REASON_HELP: Record<string, string> = {
   destroyed: "The key material is destroyed.",
   pin_rejected: "The token rejected the PIN the vendor holds (changed or locked). Give the vendor the current PIN.",
   token_removed: "The token is not present in the vendor's HSM.",
+  compromised: "Your key manager marks the key compromised. Connect a new key.",
 };
 
 export function ValidationSteps({ steps }: { steps: ValidationStep[] }) {

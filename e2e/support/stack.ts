@@ -27,6 +27,8 @@ import { SoftHsm, softHsmInstalled } from "../../testkit/softhsm";
 import { startTestIdp, type IdpAccount } from "./oidc-idp";
 import { ownedAwsKey } from "../../scripts/owned-keys";
 import { AwsTenantActions } from "../../emulators/tenant-actions";
+import { KmipClient } from "../../lib/kms/kmip/client";
+import { pykmipInstalled, startPyKmip } from "../../testkit/pykmip";
 import { z } from "zod";
 
 export interface StackInfo {
@@ -48,14 +50,43 @@ export interface StackInfo {
   pkcs11: { keyUri: string; token: string } | null;
   /** The stack's own control endpoint (see the header): seeds console users for a tenant. */
   control: { url: string; token: string };
+  /** PyKMIP, when Debian's python3-pykmip is installed: the tenants' KMIP server (POST /kmip-key on the control endpoint). */
+  kmip: { host: string; port: number } | null;
 }
 
 const ZSeedUsers = z.object({ tenants: z.array(z.object({ id: z.string().uuid(), slug: z.string().min(1).max(100) })).min(1).max(20) });
+const ZKmipKey = z.object({ commonName: z.string().min(1).max(200), certificatePem: z.string().min(1).max(20_000) });
 
-/** The control endpoint: seeds console users for tenants the specs created through the API. */
-function startControl(seed: (tenants: Array<{ id: string; slug: string }>) => Promise<unknown>, token: string): Promise<http.Server> {
+/**
+ * The control endpoint: seeds console users for tenants the specs created through the API, and
+ * (POST /kmip-key) plays a tenant's KMIP administrator: registers the broker's certificate in
+ * PyKMIP (a restart: PyKMIP reads its trust bundle at start) and creates an active AES-256 key.
+ */
+function startControl(
+  seed: (tenants: Array<{ id: string; slug: string }>) => Promise<unknown>,
+  token: string,
+  kmipKey?: (req: z.infer<typeof ZKmipKey>) => Promise<unknown>,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const answer = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (req.method === "POST" && req.url === "/kmip-key" && kmipKey) {
+      if (req.headers.authorization !== `Bearer ${token}`) return answer(401, { error: "unauthorized" });
+      const body: Buffer[] = [];
+      req.on("data", (c: Buffer) => body.push(c));
+      req.on("end", () => {
+        let parsed: z.infer<typeof ZKmipKey>;
+        try {
+          parsed = ZKmipKey.parse(JSON.parse(Buffer.concat(body).toString("utf8")));
+        } catch (e) {
+          return answer(400, { error: (e as Error).message });
+        }
+        kmipKey(parsed).then(
+          (key) => answer(200, key),
+          (e: unknown) => answer(500, { error: (e as Error).message }),
+        );
+      });
+      return;
+    }
     if (req.method !== "POST" || req.url !== "/console-users") return answer(404, { error: "not found" });
     if (req.headers.authorization !== `Bearer ${token}`) return answer(401, { error: "unauthorized" });
     const chunks: Buffer[] = [];
@@ -109,6 +140,7 @@ async function main() {
     const token = hsm.initToken("e2e-hsm", "e2e-user-pin", { viaCli: true });
     pkcs11 = { token: token.label, keyUri: hsm.createKey(token, "e2e-tenant-key") };
   }
+  const kmip = pykmipInstalled() ? await startPyKmip() : null;
   Object.assign(process.env, {
     NODE_ENV: "production",
     PORT: String(port),
@@ -131,6 +163,7 @@ async function main() {
     BROKER_OIDC_NAME: SSO_NAME,
     ...emulators.brokerEnv,
     ...(hsm ? hsm.brokerEnv() : {}),
+    ...(kmip ? { BROKER_KMIP_ALLOWED_HOSTS: `${kmip.host}:${kmip.port}`, BROKER_KMIP_SEALING_KEY: randomBytes(32).toString("base64url") } : {}),
   });
   const runtime = await startBrokerRuntime({ config: loadConfig(), withNext: true });
   const { ctx } = runtime;
@@ -155,7 +188,22 @@ async function main() {
   const { token: serviceToken } = await createToken({ ctx, actor, tenant: "globex", name: "e2e-revocation" });
   const controlToken = randomBytes(24).toString("hex");
   // Specs seed their own tenants' users through it; the vendor operator keeps the password above.
-  const control = await startControl((ts) => seedConsoleUsers(runtime.db, ts, { vendorOps: passwords["ops@vendor.example"] }), controlToken);
+  const registered: string[] = [];
+  const kmipKey = kmip
+    ? async ({ commonName, certificatePem }: z.infer<typeof ZKmipKey>) => {
+        registered.push(certificatePem);
+        kmip.setTrustedClientCerts(registered);
+        kmip.kill();
+        await kmip.start();
+        // PyKMIP's owner is the certificate's CN: the tenant's admin creates the key under the broker's CN.
+        const cert = kmip.clientCert(commonName);
+        const admin = new KmipClient({ host: kmip.host, port: kmip.port, certPem: cert.certPem, keyPem: cert.keyPem, caPem: kmip.caPem }, `admin ${commonName}`, { timeoutMs: 10_000 });
+        const uid = await admin.create({ usageMask: 12 });
+        await admin.activate(uid);
+        return { keyRef: `kmip://${kmip.host}:${kmip.port}/${uid}`, caPem: kmip.caPem };
+      }
+    : undefined;
+  const control = await startControl((ts) => seedConsoleUsers(runtime.db, ts, { vendorOps: passwords["ops@vendor.example"] }), controlToken, kmipKey);
 
   const info: StackInfo = {
     url,
@@ -170,6 +218,7 @@ async function main() {
     pkcs11,
     sso: { issuer: idp.issuer, name: SSO_NAME, accounts: SSO_ACCOUNTS },
     control: { url: `http://127.0.0.1:${(control.address() as AddressInfo).port}`, token: controlToken },
+    kmip: kmip ? { host: kmip.host, port: kmip.port } : null,
   };
   writeFileSync(outFile, JSON.stringify(info), { mode: 0o600 });
   console.log(`e2e stack ready on ${url}`);
@@ -178,6 +227,8 @@ async function main() {
   const shutdown = async () => {
     if (closing) return;
     closing = true;
+    // First and synchronous: PyKMIP runs detached, and the global teardown stops waiting after 15 s.
+    kmip?.dispose();
     control.close();
     await runtime.close().catch((e) => console.error(e));
     await emulators.close().catch((e) => console.error(e));

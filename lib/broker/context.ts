@@ -16,6 +16,7 @@ import type { KmsGateway } from "./kms-gateway";
 import type { AlertStore } from "./governance/alert-store";
 import type { GovernanceStore } from "./governance/policy-store";
 import type { UsageMonitor } from "./governance/usage-monitor";
+import type { KmipCredentialStore } from "./kmip-credentials";
 import type { KmsMetrics } from "./metrics";
 import type { Prober } from "./prober";
 import type { ServiceTokenStore } from "./service-tokens";
@@ -48,4 +49,6 @@ export interface BrokerContext {
   readonly governance: GovernanceStore;
   readonly usage: UsageMonitor;
   readonly alerts: AlertStore;
+  /** Per-tenant KMIP client identities and server CAs (lib/broker/kmip-credentials.ts). */
+  readonly kmipCredentials: KmipCredentialStore;
 }

@@ -23,7 +23,7 @@ export const ZFleetQuery = z.object({
   sort: z.enum(FLEET_SORTS).default("priority"),
   dir: z.enum(["asc", "desc"]).default("asc"),
   state: z.enum(["pending", "active", "locked"]).optional(),
-  provider: z.enum(["aws", "azure", "gcp", "pkcs11"]).optional(),
+  provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]).optional(),
   health: z.enum(FLEET_HEALTH).optional(),
   q: ZSafeString.trim().max(100).optional(),
 });
@@ -61,7 +61,7 @@ interface FleetRow extends Record<string, unknown> {
   state_since: Date;
   lock_reason: string | null;
   lock_source: string | null;
-  provider: "aws" | "azure" | "gcp" | "pkcs11" | null;
+  provider: "aws" | "azure" | "gcp" | "kmip" | "pkcs11" | null;
   key_ref: string | null;
   last_probe_at: Date | null;
   last_probe_outcome: string | null;

@@ -100,6 +100,9 @@ export async function claimKeyRef(tx: SqlExecutor, providers: KmsProviders, tena
 /** The ownership step of key validation, or null when not required. */
 export async function ownershipStep(providers: KmsProviders, config: BrokerConfig, tenantId: string, providerName: KmsProviderName, keyRef: string): Promise<ValidationResult | null> {
   if (!ownershipRequired(config)) return null;
+  // KMIP keys have no tags the broker can read; only this tenant's own client certificate (made for
+  // it alone, registered by it in its server) can use the key, and claimKeyRef keeps it single-tenant.
+  if (providerName === "kmip") return null;
   const provider = providerFor(providers, providerName);
   const want = ownershipTagValue(tenantId);
   const kind = providerName === "gcp" ? "label" : providerName === "pkcs11" ? "token data object" : "tag";

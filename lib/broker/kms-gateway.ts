@@ -34,7 +34,8 @@ export interface KmsCallMeta {
 
 
 /** `requestId` is that of the request whose KMS call found the revocation, so its lock entry links to it in the audit log. */
-export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string) => Promise<void>;
+/** `probedKeyRef`: set for probes, whose answer is about that key only (see lock-on-revocation.ts). */
+export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string, probedKeyRef?: string) => Promise<void>;
 
 export class KmsGateway {
   constructor(
@@ -144,7 +145,7 @@ export class KmsGateway {
       const detectedAt = new Date();
       // Lock before anything else (even the audit write) so no other request is served meanwhile.
       const deferred = err.reason !== undefined && meta.deferLockFor?.includes(err.reason) === true;
-      if (err.kind === "revoked" && meta.lockOnRevoked !== false && !deferred) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
+      if (err.kind === "revoked" && meta.lockOnRevoked !== false && !deferred) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId, action === "kms.probe" ? key.keyRef : undefined);
       // The caller gets the KMS error either way; a request's own refusal entry (written by the
       // data path, which fails closed with audit_unavailable) is what must be durable, not this one.
       await this.audit

@@ -74,6 +74,10 @@ const BaseEnvSchema = z.object({
   AZURE_KEYVAULT_CA_FILE: optionalString,
   GCP_KMS_ENDPOINT: optionalString,
   GCP_KMS_INSECURE_TOKEN: optionalString,
+  // KMIP servers key references may name: exact host[:port] entries, or ".example.com" for one more label.
+  BROKER_KMIP_ALLOWED_HOSTS: list(""),
+  // Seals the per-tenant KMIP client private keys in the database; generated and kept in DATA_DIR when unset (outside production).
+  BROKER_KMIP_SEALING_KEY: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
   // Push events (POST /api/v1/kms-events/*). SNS endpoints are trusted by host: sns.<region>.amazonaws.com
   // always, plus these exact host[:port] entries; the CA file is added to the public roots for those fetches.
   BROKER_SNS_CERT_HOSTS: list(""),
@@ -94,8 +98,8 @@ const BaseEnvSchema = z.object({
   BROKER_VENDOR_AZURE_APP_ID: optionalString,
   BROKER_VENDOR_GCP_SERVICE_ACCOUNT: optionalString,
   // ---- KMS providers, the vendor's own identity, key ownership (lib/kms/registry.ts, lib/broker/vendor-faults.ts, lib/broker/key-ownership.ts)
-  // Comma-separated subset of aws,azure,gcp; default (empty): every provider whose configuration is present (all three with emulators or in the demo).
-  BROKER_PROVIDERS: list("").pipe(z.array(z.enum(["aws", "azure", "gcp", "pkcs11"], { error: "must be a comma-separated list of aws, azure, gcp, pkcs11" }))),
+  // Comma-separated subset of aws,azure,gcp,kmip,pkcs11; default (empty): every provider whose configuration is present (all three clouds with emulators or in the demo, KMIP and PKCS#11 when configured).
+  BROKER_PROVIDERS: list("").pipe(z.array(z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"], { error: "must be a comma-separated list of aws, azure, gcp, kmip, pkcs11" }))),
   // The broker's own AWS identity; an AccessDenied naming another caller is a vendor-side fault (never a lock).
   BROKER_AWS_PRINCIPAL_ARN: optionalString.pipe(z.string().regex(/^arn:aws[a-z-]*:(iam|sts)::\d{12}:.+$/, "must be an IAM or STS principal ARN").optional()),
   // Vendor-owned canary keys: refused too means the vendor lost access, not that the tenant revoked. AWS: one key ARN per region, comma-separated.
@@ -166,6 +170,9 @@ const EnvSchema = BaseEnvSchema.superRefine(
     }
     if (env.BROKER_CONSOLE === "on" && !env.NEXTAUTH_SECRET) {
       problem("NEXTAUTH_SECRET", "required in production for the console (a random value of at least 32 characters; or BROKER_CONSOLE=off)");
+    }
+    if (Array.isArray(env.BROKER_KMIP_ALLOWED_HOSTS) && env.BROKER_KMIP_ALLOWED_HOSTS.length > 0 && !env.BROKER_KMIP_SEALING_KEY) {
+      problem("BROKER_KMIP_SEALING_KEY", "required in production when KMIP is enabled (a random value of at least 32 characters; it seals the per-tenant KMIP client keys)");
     }
     if (env.BROKER_CONSOLE === "on" && !env.NEXTAUTH_URL) {
       problem("NEXTAUTH_URL", "required in production for the console (its public URL, e.g. https://cmek.example.com; or BROKER_CONSOLE=off)");

@@ -9,7 +9,7 @@ import { ZValidationStepName } from "./errors";
 import { ZShredCertificate } from "./shredding";
 import { ZLockSource } from "./status";
 
-const ZProvider = z.enum(["aws", "azure", "gcp", "pkcs11"]);
+const ZProvider = z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]);
 
 const auditEventFields = {
   id: z.string().describe("database id (decimal string); a locator, not hashed"),

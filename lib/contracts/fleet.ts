@@ -11,7 +11,7 @@ export const ZFleetTenant = z.object({
   since: z.string(),
   lockReason: z.string().nullable(),
   lockSource: z.string().nullable(),
-  provider: z.enum(["aws", "azure", "gcp", "pkcs11"]).nullable(),
+  provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]).nullable(),
   keyId: z.string().nullable(),
   health: ZFleetHealth,
   lastProbeAt: z.string().nullable(),

@@ -36,7 +36,7 @@ export const ZWebhookDeliveriesQuery = z.object({ limit: z.coerce.number().int()
 
 export const ZFleetKmsActivityQuery = z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(60) });
 
-export const ZKeyRefCheckRequest = z.strictObject({ provider: z.enum(["aws", "azure", "gcp", "pkcs11"]), keyId: ZSafeString.max(4096) });
+export const ZKeyRefCheckRequest = z.strictObject({ provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]), keyId: ZSafeString.max(4096) });
 
 export const ZMe = z.object({
   kind: z.enum(["admin", "service", "console"]),

@@ -49,6 +49,13 @@ export const ZConnectInfo = z.object({
   azure: z.object({ appId: z.string().nullable().describe("the vendor's Entra application (client) id"), allowedHosts: z.array(z.string()) }),
   gcp: z.object({ serviceAccount: z.string().nullable().describe("the vendor's service account e-mail") }),
   pkcs11: z.object({ enabled: z.boolean().describe("whether this broker serves keys on PKCS#11 tokens (BROKER_PKCS11_MODULE)") }),
+  kmip: z.object({
+    allowedHosts: z.array(z.string()).describe("KMIP servers key references may name (BROKER_KMIP_ALLOWED_HOSTS)"),
+    clientCertificate: z
+      .object({ commonName: z.string(), certificatePem: z.string(), fingerprintSha256: z.string(), notAfter: z.string() })
+      .nullable()
+      .describe("the broker's client certificate for this tenant, to register in its KMIP server (null when KMIP is not enabled)"),
+  }),
 });
 
 /** POST /key-ref/validate: the provider's own format rules, no KMS call. */

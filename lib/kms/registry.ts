@@ -12,11 +12,17 @@ import { AwsKmsProvider } from "./aws";
 import { AzureKeyVaultProvider } from "./azure";
 import { GcpKmsProvider } from "./gcp";
 import { Pkcs11KmsProvider } from "./pkcs11/provider";
+import { KmipKmsProvider, type KmipCredentialSource } from "./kmip";
 import { KmsError, type KmsProvider, type KmsProviderName } from "./types";
 
 export type KmsProviders = Record<KmsProviderName, KmsProvider>;
 
-export const KMS_PROVIDER_NAMES: readonly KmsProviderName[] = ["aws", "azure", "gcp", "pkcs11"];
+export const KMS_PROVIDER_NAMES: readonly KmsProviderName[] = ["aws", "azure", "gcp", "kmip", "pkcs11"];
+
+/** What some providers need from the broker beyond configuration (the KMIP per-tenant credentials). */
+export interface ProviderServices {
+  kmipCredentials?: KmipCredentialSource;
+}
 
 type ProviderConfig = Pick<
   BrokerConfig,
@@ -39,17 +45,20 @@ type ProviderConfig = Pick<
   | "GOOGLE_APPLICATION_CREDENTIALS"
   | "BROKER_VENDOR_GCP_SERVICE_ACCOUNT"
   | "BROKER_PKCS11_MODULE"
+  | "BROKER_KMIP_ALLOWED_HOSTS"
 >;
 
-/** The providers this broker serves: BROKER_PROVIDERS, or every configured one (all three with emulators / demo). */
+/** The providers this broker serves: BROKER_PROVIDERS, or every configured one (the three clouds with emulators / demo; KMIP when BROKER_KMIP_ALLOWED_HOSTS is set). */
 export function enabledProviders(config: ProviderConfig): Set<KmsProviderName> {
   if (config.BROKER_PROVIDERS.length) {
     return new Set<KmsProviderName>(config.BROKER_PROVIDERS);
   }
+  // KMIP has no emulator and PKCS#11 needs a module on this machine: each is on only where the vendor configured it, in every mode.
+  const kmip = config.BROKER_KMIP_ALLOWED_HOSTS.length > 0;
   const on = new Set<KmsProviderName>();
-  // PKCS#11 needs a module on this machine: only ever on when the vendor configured one.
   if (config.BROKER_PKCS11_MODULE) on.add("pkcs11");
-  if (config.demo || config.emulators) return new Set([...KMS_PROVIDER_NAMES.filter((n) => n !== "pkcs11"), ...on]);
+  if (kmip) on.add("kmip");
+  if (config.demo || config.emulators) return new Set<KmsProviderName>(["aws", "azure", "gcp", ...on]);
   const aws = [
     config.AWS_ENDPOINT_URL_KMS,
     config.AWS_ACCESS_KEY_ID,
@@ -100,7 +109,11 @@ export function isProviderDisabled(e: unknown): boolean {
   return e instanceof KmsError && e.detail.providerCode === "provider_disabled";
 }
 
-function buildProvider(name: KmsProviderName, config: BrokerConfig): KmsProvider {
+const noKmipCredentials: KmipCredentialSource = {
+  credentialsFor: () => Promise.reject(new KmsError("invalid", "kmip", "this broker instance has no KMIP credential store", { providerCode: "no_credentials" })),
+};
+
+function buildProvider(name: KmsProviderName, config: BrokerConfig, services: ProviderServices): KmsProvider {
   const timeoutMs = config.BROKER_KMS_TIMEOUT_MS;
   switch (name) {
     case "aws":
@@ -143,10 +156,12 @@ function buildProvider(name: KmsProviderName, config: BrokerConfig): KmsProvider
         pinCheckMs: config.BROKER_PKCS11_PIN_CHECK_MS ?? config.BROKER_PROBE_INTERVAL_MS,
         timeoutMs,
       });
+    case "kmip":
+      return new KmipKmsProvider({ allowedHosts: config.BROKER_KMIP_ALLOWED_HOSTS, credentials: services.kmipCredentials ?? noKmipCredentials, timeoutMs });
   }
 }
 
-export function createKmsProviders(config: BrokerConfig): KmsProviders {
+export function createKmsProviders(config: BrokerConfig, services: ProviderServices = {}): KmsProviders {
   const enabled = enabledProviders(config);
   const built = new Map<KmsProviderName, KmsProvider>();
   const providers = {} as KmsProviders;
@@ -156,7 +171,7 @@ export function createKmsProviders(config: BrokerConfig): KmsProviders {
       get(): KmsProvider {
         let p = built.get(name);
         if (!p) {
-          p = enabled.has(name) ? buildProvider(name, config) : new DisabledProvider(name);
+          p = enabled.has(name) ? buildProvider(name, config, services) : new DisabledProvider(name);
           built.set(name, p);
         }
         return p;
@@ -167,6 +182,6 @@ export function createKmsProviders(config: BrokerConfig): KmsProviders {
 }
 
 export function providerFor(providers: KmsProviders, name: string): KmsProvider {
-  if (name === "aws" || name === "azure" || name === "gcp" || name === "pkcs11") return providers[name];
-  throw new KmsError("invalid", "aws", `unknown provider "${name}" (expected aws, azure, gcp or pkcs11)`);
+  if (name === "aws" || name === "azure" || name === "gcp" || name === "kmip" || name === "pkcs11") return providers[name];
+  throw new KmsError("invalid", "aws", `unknown provider "${name}" (expected aws, azure, gcp, kmip or pkcs11)`);
 }

@@ -2,10 +2,11 @@
 // every provider error is sorted into. The broker's lock decisions rest on this
 // classification: `revoked` locks a tenant, `unavailable` never does.
 
-export type KmsProviderName = "aws" | "azure" | "gcp" | "pkcs11";
+export type KmsProviderName = "aws" | "azure" | "gcp" | "kmip" | "pkcs11";
 
+// compromised: the key manager marks the key compromised (KMIP State Compromised).
 // pin_rejected and token_removed: a PKCS#11 token's PIN was changed or locked, or the token is gone.
-export type RevocationReason = "disabled" | "access_denied" | "not_found" | "pending_deletion" | "destroyed" | "pin_rejected" | "token_removed";
+export type RevocationReason = "disabled" | "access_denied" | "not_found" | "pending_deletion" | "destroyed" | "compromised" | "pin_rejected" | "token_removed";
 
 export type KmsErrorKind = "revoked" | "unavailable" | "invalid";
 

@@ -16,6 +16,8 @@ export interface VendorCanaryKeys {
   gcp?: string;
   /** Never set: a PKCS#11 refusal concerns the token's PIN or key, not a vendor identity a canary could test. */
   pkcs11?: string;
+  /** KMIP: every tenant reaches its server with its own client identity, so no vendor-wide canary exists. */
+  kmip?: undefined;
 }
 
 export type CanaryVerdict =

@@ -8,6 +8,7 @@ import { DataKeyService } from "../broker/data-keys";
 import { deletionWindowRecorder } from "../broker/deletion-window";
 import { DekCache } from "../broker/dek-cache";
 import { KeyHealthTracker } from "../broker/key-health";
+import { KmipCredentialStore } from "../broker/kmip-credentials";
 import { KmsGateway } from "../broker/kms-gateway";
 import { lockOnRevocation } from "../broker/lock-on-revocation";
 import { systemClock, type Clock } from "../broker/clock";
@@ -39,6 +40,8 @@ export interface BrokerContextDeps {
   logger?: Logger;
   /** "Now" for governance (access windows, break-glass, usage baselines); tests inject one. */
   clock?: Clock;
+  /** The KMIP provider's credential store, when the caller built the providers with it. */
+  kmipCredentials?: KmipCredentialStore;
 }
 
 export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
@@ -86,7 +89,8 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   metrics.gauge("cmek_dek_cache_entries", "Unwrapped DEKs held in memory", () => cache.size);
   metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
   metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
-  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, clock, governance, usage, alerts };
+  const kmipCredentials = deps.kmipCredentials ?? new KmipCredentialStore(db, config);
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, clock, governance, usage, alerts, kmipCredentials };
 }
 
 export interface BackgroundLoops {

@@ -17,6 +17,7 @@ import { restrictTree } from "../db/file-modes";
 import { migrate } from "../db/migrate";
 import { buildApi, isApiPath } from "../http/app";
 import type { RouteEnv } from "../http/route";
+import { KmipCredentialStore } from "../broker/kmip-credentials";
 import { createKmsProviders, type KmsProviders } from "../kms/registry";
 import type { BackgroundErrors } from "../observability/background-errors";
 import { createLogger, type Logger } from "../observability/logger";
@@ -76,8 +77,9 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
           onError: (err, n) => reportBackground("audit.writer", Object.assign(new Error(`a batch of ${n} entries failed: ${(err as Error)?.message}`), { cause: err })),
         })
       : new NoopAuditSink();
-  const providers = opts.providers ?? createKmsProviders(config);
-  const ctx = createBrokerContext({ db, config, providers, audit, logger, clock: opts.clock });
+  const kmipCredentials = new KmipCredentialStore(db, config);
+  const providers = opts.providers ?? createKmsProviders(config, { kmipCredentials });
+  const ctx = createBrokerContext({ db, config, providers, audit, logger, clock: opts.clock, kmipCredentials });
   const backgroundErrors = ctx.backgroundErrors;
   background = backgroundErrors;
   const loops = await startBrokerContext(ctx);

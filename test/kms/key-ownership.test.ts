@@ -114,6 +114,7 @@ describe("grant instructions", () => {
       azure: { appId: null, allowedHosts: [] },
       gcp: { serviceAccount: null },
       pkcs11: { enabled: false },
+      kmip: { allowedHosts: [], clientCertificate: null },
     };
     const tagLine = `${TAG}=${info.tenantId}`;
     const aws = awsGrants(info, "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab");

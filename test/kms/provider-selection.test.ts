@@ -79,5 +79,8 @@ describe("providers enabled by configuration", () => {
     expect(enabled({})).toEqual([]);
     expect([...enabledProviders(loadConfig({ NODE_ENV: "test" }))].sort()).toEqual(["aws", "azure", "gcp"]);
     expect(enabled({ BROKER_EMULATORS: "on" })).toEqual(["aws", "azure", "gcp"]);
+    // KMIP has no emulator: enabled by its server allow-list alone.
+    expect(enabled({ BROKER_KMIP_ALLOWED_HOSTS: "kms.example.com" })).toEqual(["kmip"]);
+    expect(enabled({ BROKER_EMULATORS: "on", BROKER_KMIP_ALLOWED_HOSTS: "kms.example.com" })).toEqual(["aws", "azure", "gcp", "kmip"]);
   });
 });

@@ -6,6 +6,8 @@ import type { KmsProviderName } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership";
 import { validateKeyRoundTrip } from "../key-validation";
+import { stageKmipTrust } from "../kmip-credentials";
+import { kmipDescribeStep } from "../kmip-validation";
 import { requireTenant } from "../tenant-lookup";
 import { assertNotShredded, describeKey, describeTenant, validationError } from "../views";
 import type { TenantOperation } from "./types";
@@ -16,20 +18,27 @@ export { ZConnectKeyRequest, ZConnectKeyResponse } from "../../contracts/request
 export interface ConnectKeyInput {
   provider: KmsProviderName;
   keyId: string;
+  /** KMIP: the CA of the tenant's KMIP server. */
+  serverCaPem?: string;
 }
 
-type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache">;
+type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache" | "kmipCredentials">;
 
-export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId }: TenantOperation<Deps> & ConnectKeyInput) {
+export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId, serverCaPem }: TenantOperation<Deps> & ConnectKeyInput) {
   authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
   assertNotShredded(tenant);
   // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
   const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
+  // KMIP: the validation below already runs with the tenant's client identity and this CA.
+  if (providerName === "kmip") await stageKmipTrust(ctx.kmipCredentials, tenant.id, keyRef, serverCaPem);
   const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);
   const who = actorOf(actor);
   const key = { provider: providerName, keyRef };
-  const result = ownership && !ownership.ok ? ownership : await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId });
+  const described = providerName === "kmip" ? await kmipDescribeStep(ctx.providers, tenant.id, keyRef) : null;
+  const result =
+    ownership && !ownership.ok ? ownership : (described?.failed ?? (await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId })));
+  if (described && !described.failed) result.steps.unshift(described.step);
   if (ownership?.ok) result.steps.unshift(...ownership.steps);
   await ctx.audit.record({
     tenantId: tenant.id,

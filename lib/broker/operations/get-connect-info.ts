@@ -14,7 +14,7 @@ export interface VendorIdentities {
   gcpServiceAccount: string | null;
 }
 
-export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: TenantOperation<Pick<BrokerContext, "config" | "bus" | "registry" | "cache">> & { vendor: VendorIdentities }) {
+export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: TenantOperation<Pick<BrokerContext, "config" | "bus" | "registry" | "cache" | "kmipCredentials">> & { vendor: VendorIdentities }) {
   authorize(actor, "tenant.view", slug);
   const t = await requireTenant(ctx, slug);
   const c = ctx.config;
@@ -25,5 +25,10 @@ export async function getConnectInfo({ ctx, actor, tenant: slug, vendor }: Tenan
     azure: { appId: c.BROKER_VENDOR_AZURE_APP_ID ?? c.AZURE_CLIENT_ID ?? null, allowedHosts: c.AZURE_KEYVAULT_ALLOWED_HOSTS },
     gcp: { serviceAccount: vendor.gcpServiceAccount },
     pkcs11: { enabled: enabledProviders(c).has("pkcs11") },
+    // The tenant registers this certificate in its KMIP server; made once per tenant, on first view.
+    kmip: {
+      allowedHosts: c.BROKER_KMIP_ALLOWED_HOSTS,
+      clientCertificate: enabledProviders(c).has("kmip") ? await ctx.kmipCredentials.ensureIdentity(t.id) : null,
+    },
   };
 }

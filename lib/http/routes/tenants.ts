@@ -53,7 +53,7 @@ export function tenantRoutes(env: RouteEnv) {
     params: ZSlugParams,
     body: ZConnectKeyRequest,
     responses: { 200: ZConnectKeyResponse, 409: ZError, 410: ZError, 422: ZError, 503: ZError, ...errors },
-    handler: async ({ params, body, caller, requestId }) => connectKey({ ctx, actor: caller!, tenant: params.slug, requestId, provider: body.provider, keyId: body.keyId }),
+    handler: async ({ params, body, caller, requestId }) => connectKey({ ctx, actor: caller!, tenant: params.slug, requestId, provider: body.provider, keyId: body.keyId, serverCaPem: body.serverCaPem }),
   });
 
   defineRoute({
