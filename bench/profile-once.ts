@@ -15,10 +15,11 @@ async function main() {
     const db = await stack.database();
     const nodeArgs = (process.env.PROF_NODE_ARGS ?? "").split(" ").filter(Boolean);
     const on = await stack.broker(db.url, { BROKER_AUDIT: "on", BROKER_INSTANCE_ID: "prof", BROKER_LOG_LEVEL: "warn" }, nodeArgs);
-    // The broker's stdout (--trace-gc lines) to PROF_GC_LOG, for the load phase only.
+    // The broker's stdout (--trace-gc lines) to PROF_GC_LOG.
     const gcLog = process.env.PROF_GC_LOG ? createWriteStream(process.env.PROF_GC_LOG) : null;
-    const tenant = await readyTenant(stack, on.api, "prof", "aws");
     if (gcLog) on.proc.stdout!.pipe(gcLog);
+    const tenant = await readyTenant(stack, on.api, "prof", "aws");
+
     const plaintext = randomBytes(1024);
     const r = await on.api.encrypt(tenant.slug, tenant.token, plaintext);
     const ciphertext: string = r.body.ciphertext;
