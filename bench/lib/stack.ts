@@ -61,11 +61,12 @@ export class Stack {
     return db;
   }
 
-  async broker(databaseUrl: string, env: Record<string, string> = {}): Promise<Broker> {
+  /** `nodeArgs`: extra flags for node (profiling: --cpu-prof, --trace-gc; see bench/profile-once.ts). */
+  async broker(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Broker> {
     const child = await startChild(
       `broker${env.BROKER_INSTANCE_ID ? ` ${env.BROKER_INSTANCE_ID}` : ""}`,
       process.execPath,
-      ["--import", "tsx", "server.ts"],
+      [...nodeArgs, "--import", "tsx", "server.ts"],
       {
         NODE_ENV: "production",
         PORT: "0",

@@ -68,6 +68,8 @@ export class DekCache {
         if (t >= e.expiresAt - this.refreshMarginMs) this.refreshAhead(e, loader);
         return { material: e.material, hit: true };
       }
+      // A refresh in flight is joined by load() below (it is registered as this DEK's load), so
+      // an entry that expires while its refresh-ahead runs costs no second unwrap.
       this.remove(e, "expirations");
     }
     this.stats.misses++;
@@ -110,30 +112,52 @@ export class DekCache {
 
   private refreshAhead(e: Entry, loader: DekLoader): void {
     const running = this.refreshesByTenant.get(e.tenantId) ?? 0;
-    if (e.refreshing || running >= this.maxRefreshes) return;
+    if (e.refreshing || running >= this.maxRefreshes || this.inflight.get(e.tenantId)?.has(e.dekId)) return;
     e.refreshing = true;
     this.refreshesByTenant.set(e.tenantId, running + 1);
     const gen = this.generation.get(e.tenantId) ?? 0;
     this.stats.refreshes++;
-    loader()
-      .then((material) => {
-        const current = this.entries.get(e.dekId);
-        if ((this.generation.get(e.tenantId) ?? 0) !== gen || current !== e) {
-          material.destroy();
-          return;
-        }
+    const p = loader().then((material) => {
+      if ((this.generation.get(e.tenantId) ?? 0) !== gen) {
+        material.destroy();
+        throw new TenantDroppedError("tenant's keys were dropped while refreshing");
+      }
+      const current = this.entries.get(e.dekId);
+      // At most margin + TTL after this (successful) revocation check.
+      const expiresAt = Math.min(e.expiresAt, this.now() + this.refreshMarginMs) + this.opts.ttlMs;
+      if (current === e) {
         e.material.destroy();
         e.material = material;
-        // At most margin + TTL after this (successful) revocation check.
-        e.expiresAt = Math.min(e.expiresAt, this.now() + this.refreshMarginMs) + this.opts.ttlMs;
+        e.expiresAt = expiresAt;
         e.uses = 0;
-      })
-      // A failed refresh leaves the entry to serve until its TTL (the KMS gateway also audits the call).
-      .catch((err: unknown) => this.opts.onRefreshError?.(err))
-      .finally(() => {
-        e.refreshing = false;
-        this.refreshesByTenant.set(e.tenantId, (this.refreshesByTenant.get(e.tenantId) ?? 1) - 1);
-      });
+        return material;
+      }
+      if (!current) {
+        // The entry expired (or was swept or evicted) while this refresh ran, and requests may be
+        // waiting on it as their load: the fresh DEK becomes the entry, on the same schedule.
+        this.insert(e.tenantId, e.dekId, material);
+        const fresh = this.entries.get(e.dekId);
+        if (fresh) fresh.expiresAt = expiresAt;
+        return material;
+      }
+      // Replaced meanwhile (put of the same id): keep the newer entry.
+      material.destroy();
+      return current.material;
+    });
+    const tenantLoads = this.inflight.get(e.tenantId) ?? new Map<string, Promise<DataKeyMaterial>>();
+    this.inflight.set(e.tenantId, tenantLoads);
+    tenantLoads.set(e.dekId, p);
+    // A failed refresh leaves the entry to serve until its TTL (the KMS gateway also audits the call);
+    // requests that joined it as their load get its error, like any failed load.
+    p.catch((err: unknown) => {
+      // A lock dropped the tenant's keys meanwhile: nothing failed, the bytes are already gone.
+      if (!(err instanceof TenantDroppedError)) this.opts.onRefreshError?.(err);
+    }).finally(() => {
+      e.refreshing = false;
+      this.refreshesByTenant.set(e.tenantId, (this.refreshesByTenant.get(e.tenantId) ?? 1) - 1);
+      if (tenantLoads.get(e.dekId) === p) tenantLoads.delete(e.dekId);
+      if (tenantLoads.size === 0 && this.inflight.get(e.tenantId) === tenantLoads) this.inflight.delete(e.tenantId);
+    });
   }
 
   private insert(tenantId: string, dekId: string, material: DataKeyMaterial): void {

@@ -2,6 +2,7 @@
 // ARN under the broker's own credentials (the tenant grants access by grant or key policy).
 
 import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, ListResourceTagsCommand } from "@aws-sdk/client-kms";
+import { NoResendRetryStrategy } from "./aws-retry";
 import { classifyAwsError } from "./classify-aws";
 import { takeSdkBytes } from "./sdk-bytes";
 import { KmsError, type KeyDescription, type KmsProvider, type WrapResult } from "./types";
@@ -12,7 +13,7 @@ export interface AwsKmsProviderConfig {
   endpoint?: string;
   /** Undefined uses the SDK default credential chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Per-attempt connection and socket-inactivity timeout. Default 2000. */
+  /** Per-attempt connection timeout; an attempt that was sent waits up to timeoutMs x maxAttempts for its answer and is not re-sent (aws-retry.ts). Default 2000. */
   timeoutMs?: number;
   /** Total attempts including the first. Default 2. */
   maxAttempts?: number;
@@ -198,10 +199,12 @@ export class AwsKmsProvider implements KmsProvider {
         ...(this.config.endpoint ? { endpoint: this.config.endpoint } : {}),
         ...(this.config.credentials ? { credentials: this.config.credentials } : {}),
         maxAttempts: this.maxAttempts,
+        retryStrategy: new NoResendRetryStrategy(this.maxAttempts),
         // Options object form: the SDK builds its NodeHttpHandler from it, so the broker does
         // not import @smithy/node-http-handler (not a direct dependency) itself.
         // throwOnRequestTimeout: without it this SDK only logs a warning when requestTimeout passes.
-        requestHandler: { connectionTimeout: this.timeoutMs, requestTimeout: this.timeoutMs, throwOnRequestTimeout: true },
+        // requestTimeout: an unanswered attempt is not re-sent, so it gets the time a retry would have had.
+        requestHandler: { connectionTimeout: this.timeoutMs, requestTimeout: this.timeoutMs * this.maxAttempts, throwOnRequestTimeout: true },
       });
       this.clients.set(region, c);
     }

@@ -144,4 +144,52 @@ describe("DekCache", () => {
     for (let i = 0; i < 10; i++) await cache.get("t", `d${i}`, never);
     expect(started).toBe(2);
   });
+
+  test("a refresh still running when the DEK expires is joined, not doubled: one unwrap per TTL on a slow KMS", async () => {
+    // The benchmark's steady case on a loaded machine: the refresh-ahead unwrap takes longer than
+    // the refresh margin, so requests arrive after the old expiry while it is still in flight.
+    const c = clock();
+    const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });
+    let loads = 0;
+    const gates: Array<() => void> = [];
+    const slowLoader = () => {
+      loads++;
+      return new Promise<DataKeyMaterial>((resolve) => gates.push(() => resolve(DataKeyMaterial.generate())));
+    };
+    const first = cache.get("t", "d", slowLoader);
+    gates.shift()!();
+    const old = (await first).material;
+    c.advance(850);
+    expect((await cache.get("t", "d", slowLoader)).hit).toBe(true);
+    expect(loads).toBe(1 + 1);
+    c.advance(300); // past the old expiry, the refresh still in flight
+    const waiting = Array.from({ length: 100 }, () => cache.get("t", "d", slowLoader));
+    expect(loads).toBe(2);
+    expect(old.destroyed).toBe(true);
+    gates.shift()!();
+    const got = await Promise.all(waiting);
+    expect(new Set(got.map((r) => r.material)).size).toBe(1);
+    expect(got.every((r) => !r.hit && !r.material.destroyed)).toBe(true);
+    // The refreshed entry keeps the schedule (old expiry + TTL) and serves hits until then.
+    c.advance(500);
+    expect((await cache.get("t", "d", slowLoader)).hit).toBe(true);
+    expect(loads).toBe(2);
+  });
+
+  test("a refresh that fails is reported once and its joined requests get its error", async () => {
+    const c = clock();
+    const errors: unknown[] = [];
+    const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now, onRefreshError: (e) => errors.push(e) });
+    cache.put("t", "d", DataKeyMaterial.generate());
+    c.advance(850);
+    let fail!: (e: Error) => void;
+    const failing = () => new Promise<DataKeyMaterial>((_, reject) => (fail = reject));
+    await cache.get("t", "d", failing);
+    c.advance(300);
+    const joined = cache.get("t", "d", failing);
+    fail(new Error("kms down"));
+    await expect(joined).rejects.toThrow("kms down");
+    expect(errors).toHaveLength(1);
+    expect(cache.size).toBe(0);
+  });
 });

@@ -342,6 +342,21 @@ describe("faults are unavailable, bounded, and recoverable", () => {
     await provider.unwrap(arn, wrapped, ctx);
   });
 
+  test("an answer slower than the attempt timeout is waited for, not asked for twice: one Decrypt at the KMS", async () => {
+    // The benchmark's cold burst: a busy broker saw the unwrap's answer late, the SDK re-sent it,
+    // and the KMS counted two unwraps for one DEK. The attempt now gets the budget a retry had.
+    const patient = newProvider({ timeoutMs: 1500 });
+    emu.calls.reset();
+    emu.faults.set({ latencyMs: 1700, operations: ["Decrypt"] });
+    try {
+      const out = await patient.unwrap(arn, wrapped, ctx);
+      expect(out.length).toBe(32);
+    } finally {
+      emu.faults.clear();
+    }
+    expect(emu.calls.count("Decrypt", arn)).toBe(1);
+  });
+
   test("server_error → KMSInternalException, retried at most maxAttempts times", async () => {
     emu.faults.set({ error: "server_error" });
     const e = await expectKmsError(provider.unwrap(arn, wrapped, ctx), "unavailable");
