@@ -12,6 +12,7 @@ import { urlHost } from "../http";
 import { cryptoOperations } from "./ops-crypto";
 import { grantOperations } from "./ops-grants";
 import { keyOperations } from "./ops-keys";
+import { reEncryptOperations } from "./ops-reencrypt";
 import { KmsService } from "./service";
 import { KmsStore, type AwsPrincipal } from "./store";
 import { startAwsTransport } from "./transport";
@@ -101,7 +102,7 @@ export async function startAwsKmsEmulator(opts: AwsKmsEmulatorOptions = {}): Pro
       },
     },
   ]);
-  const transport = await startAwsTransport(new KmsService(store, { ...keyOperations, ...cryptoOperations, ...grantOperations }), control, {
+  const transport = await startAwsTransport(new KmsService(store, { ...keyOperations, ...cryptoOperations, ...grantOperations, ...reEncryptOperations }), control, {
     port: opts.port ?? 4599,
     host,
     label: { emulator: "AWS KMS emulator", ...(opts.portEnvVar ? { envVar: opts.portEnvVar } : {}) },

@@ -18,6 +18,7 @@ export type AuditAction =
   | "kms.unwrap"
   | "kms.probe"
   | "kms.describe"
+  | "kms.reencrypt"
   // control actions
   | "tenant.create"
   | "key.connect"
@@ -35,7 +36,13 @@ export type AuditAction =
   // unauthenticated refusals of one window, summarized (lib/broker/auth-refusals.ts)
   | "auth.refused"
   | "audit.export"
-  | "audit.prune";
+  | "audit.prune"
+  // re-wrap jobs (lib/broker/lifecycle)
+  | "rewrap.start"
+  | "rewrap.batch"
+  | "rewrap.finish"
+  | "rewrap.pause"
+  | "rewrap.cancel";
 
 /** "success", or a failure class: "denied", "invalid", "locked", "revoked", "unavailable", "error". */
 export type AuditOutcome = "success" | "denied" | "invalid" | "locked" | "revoked" | "unavailable" | "error";

@@ -32,7 +32,7 @@ export interface KmsCallMeta {
 
 
 /** `requestId` is that of the request whose KMS call found the revocation, so its lock entry links to it in the audit log. */
-export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string) => Promise<void>;
+export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string, key?: KeyOnRecord) => Promise<void>;
 
 export class KmsGateway {
   constructor(
@@ -62,6 +62,13 @@ export class KmsGateway {
 
   async unwrapRaw(key: KeyOnRecord, wrapped: Buffer, context: Record<string, string>, meta: KmsCallMeta): Promise<Buffer> {
     return this.call("kms.unwrap", key, meta, (p) => p.unwrap(key.keyRef, wrapped, context), () => null);
+  }
+
+  /** In-KMS re-wrap from one key to another of the same provider; null when the provider has no such call. */
+  async reencrypt(from: KeyOnRecord, to: KeyOnRecord, wrapped: Buffer, fromContext: Record<string, string>, toContext: Record<string, string>, meta: KmsCallMeta): Promise<WrapResult | null> {
+    const provider = providerFor(this.providers, to.provider);
+    if (from.provider !== to.provider || !provider.reencrypt) return null;
+    return this.call("kms.reencrypt", to, meta, (p) => p.reencrypt!(from.keyRef, to.keyRef, wrapped, fromContext, toContext), (r) => r.keyVersion);
   }
 
   async describe(key: KeyOnRecord, meta: KmsCallMeta) {
@@ -126,7 +133,7 @@ export class KmsGateway {
       }
       const detectedAt = new Date();
       // Lock before anything else (even the audit write) so no other request is served meanwhile.
-      if (err.kind === "revoked" && meta.lockOnRevoked !== false) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId);
+      if (err.kind === "revoked" && meta.lockOnRevoked !== false) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId, key);
       // The caller gets the KMS error either way; a request's own refusal entry (written by the
       // data path, which fails closed with audit_unavailable) is what must be durable, not this one.
       await this.audit

@@ -44,6 +44,14 @@ const ZDrillDetail = z.strictObject({
   totalMs: z.number(),
 });
 
+const ZRewrapCounts = z.strictObject({
+  jobId: z.string(),
+  rewrapped: z.number().int().describe("DEKs re-wrapped (by this batch, or by the whole job)"),
+  failed: z.number().int().describe("DEKs that could not be re-wrapped (they keep their earlier wrapped form)"),
+  done: z.number().int(),
+  total: z.number().int(),
+});
+
 /** What `detail` holds for each action; null where the action records none. */
 const DETAIL_OF = {
   encrypt: z.null(),
@@ -52,6 +60,7 @@ const DETAIL_OF = {
   "kms.unwrap": ZKmsCallDetail.nullable(),
   "kms.probe": ZKmsCallDetail.nullable(),
   "kms.describe": ZKmsCallDetail.nullable(),
+  "kms.reencrypt": ZKmsCallDetail.nullable(),
   "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
   "key.connect": z.null(),
   "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
@@ -78,6 +87,11 @@ const DETAIL_OF = {
       to: z.string(),
     })
     .describe("a summary of unauthenticated requests refused in one window"),
+  "rewrap.start": z.strictObject({ jobId: z.string(), cause: z.string(), total: z.number().int().describe("DEKs to re-wrap when the job started") }),
+  "rewrap.batch": ZRewrapCounts.describe("one batch of a re-wrap job: this batch's counts and the job's running totals"),
+  "rewrap.finish": ZRewrapCounts,
+  "rewrap.pause": z.strictObject({ jobId: z.string(), cause: z.string().describe("tenant_locked, revoked, retiring_key_revoked, kms_unavailable, kms_throttled") }),
+  "rewrap.cancel": z.strictObject({ jobId: z.string(), returnJobId: z.string().nullable().describe("the job moving DEKs back to the earlier key, when the cancelled job was a key switch") }),
 } as const satisfies Record<AuditAction, ZodType>;
 
 type AuditActionName = keyof typeof DETAIL_OF;

@@ -87,4 +87,11 @@ export interface KmsProvider {
   wrap(keyId: string, dek: Buffer, context: Record<string, string>): Promise<WrapResult>;
   unwrap(keyId: string, wrapped: Buffer, context: Record<string, string>): Promise<Buffer>;
   describe(keyId: string): Promise<KeyDescription>;
+  /**
+   * Re-wraps inside the KMS, without the plaintext DEK ever reaching the broker: decrypts
+   * `wrapped` under `fromKeyId` and encrypts it under `toKeyId` (which may be the same key, e.g.
+   * onto its new version). Only where the provider has such a call (AWS ReEncrypt), and only
+   * between two keys of that provider.
+   */
+  reencrypt?(fromKeyId: string, toKeyId: string, wrapped: Buffer, fromContext: Record<string, string>, toContext: Record<string, string>): Promise<WrapResult>;
 }

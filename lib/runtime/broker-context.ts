@@ -50,7 +50,7 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   const tokens = new ServiceTokenStore(db, () => bus.connected);
   const locks = new TenantLockService(db, registry, cache, bus, audit, metrics, backgroundErrors);
   const vendorFaults = createVendorFaultMonitor({ db, config, providers, logger }, metrics.registry);
-  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
+  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks, db }), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
   const keys = new DataKeyService(db, cache, kms);
   const prober = new Prober(
     { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults },
