@@ -12,6 +12,7 @@ import type { DataKeyService } from "./data-keys";
 import type { DekCache } from "./dek-cache";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsGateway } from "./kms-gateway";
+import type { RewrapWorker } from "./lifecycle/rewrap-worker";
 import type { KmsMetrics } from "./metrics";
 import type { Prober } from "./prober";
 import type { ServiceTokenStore } from "./service-tokens";
@@ -38,4 +39,6 @@ export interface BrokerContext {
   readonly backgroundErrors: BackgroundErrors;
   /** Tells the broker's own credential faults from tenant revocations (lib/broker/vendor-faults.ts). */
   readonly vendorFaults: VendorFaultMonitor;
+  /** Re-wrap jobs: key switch and rotation migrations (lib/broker/lifecycle). */
+  readonly lifecycle: RewrapWorker;
 }

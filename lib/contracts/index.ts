@@ -9,3 +9,4 @@ export * from "./audit";
 export * from "./fleet";
 export * from "./system";
 export * from "./route-requests";
+export * from "./lifecycle";

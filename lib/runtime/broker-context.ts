@@ -8,6 +8,7 @@ import { DataKeyService } from "../broker/data-keys";
 import { DekCache } from "../broker/dek-cache";
 import { KeyHealthTracker } from "../broker/key-health";
 import { KmsGateway } from "../broker/kms-gateway";
+import { RewrapWorker } from "../broker/lifecycle/rewrap-worker";
 import { lockOnRevocation } from "../broker/lock-on-revocation";
 import { KmsMetrics } from "../broker/metrics";
 import { Prober } from "../broker/prober";
@@ -61,10 +62,21 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
       kmsTimeoutMs: config.BROKER_KMS_TIMEOUT_MS,
     },
   );
+  const lifecycle = new RewrapWorker(
+    { db, kms, registry, locks, audit, metrics, backgroundErrors, instanceId: config.instanceId },
+    {
+      sweepMs: config.BROKER_REWRAP_SWEEP_MS,
+      leaseMs: config.BROKER_REWRAP_LEASE_MS,
+      batchSize: config.BROKER_REWRAP_BATCH_SIZE,
+      tenantCallsPerSecond: config.BROKER_REWRAP_TENANT_RATE,
+      providerCallsPerSecond: config.BROKER_REWRAP_PROVIDER_RATE,
+      concurrency: 4,
+    },
+  );
   metrics.gauge("cmek_dek_cache_entries", "Unwrapped DEKs held in memory", () => cache.size);
   metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
   metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
-  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults };
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, lifecycle };
 }
 
 export interface BackgroundLoops {
@@ -96,10 +108,12 @@ export async function startBrokerContext(ctx: BrokerContext): Promise<Background
   every("cluster.heartbeat", 5000, () => bus.publish({ type: "heartbeat", cachedTenants: cache.tenantsWithCachedKeys().size }));
   every("tokens.flush_last_used", 30_000, () => tokens.flushLastUsed());
   ctx.prober.start();
+  ctx.lifecycle.start();
   return {
     async stop() {
       for (const t of timers) clearInterval(t);
       await ctx.prober.stop();
+      await ctx.lifecycle.stop();
       await backgroundErrors.guard("tokens.flush_last_used", () => tokens.flushLastUsed());
       await bus.stop();
       ctx.vendorFaults.stop();

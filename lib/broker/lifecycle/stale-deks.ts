@@ -53,13 +53,15 @@ export interface DeksByVersion {
   keyRef: string;
   status: string;
   keyVersion: string | null;
+  /** The connection's current version (KeyConnection.keyVersion). */
+  currentVersion: string | null;
   deks: number;
 }
 
 /** DEKs per key and version, including keys and versions that no DEK depends on any more (0). */
 export async function deksByKeyVersion(db: Database, tenantId: string): Promise<DeksByVersion[]> {
-  const rows = await db.query<{ id: string; provider: KmsProviderName; key_ref: string; status: string; key_version: string | null; deks: string }>(
-    `SELECT kc.id, kc.provider::text AS provider, kc.key_ref, kc.status, v.key_version, coalesce(v.n, 0)::text AS deks
+  const rows = await db.query<{ id: string; provider: KmsProviderName; key_ref: string; status: string; key_version: string | null; current_version: string | null; deks: string }>(
+    `SELECT kc.id, kc.provider::text AS provider, kc.key_ref, kc.status, v.key_version, kc.key_version AS current_version, coalesce(v.n, 0)::text AS deks
        FROM key_connection kc
        LEFT JOIN LATERAL (
          SELECT d.key_version, count(*) AS n FROM data_key d WHERE d.tenant_id = $1 AND d.key_connection_id = kc.id GROUP BY d.key_version
@@ -71,7 +73,7 @@ export async function deksByKeyVersion(db: Database, tenantId: string): Promise<
       ORDER BY kc.created_at DESC, v.key_version NULLS FIRST`,
     [tenantId],
   );
-  return rows.map((r) => ({ connectionId: r.id, provider: r.provider, keyRef: r.key_ref, status: r.status, keyVersion: r.key_version, deks: Number(r.deks) }));
+  return rows.map((r) => ({ connectionId: r.id, provider: r.provider, keyRef: r.key_ref, status: r.status, keyVersion: r.key_version, currentVersion: r.current_version, deks: Number(r.deks) }));
 }
 
 /** Retiring keys that no DEK depends on any more become "replaced": their revocation no longer matters. */
