@@ -4,13 +4,20 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { waitFor } from "../support/wait";
-import { awsKeyWithReEncrypt, decryptAll, lifecycle, recordsOnDistinctDeks, waitForJob } from "./helpers";
+import type { BrokerRuntime } from "@/lib/runtime/broker-runtime";
+import { ApiClient } from "@/testkit/api-client";
+import { awsKeyWithReEncrypt, decryptAll, lifecycle, recordsOnDistinctDeks, SteadyLoad, waitForJob } from "./helpers";
 
 let h: Harness;
+let second: BrokerRuntime;
+let api2: ApiClient;
 
 beforeAll(async () => {
   // A fast sweep and a short DEK cache, so the job starts at once and decrypts really reach the KMS.
   h = await startHarness({ BROKER_REWRAP_SWEEP_MS: "100", BROKER_REWRAP_BATCH_SIZE: "3", BROKER_DEK_CACHE_TTL_MS: "300", BROKER_PROBE_INTERVAL_MS: "500" });
+  // A second instance on the same PostgreSQL database: either may work the job, both serve.
+  second = await h.startInstance();
+  api2 = new ApiClient(second.url);
 }, 60_000);
 
 afterAll(async () => {
@@ -79,3 +86,47 @@ test("a service token may not read the lifecycle; cancel without a job is 409; a
   expect(started.status).toBe(200);
   await waitFor(async () => (await lifecycle(h.api, slug)).job?.state === "completed", { what: "the empty manual job to complete", timeoutMs: 10_000 });
 });
+
+const PAIRS = [
+  { from: "aws", to: "gcp" },
+  { from: "azure", to: "aws" },
+] as const;
+
+async function keyOf(provider: "aws" | "azure" | "gcp"): Promise<string> {
+  if (provider === "aws") return awsKeyWithReEncrypt(h.aws);
+  if (provider === "azure") return h.azure.createKeyForVendor();
+  return h.gcp.createKeyForVendor();
+}
+
+async function revokeKey(provider: "aws" | "azure" | "gcp", key: string): Promise<void> {
+  if (provider === "aws") await h.aws.disable(key);
+  else if (provider === "azure") await h.azure.setEnabled(key, false);
+  else await h.gcp.setVersionState(key, "DISABLED");
+}
+
+for (const { from, to } of PAIRS) {
+  test(`${from} -> ${to} switch under steady load on two instances: zero failed requests; revoking the ${from} key afterwards changes nothing`, async () => {
+    const slug = `switch-${from}-${to}`;
+    const oldKey = await keyOf(from);
+    const token = await h.api.readyTenant(slug, from, oldKey);
+    const records = await recordsOnDistinctDeks(h.api, h.runtime, slug, token, 6);
+    const load = new SteadyLoad([h.api, api2], slug, token, records).start();
+    try {
+      await waitFor(() => load.ok > 20, { what: "load to run before the switch", timeoutMs: 20_000 });
+      const c = await h.api.connect(slug, to, await keyOf(to));
+      expect(c.status).toBe(200);
+      const done = await waitForJob(h.api, slug, "completed", "the switch to complete under load", 60_000);
+      const okAtEnd = load.ok;
+      await waitFor(() => load.ok > okAtEnd + 20, { what: "load to run after the switch", timeoutMs: 20_000 });
+      expect(done.job.failed).toBe(0);
+      expect(done.keys[1]).toMatchObject({ provider: from, status: "replaced", deks: 0, safeToRevoke: true });
+    } finally {
+      await load.stop();
+    }
+    expect(load.failures).toEqual([]);
+    await revokeKey(from, oldKey);
+    for (const rt of [h.runtime, second]) rt.ctx.cache.dropTenant((await rt.ctx.registry.load({ slug }))!.id);
+    expect(await decryptAll([h.api, api2], slug, token, records)).toEqual(records.map(() => 200));
+    expect((await h.api.admin("GET", `/api/v1/tenants/${slug}`)).body.tenant.state).toBe("active");
+  }, 120_000);
+}
