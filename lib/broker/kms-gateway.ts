@@ -27,6 +27,11 @@ export interface KmsCallMeta {
   revokedAt?: Date;
   /** Data-path calls fail fast while the key's circuit is open; probes and validations always call. */
   dataPath?: boolean;
+  /**
+   * Set false for background bulk work (re-wrap jobs): its own throttled or unreachable answers
+   * must not make the data path fail fast; the job backs off by itself.
+   */
+  opensCircuit?: boolean;
 }
 
 
@@ -128,7 +133,7 @@ export class KmsGateway {
       const code = err.detail.providerCode ?? null;
       this.health.failure(meta.tenantId, err.kind, code);
       this.metrics.kmsCall(key.provider, op, err.kind, latencyMs);
-      if (err.kind === "unavailable" && this.circuitOpenMs > 0) {
+      if (err.kind === "unavailable" && this.circuitOpenMs > 0 && meta.opensCircuit !== false) {
         this.openUntil.set(circuit, Date.now() + Math.max(this.circuitOpenMs, (err.detail.retryAfterSeconds ?? 0) * 1000));
       }
       const detectedAt = new Date();

@@ -40,7 +40,7 @@ export const ZLifecycle = z.object({
   tenant: z.string().describe("slug"),
   totalDeks: z.number().int(),
   staleDeks: z.number().int().describe("DEKs not under the connected key's current version (the re-wrap job's work)"),
-  keys: z.array(ZLifecycleKey).describe("newest connection first"),
+  keys: z.array(ZLifecycleKey).describe("the connected key first, then retiring keys, then replaced ones, newest first within each"),
   job: ZRewrapJob.nullable().describe("the open job, else the most recent one; null if the tenant never had one"),
 });
 export type Lifecycle = z.infer<typeof ZLifecycle>;

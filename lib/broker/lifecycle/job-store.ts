@@ -104,24 +104,27 @@ export class RewrapJobStore {
    * had one: the scheduler's sweep starts one job per rotation or switch, not one per sweep.
    */
   async start(tenantId: string, cause: JobCause, total: (db: SqlExecutor) => Promise<number>, opts: { onlyIfNewTarget?: boolean } = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
-    return this.db.transaction(async (tx) => {
-      await tx.query(`SELECT id FROM tenant WHERE id = $1 FOR UPDATE`, [tenantId]);
-      const open = await tx.query<Row>(`SELECT ${COLUMNS} FROM rewrap_job WHERE tenant_id = $1 AND state IN ('running', 'paused') LIMIT 1`, [tenantId]);
-      if (open[0]) return { job: toJob(open[0]), created: false };
-      const target = await tx.query<{ id: string; key_version: string | null }>(`SELECT id, key_version FROM key_connection WHERE tenant_id = $1 AND status = 'connected' ORDER BY created_at DESC LIMIT 1`, [tenantId]);
-      const t = target[0];
-      if (!t) return { job: null, created: false };
-      if (opts.onlyIfNewTarget) {
-        const seen = await tx.query(`SELECT 1 FROM rewrap_job WHERE tenant_id = $1 AND target_connection_id = $2 AND target_version IS NOT DISTINCT FROM $3 LIMIT 1`, [tenantId, t.id, t.key_version]);
-        if (seen.length > 0) return { job: null, created: false };
-      }
-      const n = await total(tx);
-      const rows = await tx.query<Row>(
-        `INSERT INTO rewrap_job (tenant_id, state, cause, target_connection_id, target_version, total) VALUES ($1, 'running', $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-        [tenantId, cause, t.id, t.key_version, n],
-      );
-      return { job: toJob(rows[0]!), created: true };
-    });
+    return this.db.transaction((tx) => this.startIn(tx, tenantId, cause, total, opts));
+  }
+
+  /** start() inside the caller's transaction (a cancel swaps keys and opens the way back atomically). */
+  async startIn(tx: SqlExecutor, tenantId: string, cause: JobCause, total: (db: SqlExecutor) => Promise<number>, opts: { onlyIfNewTarget?: boolean } = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
+    await tx.query(`SELECT id FROM tenant WHERE id = $1 FOR UPDATE`, [tenantId]);
+    const open = await tx.query<Row>(`SELECT ${COLUMNS} FROM rewrap_job WHERE tenant_id = $1 AND state IN ('running', 'paused') LIMIT 1`, [tenantId]);
+    if (open[0]) return { job: toJob(open[0]), created: false };
+    const target = await tx.query<{ id: string; key_version: string | null }>(`SELECT id, key_version FROM key_connection WHERE tenant_id = $1 AND status = 'connected' ORDER BY created_at DESC LIMIT 1`, [tenantId]);
+    const t = target[0];
+    if (!t) return { job: null, created: false };
+    if (opts.onlyIfNewTarget) {
+      const seen = await tx.query(`SELECT 1 FROM rewrap_job WHERE tenant_id = $1 AND target_connection_id = $2 AND target_version IS NOT DISTINCT FROM $3 LIMIT 1`, [tenantId, t.id, t.key_version]);
+      if (seen.length > 0) return { job: null, created: false };
+    }
+    const n = await total(tx);
+    const rows = await tx.query<Row>(
+      `INSERT INTO rewrap_job (tenant_id, state, cause, target_connection_id, target_version, total) VALUES ($1, 'running', $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+      [tenantId, cause, t.id, t.key_version, n],
+    );
+    return { job: toJob(rows[0]!), created: true };
   }
 
   /** Leases up to `limit` due jobs (running, or paused for a cause that resolves by itself) whose lease is free or lapsed. */
@@ -156,6 +159,16 @@ export class RewrapJobStore {
       `UPDATE rewrap_job SET target_connection_id = $3, target_version = $4, cursor = NULL, total = done + failed + $5, updated_at = now()
         WHERE id = $1 AND leased_by = $2 AND state IN ('running', 'paused') RETURNING ${COLUMNS}`,
       [job.id, instanceId, connectionId, version, stillStale],
+    );
+    return rows[0] ? toJob(rows[0]) : null;
+  }
+
+  /** Starts the pass over from the first DEK (stale DEKs appeared behind the cursor); failures are counted afresh. */
+  async restartPass(job: RewrapJob, instanceId: string, stillStale: number): Promise<RewrapJob | null> {
+    const rows = await this.db.query<Row>(
+      `UPDATE rewrap_job SET cursor = NULL, failed = 0, total = done + $3, updated_at = now()
+        WHERE id = $1 AND leased_by = $2 AND state IN ('running', 'paused') RETURNING ${COLUMNS}`,
+      [job.id, instanceId, stillStale],
     );
     return rows[0] ? toJob(rows[0]) : null;
   }

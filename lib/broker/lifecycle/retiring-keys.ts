@@ -35,6 +35,7 @@ export async function probeRetiringKeys(deps: { db: SqlExecutor; kms: KmsGateway
         actor,
         action: "kms.probe",
         lockOnRevoked: opts.lockOnRevoked,
+        opensCircuit: false,
       });
       canary.fill(0);
       await deps.db.query(`UPDATE key_connection SET last_probe_at = $2, last_probe_outcome = 'success', last_error = NULL WHERE id = $1`, [k.connectionId, started]);

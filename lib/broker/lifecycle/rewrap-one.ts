@@ -29,7 +29,7 @@ export const CALLS_PER_DEK = 3;
 export async function rewrapOne(deps: { kms: KmsGateway; db: SqlExecutor }, tenantId: string, dek: StaleDek, target: RewrapTarget, actor: AuditActor, allowReencrypt: boolean): Promise<RewrapOutcome> {
   const ctx = dekContext(tenantId, dek.id);
   const from: KeyOnRecord = { provider: dek.fromProvider, keyRef: dek.fromKeyRef };
-  const meta = { tenantId, actor, dekId: dek.id };
+  const meta = { tenantId, actor, dekId: dek.id, opensCircuit: false };
   let calls = 0;
   try {
     let wrapped: Buffer | null = null;

@@ -89,6 +89,15 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
   while (!deps.signal.aborted) {
     const batch = await nextStale(deps.db, tenant.id, job.cursor, opts.batchSize);
     if (batch.length === 0) {
+      // A DEK moved behind the cursor meanwhile (e.g. by a job cancelled mid-batch elsewhere):
+      // go over the tenant once more. DEKs the KMS rejected stay stale; they do not count.
+      const stillStale = job.cursor !== null ? await countStale(deps.db, tenant.id) : 0;
+      if (stillStale > job.failed) {
+        const again = await deps.store.restartPass(job, deps.instanceId, stillStale);
+        if (!again) return;
+        job = again;
+        continue;
+      }
       await retireUnusedConnections(deps.db, tenant.id);
       const done = await deps.store.complete(job, deps.instanceId);
       if (!done) return;

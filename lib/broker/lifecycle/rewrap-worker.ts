@@ -4,7 +4,7 @@
 // State lives in PostgreSQL, so a job survives the death of the instance working it: the lease
 // lapses and another instance resumes from the cursor.
 import type { AuditActor, AuditSink } from "../../audit/types";
-import type { Database } from "../../db/database";
+import type { Database, SqlExecutor } from "../../db/database";
 import type { BackgroundErrors } from "../../observability/background-errors";
 import type { KmsGateway } from "../kms-gateway";
 import type { KmsMetrics } from "../metrics";
@@ -86,12 +86,20 @@ export class RewrapWorker {
   /** Opens a job for the tenant (or returns the open one) and audits its start. */
   async startJob(tenantId: string, cause: JobCause, actor: AuditActor, requestId?: string, opts: { onlyIfNewTarget?: boolean } = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
     const r = await this.store.start(tenantId, cause, (tx) => countStale(tx, tenantId), opts);
-    if (r.created && r.job) {
-      this.metrics.jobs.inc({ event: "started" });
-      await this.deps.audit.record({ tenantId, actor, action: "rewrap.start", outcome: "success", requestId, detail: { jobId: r.job.id, cause, total: r.job.total } });
-      this.kick();
-    }
+    if (r.created && r.job) await this.started(r.job, actor, requestId);
     return r;
+  }
+
+  /** Opens a job inside the caller's transaction; call started() after it commits. */
+  startJobIn(tx: SqlExecutor, tenantId: string, cause: JobCause) {
+    return this.store.startIn(tx, tenantId, cause, (db) => countStale(db, tenantId));
+  }
+
+  /** Audits a job's start and looks for work at once. */
+  async started(job: RewrapJob, actor: AuditActor, requestId?: string): Promise<void> {
+    this.metrics.jobs.inc({ event: "started" });
+    await this.deps.audit.record({ tenantId: job.tenantId, actor, action: "rewrap.start", outcome: "success", requestId, detail: { jobId: job.id, cause: job.cause, total: job.total } });
+    this.kick();
   }
 
   private schedule(ms: number): void {

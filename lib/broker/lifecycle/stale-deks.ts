@@ -70,7 +70,7 @@ export async function deksByKeyVersion(db: Database, tenantId: string): Promise<
          SELECT kc.key_version, 0 WHERE NOT EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = $1 AND d.key_connection_id = kc.id AND d.key_version IS NOT DISTINCT FROM kc.key_version)
        ) v ON true
       WHERE kc.tenant_id = $1
-      ORDER BY kc.created_at DESC, v.key_version NULLS FIRST`,
+      ORDER BY CASE kc.status WHEN 'connected' THEN 0 WHEN 'retiring' THEN 1 ELSE 2 END, kc.created_at DESC, v.key_version NULLS FIRST`,
     [tenantId],
   );
   return rows.map((r) => ({ connectionId: r.id, provider: r.provider, keyRef: r.key_ref, status: r.status, keyVersion: r.key_version, currentVersion: r.current_version, deks: Number(r.deks) }));

@@ -31,18 +31,20 @@ export async function cancelRewrap({ ctx, actor, tenant: slug, requestId }: Tena
   if (earlier && tenant.key) {
     const check = await validateKeyRoundTrip(ctx.kms, tenant.id, { provider: earlier.provider, keyRef: earlier.keyRef }, who, { lockOnRevoked: false, requestId });
     if (!check.ok) throw validationError(check);
-    await ctx.db.transaction(async (tx) => {
+    const back = await ctx.db.transaction(async (tx) => {
       await ctx.lifecycle.store.cancel(tx, tenant.id);
       await tx.query(`UPDATE key_connection SET status = 'retiring' WHERE tenant_id = $1 AND status = 'connected'`, [tenant.id]);
       await tx.query(
         `UPDATE key_connection SET status = 'connected', key_version = coalesce($3, key_version), canary_wrapped = $4, last_validated_at = now() WHERE id = $2 AND tenant_id = $1`,
         [tenant.id, earlier.connectionId, check.keyVersion, check.canaryWrapped],
       );
+      // In the same transaction: no sweep may open a job of its own in between.
+      return ctx.lifecycle.startJobIn(tx, tenant.id, "cancel_switch");
     });
     ctx.keys.forgetTenant(tenant.id);
     await ctx.registry.load({ id: tenant.id });
     await ctx.bus.publish({ type: "tenant_changed", tenantId: tenant.id });
-    const back = await ctx.lifecycle.startJob(tenant.id, "cancel_switch", who, requestId);
+    if (back.created && back.job) await ctx.lifecycle.started(back.job, who, requestId);
     await ctx.audit.record({ tenantId: tenant.id, actor: who, action: "rewrap.cancel", outcome: "success", requestId, detail: { jobId: job.id, returnJobId: back.job?.id ?? null } });
   } else {
     await ctx.lifecycle.store.cancel(ctx.db, tenant.id);
