@@ -16,7 +16,7 @@ CREATE TABLE "rewrap_job" (
     "done" INTEGER NOT NULL DEFAULT 0,
     "failed" INTEGER NOT NULL DEFAULT 0,
     "kms_calls" INTEGER NOT NULL DEFAULT 0,
-    "cursor" UUID,
+    "cursor" TEXT,
     "pause_cause" TEXT,
     "consecutive_failures" INTEGER NOT NULL DEFAULT 0,
     "next_run_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
