@@ -11,6 +11,7 @@ export const qk = {
   auditActivity: (slug: string) => ["tenant", slug, "audit", "activity"] as const,
   webhooks: (slug: string) => ["tenant", slug, "webhooks"] as const,
   webhookDeliveries: (slug: string, id: string) => ["tenant", slug, "webhooks", id, "deliveries"] as const,
+  lifecycle: (slug: string) => ["tenant", slug, "lifecycle"] as const,
   fleetActivity: ["fleet-activity"] as const,
   fleet: (params: Record<string, unknown>) => ["fleet", params] as const,
   fleetAll: ["fleet"] as const,

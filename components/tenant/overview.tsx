@@ -8,6 +8,7 @@ import { HealthBadge } from "../ui/badge";
 import { Card, CardTitle, Stat } from "../ui/card";
 import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
+import { KeyLifecycle } from "./key-lifecycle";
 import { KillSwitch } from "./kill-switch";
 import { LatencyChart } from "./latency-chart";
 import type { TenantHealth } from "./types";
@@ -19,7 +20,21 @@ export function useTenantHealth(slug: string) {
   return useQuery({ queryKey: qk.health(slug), queryFn: ({ signal }) => api<TenantHealth>(tenantPath(slug, "/health"), { signal }), refetchInterval: HEALTH_POLL_MS });
 }
 
-export function TenantOverview({ slug, canLock, canChangeKey, vendorView = false }: { slug: string; canLock: boolean; canChangeKey: boolean; vendorView?: boolean }) {
+export function TenantOverview({
+  slug,
+  canLock,
+  canChangeKey,
+  canRewrap = false,
+  canCancelRewrap = false,
+  vendorView = false,
+}: {
+  slug: string;
+  canLock: boolean;
+  canChangeKey: boolean;
+  canRewrap?: boolean;
+  canCancelRewrap?: boolean;
+  vendorView?: boolean;
+}) {
   const q = useTenantHealth(slug);
   if (q.isPending) {
     return (
@@ -121,6 +136,8 @@ export function TenantOverview({ slug, canLock, canChangeKey, vendorView = false
           </div>
         </>
       )}
+
+      {key ? <KeyLifecycle slug={slug} canRewrap={canRewrap} canCancel={canCancelRewrap} /> : null}
 
       {canLock && key ? <KillSwitch slug={slug} tenant={tenant} /> : null}
       {!canLock && !vendorView ? <p className="muted">You have read-only access: locking and key changes are for tenant admins.</p> : null}

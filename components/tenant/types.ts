@@ -6,6 +6,7 @@ import type { ZDrillReport } from "@/lib/http/routes/drill";
 import type { ZConnectKeyResponse, ZCreateTokenResponse, ZKey, ZTenant, ZTokenList, ZValidationStep } from "@/lib/http/schemas";
 import type { ZWebhook, ZWebhookCreated, ZWebhookDelivery } from "@/lib/http/schemas/audit";
 import type { ZConnectInfo, ZKeyRefCheck, ZTenantHealth } from "@/lib/http/schemas/tenants";
+import type { ZLifecycle } from "@/lib/contracts/lifecycle";
 
 export type TenantInfo = z.infer<typeof ZTenant>;
 export type KeyInfo = z.infer<typeof ZKey>;
@@ -23,3 +24,4 @@ export type WebhookInfo = z.infer<typeof ZWebhook>;
 export type WebhookCreated = z.infer<typeof ZWebhookCreated>;
 export type WebhookDelivery = z.infer<typeof ZWebhookDelivery>;
 export type DrillReport = z.infer<typeof ZDrillReport>;
+export type Lifecycle = z.infer<typeof ZLifecycle>;

@@ -8,5 +8,13 @@ export const metadata: Metadata = { title: "Key health" };
 export default async function TenantHome({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
   const user = await getConsoleUser();
-  return <TenantOverview slug={slug} canLock={can(user?.role, "tenant.lock")} canChangeKey={can(user?.role, "key.connect")} />;
+  return (
+    <TenantOverview
+      slug={slug}
+      canLock={can(user?.role, "tenant.lock")}
+      canChangeKey={can(user?.role, "key.connect")}
+      canRewrap={can(user?.role, "lifecycle.rewrap")}
+      canCancelRewrap={can(user?.role, "lifecycle.cancel")}
+    />
+  );
 }
