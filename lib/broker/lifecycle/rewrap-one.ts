@@ -23,8 +23,10 @@ export interface RewrapTarget {
 
 export type RewrapOutcome = { ok: true; kmsCalls: number; swapped: boolean; method: "reencrypt" | "unwrap_wrap" } | { ok: false; kmsCalls: number; error: KmsError };
 
-/** Estimated KMS calls per DEK, for the rate limiter (ReEncrypt + verify, or unwrap + wrap + verify). */
-export const CALLS_PER_DEK = 3;
+/** KMS calls per DEK, for the rate limiter: ReEncrypt + verify, or unwrap + wrap + verify. */
+export function callsPerDek(fromProvider: string, toProvider: string, allowReencrypt: boolean): number {
+  return allowReencrypt && fromProvider === "aws" && toProvider === "aws" ? 2 : 3;
+}
 
 export async function rewrapOne(deps: { kms: KmsGateway; db: SqlExecutor }, tenantId: string, dek: StaleDek, target: RewrapTarget, actor: AuditActor, allowReencrypt: boolean): Promise<RewrapOutcome> {
   const ctx = dekContext(tenantId, dek.id);

@@ -16,7 +16,7 @@ import type { TenantRegistry, TenantView } from "../tenant-registry";
 import type { RewrapJob, RewrapJobStore } from "./job-store";
 import type { RewrapRateLimiter } from "./rate-limiter";
 import type { RewrapMetrics } from "./rewrap-metrics";
-import { CALLS_PER_DEK, rewrapOne } from "./rewrap-one";
+import { callsPerDek, rewrapOne } from "./rewrap-one";
 import { probeRetiringKeys } from "./retiring-keys";
 import { countStale, nextStale, RETIRING_KEY_REVOKED, retireUnusedConnections } from "./stale-deks";
 
@@ -112,7 +112,7 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
     let stop: KmsError | null = null;
     for (const dek of batch) {
       if (deps.signal.aborted) break;
-      await deps.limiter.acquire(tenant.id, target.key.provider, CALLS_PER_DEK, deps.signal);
+      await deps.limiter.acquire(tenant.id, target.key.provider, callsPerDek(dek.fromProvider, target.key.provider, opts.reencrypt), deps.signal);
       const r = await rewrapOne(deps, tenant.id, dek, target, opts.actor, opts.reencrypt);
       calls += r.kmsCalls;
       deps.metrics.kmsCalls.inc({ provider: target.key.provider }, r.kmsCalls);
