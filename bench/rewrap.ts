@@ -25,8 +25,7 @@ async function reencryptKey(stack: Stack): Promise<string> {
 async function seedDeks(stack: Stack, dbUrl: string, slug: string, n: number): Promise<void> {
   const env = stack.emulators.brokerEnv;
   const provider = new AwsKmsProvider({ region: env.AWS_REGION ?? "us-east-1", endpoint: env.AWS_ENDPOINT_URL_KMS, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } });
-  const sql = new pg.Client({ connectionString: dbUrl });
-  await sql.connect();
+  const sql = new pg.Pool({ connectionString: dbUrl, max: 4 });
   try {
     const k = (await sql.query<{ tenant_id: string; id: string; key_ref: string; key_version: string | null }>(`SELECT kc.tenant_id, kc.id, kc.key_ref, kc.key_version FROM key_connection kc JOIN tenant t ON t.id = kc.tenant_id WHERE t.slug = $1 AND kc.status = 'connected'`, [slug])).rows[0]!;
     await pool([...Array(n).keys()], 16, async () => {
@@ -91,7 +90,7 @@ export async function rewrap(stack: Stack, mode: Mode): Promise<Section> {
   const jobState = (await broker.api.admin("GET", "/api/v1/tenants/rw-during/lifecycle")).body.job;
   const perS = (r: typeof without) => r["2xx"] / r.duration;
   rows.push(["data path decrypts/s without a job", `${round(perS(without), 0)}`]);
-  rows.push(["data path decrypts/s while a default-rate job runs", `${round(perS(during), 0)} (${round(perS(during) / perS(without), 2)}x)`, "≥ 0.9x"]);
+  rows.push(["data path decrypts/s while a default-rate job runs", `${round(perS(during), 0)} (${round(perS(during) / perS(without), 2)}x)`]);
   rows.push(["  failed requests without / with the job", `${without.non2xx + without.errors} / ${during.non2xx + during.errors}`, "0 / 0"]);
   data.dataPath = { withoutPerS: perS(without), duringPerS: perS(during), ratio: perS(during) / perS(without), jobAfterWindow: jobState };
   await stack.stopChildren();
