@@ -86,13 +86,17 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
     // The tenant switched keys or its key rotated meanwhile: the same job moves everything to the newest.
     job = (await deps.store.retarget(job, deps.instanceId, target.connectionId, tenant.key.keyVersion, await countStale(deps.db, tenant.id))) ?? job;
   }
+  // One extra round per pass at most: a DEK that stays stale after its swap (a provider reporting
+  // another version format than the connection records) must not make the pass loop forever.
+  let restarted = false;
   while (!deps.signal.aborted) {
     const batch = await nextStale(deps.db, tenant.id, job.cursor, opts.batchSize);
     if (batch.length === 0) {
       // A DEK moved behind the cursor meanwhile (e.g. by a job cancelled mid-batch elsewhere):
       // go over the tenant once more. DEKs the KMS rejected stay stale; they do not count.
-      const stillStale = job.cursor !== null ? await countStale(deps.db, tenant.id) : 0;
+      const stillStale = job.cursor !== null && !restarted ? await countStale(deps.db, tenant.id) : 0;
       if (stillStale > job.failed) {
+        restarted = true;
         const again = await deps.store.restartPass(job, deps.instanceId, stillStale);
         if (!again) return;
         job = again;
