@@ -14,7 +14,8 @@ let api2: ApiClient;
 
 beforeAll(async () => {
   // A fast sweep and a short DEK cache, so the job starts at once and decrypts really reach the KMS.
-  h = await startHarness({ BROKER_REWRAP_SWEEP_MS: "100", BROKER_REWRAP_BATCH_SIZE: "3", BROKER_DEK_CACHE_TTL_MS: "300", BROKER_PROBE_INTERVAL_MS: "500" });
+  // A generous KMS timeout: on a loaded machine the Azure emulator's RSA unwraps can take over a second.
+  h = await startHarness({ BROKER_REWRAP_SWEEP_MS: "100", BROKER_REWRAP_BATCH_SIZE: "3", BROKER_DEK_CACHE_TTL_MS: "1000", BROKER_PROBE_INTERVAL_MS: "1000", BROKER_KMS_TIMEOUT_MS: "10000" });
   // A second instance on the same PostgreSQL database: either may work the job, both serve.
   second = await h.startInstance();
   api2 = new ApiClient(second.url);
@@ -110,7 +111,7 @@ for (const { from, to } of PAIRS) {
     const oldKey = await keyOf(from);
     const token = await h.api.readyTenant(slug, from, oldKey);
     const records = await recordsOnDistinctDeks(h.api, h.runtime, slug, token, 6);
-    const load = new SteadyLoad([h.api, api2], slug, token, records).start();
+    const load = new SteadyLoad([h.api, api2], slug, token, records).start(1);
     try {
       await waitFor(() => load.ok > 20, { what: "load to run before the switch", timeoutMs: 20_000 });
       const c = await h.api.connect(slug, to, await keyOf(to));
