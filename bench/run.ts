@@ -11,6 +11,7 @@ import { kmsEconomy } from "./kms-economy";
 import { printSection, type Mode, type Section } from "./lib/report";
 import { Stack } from "./lib/stack";
 import { outage } from "./outage";
+import { rewrap } from "./rewrap";
 import { scale } from "./scale";
 import { throughput } from "./throughput";
 import { timeToLock } from "./time-to-lock";
@@ -23,6 +24,7 @@ const SCENARIOS: Record<string, (stack: Stack, mode: Mode) => Promise<Section | 
   outage,
   "data-paths": dataPaths,
   client: clientCoalescer,
+  rewrap,
 };
 
 async function main() {

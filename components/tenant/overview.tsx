@@ -8,6 +8,7 @@ import { HealthBadge } from "../ui/badge";
 import { Card, CardTitle, Stat } from "../ui/card";
 import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
+import { KeyLifecycle } from "./key-lifecycle";
 import { KillSwitch } from "./kill-switch";
 import { LatencyChart } from "./latency-chart";
 import { ShredTenant } from "./shred";
@@ -25,12 +26,16 @@ export function TenantOverview({
   canLock,
   canChangeKey,
   canShred = false,
+  canRewrap = false,
+  canCancelRewrap = false,
   vendorView = false,
 }: {
   slug: string;
   canLock: boolean;
   canChangeKey: boolean;
   canShred?: boolean;
+  canRewrap?: boolean;
+  canCancelRewrap?: boolean;
   vendorView?: boolean;
 }) {
   const q = useTenantHealth(slug);
@@ -150,6 +155,8 @@ export function TenantOverview({
           </div>
         </>
       )}
+
+      {key && !tenant.shreddedAt ? <KeyLifecycle slug={slug} canRewrap={canRewrap} canCancel={canCancelRewrap} /> : null}
 
       {canLock && key && !tenant.shreddedAt ? <KillSwitch slug={slug} tenant={tenant} /> : null}
       {!canLock && !vendorView ? <p className="muted">You have read-only access: locking and key changes are for tenant admins.</p> : null}

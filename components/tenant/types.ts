@@ -7,6 +7,7 @@ import type { ZConnectKeyResponse, ZCreateTokenResponse, ZKey, ZTenant, ZTokenLi
 import type { ZWebhook, ZWebhookCreated, ZWebhookDelivery } from "@/lib/http/schemas/audit";
 import type { ZConnectInfo, ZKeyRefCheck, ZTenantHealth } from "@/lib/http/schemas/tenants";
 import type { ZShredResponse } from "@/lib/contracts/shredding";
+import type { ZLifecycle } from "@/lib/contracts/lifecycle";
 
 export type TenantInfo = z.infer<typeof ZTenant>;
 export type KeyInfo = z.infer<typeof ZKey>;
@@ -25,3 +26,4 @@ export type WebhookCreated = z.infer<typeof ZWebhookCreated>;
 export type WebhookDelivery = z.infer<typeof ZWebhookDelivery>;
 export type DrillReport = z.infer<typeof ZDrillReport>;
 export type ShredResult = z.infer<typeof ZShredResponse>;
+export type Lifecycle = z.infer<typeof ZLifecycle>;

@@ -13,6 +13,7 @@ import { cryptoOperations } from "./ops-crypto";
 import { grantOperations } from "./ops-grants";
 import { keyOperations } from "./ops-keys";
 import { rotationOperations } from "./ops-rotation";
+import { reEncryptOperations } from "./ops-reencrypt";
 import { KmsService } from "./service";
 import { KmsStore, type AwsPrincipal } from "./store";
 import { startAwsTransport } from "./transport";
@@ -102,7 +103,7 @@ export async function startAwsKmsEmulator(opts: AwsKmsEmulatorOptions = {}): Pro
       },
     },
   ]);
-  const transport = await startAwsTransport(new KmsService(store, { ...keyOperations, ...cryptoOperations, ...grantOperations, ...rotationOperations }), control, {
+  const transport = await startAwsTransport(new KmsService(store, { ...keyOperations, ...cryptoOperations, ...grantOperations, ...rotationOperations, ...reEncryptOperations }), control, {
     port: opts.port ?? 4599,
     host,
     label: { emulator: "AWS KMS emulator", ...(opts.portEnvVar ? { envVar: opts.portEnvVar } : {}) },

@@ -9,6 +9,7 @@ export const AUDIT_ACTIONS = [
   "kms.unwrap",
   "kms.probe",
   "kms.describe",
+  "kms.reencrypt",
   "tenant.create",
   "key.connect",
   "key.validate",
@@ -31,6 +32,11 @@ export const AUDIT_ACTIONS = [
   "governance.break_glass",
   "alert.raised",
   "alert.resolved",
+  "rewrap.start",
+  "rewrap.batch",
+  "rewrap.finish",
+  "rewrap.pause",
+  "rewrap.cancel",
 ] as const satisfies readonly AuditAction[];
 
 /** Success first, then failure classes from the most to the least alarming (chart stacking order). */

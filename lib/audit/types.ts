@@ -18,6 +18,7 @@ export type AuditAction =
   | "kms.unwrap"
   | "kms.probe"
   | "kms.describe"
+  | "kms.reencrypt"
   // control actions
   | "tenant.create"
   | "key.connect"
@@ -43,7 +44,13 @@ export type AuditAction =
   | "governance.policy"
   | "governance.break_glass"
   | "alert.raised"
-  | "alert.resolved";
+  | "alert.resolved"
+  // re-wrap jobs (lib/broker/lifecycle)
+  | "rewrap.start"
+  | "rewrap.batch"
+  | "rewrap.finish"
+  | "rewrap.pause"
+  | "rewrap.cancel";
 
 /** "success", or a failure class: "denied", "invalid", "locked", "revoked", "unavailable", "error". */
 export type AuditOutcome = "success" | "denied" | "invalid" | "locked" | "revoked" | "unavailable" | "error";

@@ -37,6 +37,10 @@ export const PERMISSIONS = {
   "tenant.shred": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "key.connect": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "key.check": { roles: ROLES, freshSignIn: false, scope: "global" },
+  "lifecycle.view": { roles: READERS, freshSignIn: false, scope: "tenant" },
+  // Starting a re-wrap only moves DEKs onto the tenant's own current key; cancelling returns them to an earlier key.
+  "lifecycle.rewrap": { roles: ADMINS, freshSignIn: false, scope: "tenant" },
+  "lifecycle.cancel": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "token.create": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "token.list": { roles: READERS, freshSignIn: false, scope: "tenant" },
   // Revoking narrows access; it needs the admin role but not a fresh sign-in.

@@ -17,6 +17,7 @@ import type { AlertStore } from "./governance/alert-store";
 import type { GovernanceStore } from "./governance/policy-store";
 import type { UsageMonitor } from "./governance/usage-monitor";
 import type { KmipCredentialStore } from "./kmip-credentials";
+import type { RewrapWorker } from "./lifecycle/rewrap-worker";
 import type { KmsMetrics } from "./metrics";
 import type { Prober } from "./prober";
 import type { ServiceTokenStore } from "./service-tokens";
@@ -51,4 +52,6 @@ export interface BrokerContext {
   readonly alerts: AlertStore;
   /** Per-tenant KMIP client identities and server CAs (lib/broker/kmip-credentials.ts). */
   readonly kmipCredentials: KmipCredentialStore;
+  /** Re-wrap jobs: key switch and rotation migrations (lib/broker/lifecycle). */
+  readonly lifecycle: RewrapWorker;
 }

@@ -29,13 +29,17 @@ export interface KmsCallMeta {
   revokedAt?: Date;
   /** Data-path calls fail fast while the key's circuit is open; probes and validations always call. */
   dataPath?: boolean;
+  /**
+   * Set false for background bulk work (re-wrap jobs): its own throttled or unreachable answers
+   * must not make the data path fail fast; the job backs off by itself.
+   */
+  opensCircuit?: boolean;
 }
 
 
 
 /** `requestId` is that of the request whose KMS call found the revocation, so its lock entry links to it in the audit log. */
-/** `probedKeyRef`: set for probes, whose answer is about that key only (see lock-on-revocation.ts). */
-export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string, probedKeyRef?: string) => Promise<void>;
+export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string, key?: KeyOnRecord) => Promise<void>;
 
 export class KmsGateway {
   constructor(
@@ -75,6 +79,13 @@ export class KmsGateway {
   /** True where unwrapCanary reports the version check itself, so the prober needs no describe. */
   checksVersionOnUnwrap(provider: KmsProviderName): boolean {
     return typeof providerFor(this.providers, provider).unwrapWithVersionCheck === "function";
+  }
+
+  /** In-KMS re-wrap from one key to another of the same provider; null when the provider has no such call. */
+  async reencrypt(from: KeyOnRecord, to: KeyOnRecord, wrapped: Buffer, fromContext: Record<string, string>, toContext: Record<string, string>, meta: KmsCallMeta): Promise<WrapResult | null> {
+    const provider = providerFor(this.providers, to.provider);
+    if (from.provider !== to.provider || !provider.reencrypt) return null;
+    return this.call("kms.reencrypt", to, meta, (p) => p.reencrypt!(from.keyRef, to.keyRef, wrapped, fromContext, toContext), (r) => r.keyVersion);
   }
 
   async describe(key: KeyOnRecord, meta: KmsCallMeta) {
@@ -139,13 +150,13 @@ export class KmsGateway {
       const code = err.detail.providerCode ?? null;
       this.health.failure(meta.tenantId, err.kind, code);
       this.metrics.kmsCall(key.provider, op, err.kind, latencyMs);
-      if (err.kind === "unavailable" && this.circuitOpenMs > 0) {
+      if (err.kind === "unavailable" && this.circuitOpenMs > 0 && meta.opensCircuit !== false) {
         this.openUntil.set(circuit, Date.now() + Math.max(this.circuitOpenMs, (err.detail.retryAfterSeconds ?? 0) * 1000));
       }
       const detectedAt = new Date();
       // Lock before anything else (even the audit write) so no other request is served meanwhile.
       const deferred = err.reason !== undefined && meta.deferLockFor?.includes(err.reason) === true;
-      if (err.kind === "revoked" && meta.lockOnRevoked !== false && !deferred) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId, action === "kms.probe" ? key.keyRef : undefined);
+      if (err.kind === "revoked" && meta.lockOnRevoked !== false && !deferred) await this.onRevoked(meta.tenantId, err, detectedAt, meta.revokedAt, meta.requestId, key);
       // The caller gets the KMS error either way; a request's own refusal entry (written by the
       // data path, which fails closed with audit_unavailable) is what must be durable, not this one.
       await this.audit

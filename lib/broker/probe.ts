@@ -10,6 +10,7 @@ import type { KmsGateway } from "./kms-gateway";
 import type { TenantLockService } from "./tenant-lock";
 import type { TenantRegistry } from "./tenant-registry";
 import { canaryContext, validateKeyRoundTrip } from "./key-validation";
+import { RETIRING_KEY_REVOKED } from "./lifecycle/stale-deks";
 import type { TenantView } from "./tenant-registry";
 import type { KeyRotationRecorder, RotationTrigger } from "./key-rotation";
 
@@ -103,7 +104,10 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
   await broker.db.prisma.keyConnection
     .update({ where: { id: key.connectionId }, data: { lastProbeAt: new Date(), lastProbeOutcome: outcome, lastProbeLatencyMs: Math.round(latencyMs), lastError: reason ?? null } })
     .catch((e: unknown) => broker.backgroundErrors.report("probe.record", e));
-  if (outcome === "success" && tenant.state === "locked" && tenant.lockSource === "kms" && !tenant.manualResume) {
+  // A lock because a key the tenant is leaving was revoked is lifted by the re-wrap job once that
+  // key answers again (lib/broker/lifecycle/rewrap-pass.ts), not because the connected key works.
+  const resumable = tenant.lockReason !== RETIRING_KEY_REVOKED;
+  if (outcome === "success" && tenant.state === "locked" && tenant.lockSource === "kms" && !tenant.manualResume && resumable) {
     const check = await validateKeyRoundTrip(broker.kms, tenant.id, ref, PROBE_ACTOR, { lockOnRevoked: false });
     if (check.ok) {
       await broker.locks.markActive(tenant, "probe", PROBE_ACTOR);

@@ -48,6 +48,14 @@ const BaseEnvSchema = z.object({
   // After an unreachable answer, cache misses for that key get 503 at once for this long instead of
   // each waiting out the timeout; probes keep checking. 0 turns it off.
   BROKER_KMS_CIRCUIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  // Re-wrap jobs (lib/broker/lifecycle): KMS calls per second per tenant and per provider on one
+  // instance (0: unlimited; the defaults are far below every cloud's published quotas), DEKs per
+  // batch, how often an instance looks for work, and how long a job's lease lasts without renewal.
+  BROKER_REWRAP_TENANT_RATE: z.coerce.number().min(0).max(100_000).default(20),
+  BROKER_REWRAP_PROVIDER_RATE: z.coerce.number().min(0).max(100_000).default(50),
+  BROKER_REWRAP_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(50),
+  BROKER_REWRAP_SWEEP_MS: intMs(15_000, 50, 3_600_000),
+  BROKER_REWRAP_LEASE_MS: intMs(30_000, 500, 3_600_000),
   // Encrypt/decrypt requests of one tenant in flight on one instance; more are answered 429 with Retry-After.
   BROKER_TENANT_MAX_INFLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(2048),
   BROKER_AUDIT: onOff.default("on"),

@@ -55,6 +55,14 @@ const ZAlertDetail = z.strictObject({
   minute: z.string().describe("the minute (ISO 8601) evaluated"),
 });
 
+const ZRewrapCounts = z.strictObject({
+  jobId: z.string(),
+  rewrapped: z.number().int().describe("DEKs re-wrapped (by this batch, or by the whole job)"),
+  failed: z.number().int().describe("DEKs that could not be re-wrapped (they keep their earlier wrapped form)"),
+  done: z.number().int(),
+  total: z.number().int(),
+});
+
 /** What `detail` holds for each action; null where the action records none. */
 /** A data-path entry's detail: null for a single request; its place for a batch item; its phase for a stream. */
 const ZDataDetail = z
@@ -73,6 +81,7 @@ const DETAIL_OF = {
   "kms.unwrap": ZKmsCallDetail.nullable(),
   "kms.probe": ZKmsCallDetail.nullable(),
   "kms.describe": ZKmsCallDetail.nullable(),
+  "kms.reencrypt": ZKmsCallDetail.nullable(),
   "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
   "key.connect": z.null(),
   "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
@@ -117,6 +126,11 @@ const DETAIL_OF = {
     .describe("a break-glass exception to the access windows, granted or revoked"),
   "alert.raised": ZAlertDetail.describe("an alert on unusual key use opened an episode"),
   "alert.resolved": ZAlertDetail.describe("use returned to normal: the episode closed"),
+  "rewrap.start": z.strictObject({ jobId: z.string(), cause: z.string(), total: z.number().int().describe("DEKs to re-wrap when the job started") }),
+  "rewrap.batch": ZRewrapCounts.describe("one batch of a re-wrap job: this batch's counts and the job's running totals"),
+  "rewrap.finish": ZRewrapCounts,
+  "rewrap.pause": z.strictObject({ jobId: z.string(), cause: z.string().describe("tenant_locked, revoked, retiring_key_revoked, kms_unavailable, kms_throttled") }),
+  "rewrap.cancel": z.strictObject({ jobId: z.string(), returnJobId: z.string().nullable().describe("the job moving DEKs back to the earlier key, when the cancelled job was a key switch") }),
 } as const satisfies Record<AuditAction, ZodType>;
 
 type AuditActionName = keyof typeof DETAIL_OF;

@@ -12,3 +12,4 @@ export * from "./system";
 export * from "./route-requests";
 export * from "./governance";
 export * from "./shredding";
+export * from "./lifecycle";

@@ -18,6 +18,7 @@ import { fleetRoutes } from "./routes/fleet";
 import { kmsEventRoutes } from "./routes/kms-events";
 import { drillRoutes } from "./routes/drill";
 import { governanceRoutes } from "./routes/governance";
+import { lifecycleRoutes } from "./routes/lifecycle";
 import { MAX_PLAINTEXT_BYTES } from "./schemas";
 import { RequestAdmission } from "./admission";
 import { AuthRefusalRecorder } from "../broker/auth-refusals";
@@ -91,7 +92,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   // Written while the audit writer is still open (the runtime closes the API first).
   app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
-  for (const group of [tenantRoutes, dataRoutes, dataBatchRoutes, dataStreamRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const group of [tenantRoutes, dataRoutes, dataBatchRoutes, dataStreamRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, lifecycleRoutes, ...(opts.extraRoutes ?? [])]) group(env);
   for (const r of routes) registerRoute(app, env, r);
   await app.ready();
   return app;

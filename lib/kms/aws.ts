@@ -1,7 +1,7 @@
 // AWS KMS provider: wraps and unwraps DEKs with the tenant's KMS key, reached cross-account by
 // ARN under the broker's own credentials (the tenant grants access by grant or key policy).
 
-import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, ListResourceTagsCommand } from "@aws-sdk/client-kms";
+import { DecryptCommand, DescribeKeyCommand, EncryptCommand, KMSClient, ListResourceTagsCommand, ReEncryptCommand } from "@aws-sdk/client-kms";
 import { NoResendRetryStrategy } from "./aws-retry";
 import { classifyAwsError } from "./classify-aws";
 import { takeSdkBytes } from "./sdk-bytes";
@@ -155,6 +155,33 @@ export class AwsKmsProvider implements KmsProvider {
     // Copy the DEK out and wipe the SDK's own buffer, so the response object left to the garbage
     // collector holds no key material.
     return takeSdkBytes(out.Plaintext);
+  }
+
+  /**
+   * ReEncrypt: AWS decrypts and re-encrypts inside KMS. Needs kms:ReEncryptFrom on the source key
+   * and kms:ReEncryptTo on the destination (ReEncrypt* in a key policy); without them the caller
+   * falls back to Decrypt + Encrypt.
+   */
+  async reencrypt(fromKeyId: string, toKeyId: string, wrapped: Buffer, fromContext: Record<string, string>, toContext: Record<string, string>): Promise<WrapResult> {
+    this.validateKeyRef(fromKeyId);
+    this.validateKeyRef(toKeyId);
+    if (wrapped.length === 0) throw invalid("wrapped DEK is empty");
+    if (regionOf(fromKeyId) !== regionOf(toKeyId)) throw invalid("ReEncrypt between regions is not used: the broker unwraps and wraps instead");
+    const out = await this.send("ReEncrypt", toKeyId, (c, abortSignal) =>
+      c.send(
+        new ReEncryptCommand({
+          CiphertextBlob: wrapped,
+          SourceKeyId: fromKeyId,
+          SourceEncryptionContext: fromContext,
+          DestinationKeyId: toKeyId,
+          DestinationEncryptionContext: toContext,
+        }),
+        { abortSignal },
+      ),
+    );
+    if (!out.CiphertextBlob) throw new KmsError("unavailable", "aws", "AWS KMS ReEncrypt returned no CiphertextBlob", { providerCode: "MalformedResponse" });
+    // DestinationKeyMaterialId: the material the DEK now depends on (the stale-DEK rule compares it with the key's current one).
+    return { wrapped: Buffer.from(out.CiphertextBlob), keyVersion: out.DestinationKeyMaterialId ?? null, wrappedByKey: out.KeyId ?? null };
   }
 
   async describe(keyId: string): Promise<KeyDescription> {

@@ -113,4 +113,11 @@ export interface KmsProvider {
   scheduledDeletion(keyId: string): Promise<Date | null>;
   /** Only where one decrypt answer also tells whether the current version was used (GCP); the prober then needs no describe. */
   unwrapWithVersionCheck?(keyId: string, wrapped: Buffer, context: Record<string, string>): Promise<UnwrapWithVersionCheck>;
+  /**
+   * Re-wraps inside the KMS, without the plaintext DEK ever reaching the broker: decrypts
+   * `wrapped` under `fromKeyId` and encrypts it under `toKeyId` (which may be the same key, e.g.
+   * onto its new version). Only where the provider has such a call (AWS ReEncrypt), and only
+   * between two keys of that provider.
+   */
+  reencrypt?(fromKeyId: string, toKeyId: string, wrapped: Buffer, fromContext: Record<string, string>, toContext: Record<string, string>): Promise<WrapResult>;
 }

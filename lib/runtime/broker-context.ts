@@ -10,6 +10,7 @@ import { DekCache } from "../broker/dek-cache";
 import { KeyHealthTracker } from "../broker/key-health";
 import { KmipCredentialStore } from "../broker/kmip-credentials";
 import { KmsGateway } from "../broker/kms-gateway";
+import { RewrapWorker } from "../broker/lifecycle/rewrap-worker";
 import { lockOnRevocation } from "../broker/lock-on-revocation";
 import { systemClock, type Clock } from "../broker/clock";
 import { AlertStore } from "../broker/governance/alert-store";
@@ -72,7 +73,7 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   const tokens = new ServiceTokenStore(db, () => bus.connected);
   const locks = new TenantLockService(db, registry, cache, bus, audit, metrics, backgroundErrors);
   const vendorFaults = createVendorFaultMonitor({ db, config, providers, logger }, metrics.registry);
-  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks }, (tenant, err) => recordDeletion(tenant, err)), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
+  const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks, db }, (tenant, err) => recordDeletion(tenant, err)), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
   // In the background: the refused request or probe does not wait for the extra KMS read of the date.
   const recordDeletion = deletionWindowRecorder({ db, kms, backgroundErrors });
   const keys = new DataKeyService(db, cache, kms);
@@ -86,11 +87,22 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
       kmsTimeoutMs: config.BROKER_KMS_TIMEOUT_MS,
     },
   );
+  const lifecycle = new RewrapWorker(
+    { db, kms, registry, locks, audit, metrics, backgroundErrors, instanceId: config.instanceId },
+    {
+      sweepMs: config.BROKER_REWRAP_SWEEP_MS,
+      leaseMs: config.BROKER_REWRAP_LEASE_MS,
+      batchSize: config.BROKER_REWRAP_BATCH_SIZE,
+      tenantCallsPerSecond: config.BROKER_REWRAP_TENANT_RATE,
+      providerCallsPerSecond: config.BROKER_REWRAP_PROVIDER_RATE,
+      concurrency: 4,
+    },
+  );
   metrics.gauge("cmek_dek_cache_entries", "Unwrapped DEKs held in memory", () => cache.size);
   metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
   metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
   const kmipCredentials = deps.kmipCredentials ?? new KmipCredentialStore(db, config);
-  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, clock, governance, usage, alerts, kmipCredentials };
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, clock, governance, usage, alerts, kmipCredentials, lifecycle };
 }
 
 export interface BackgroundLoops {
@@ -126,10 +138,12 @@ export async function startBrokerContext(ctx: BrokerContext): Promise<Background
   // Closes finished minutes of the usage baselines (a no-op until a minute has passed on ctx.clock).
   every("governance.alerts", 5000, () => ctx.usage.evaluate());
   ctx.prober.start();
+  ctx.lifecycle.start();
   return {
     async stop() {
       for (const t of timers) clearInterval(t);
       await ctx.prober.stop();
+      await ctx.lifecycle.stop();
       await backgroundErrors.guard("tokens.flush_last_used", () => tokens.flushLastUsed());
       await bus.stop();
       ctx.vendorFaults.stop();

@@ -299,6 +299,18 @@ describe("real answers validate against the document", () => {
     await check({ method: "PUT", path: `${gone}/key`, body: { provider: "aws", keyId: (await h.aws.createKeyForVendor()).keyArn } }, 410);
     await check({ method: "GET", path: `${gone}/status`, token: goneToken }, 200);
     await check({ method: "GET", path: `${gone}/audit?action=tenant.shred` }, 200);
+    // key lifecycle: the re-wrap job (a paused one stands in for a job in progress, to cancel it)
+    await check({ method: "GET", path: `${t}/lifecycle` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/lifecycle" }, 404);
+    await check({ method: "POST", path: `${t}/lifecycle/rewrap` }, 200);
+    await check({ method: "POST", path: "/api/v1/tenants/no-such-tenant/lifecycle/rewrap" }, 404);
+    await h.runtime.db.query(
+      `INSERT INTO rewrap_job (tenant_id, state, cause, target_connection_id, next_run_at)
+       SELECT tenant_id, 'paused', 'manual', id, now() + interval '1 day' FROM key_connection WHERE status = 'connected' AND tenant_id = (SELECT id FROM tenant WHERE slug = $1)`,
+      [t.split("/").pop()],
+    );
+    await check({ method: "POST", path: `${t}/lifecycle/cancel` }, 200);
+    await check({ method: "POST", path: `${t}/lifecycle/cancel` }, 409);
 
     // webhooks (created before the audit reads, so their deliveries exist by then)
     const hook = (await check({ method: "POST", path: `${t}/webhooks`, body: { url: receiverUrl } }, 201))!;

@@ -120,7 +120,7 @@ describe.each(["pglite", "postgres"])("migrations on %s", (kind) => {
     const conn = await db.prisma.keyConnection.create({ data: { tenantId: tenant.id, provider: "aws", keyRef: "k" } });
     const sub = await db.prisma.webhookSubscription.create({ data: { tenantId: tenant.id, url: "https://x", secret: "s" } });
     const token = await db.prisma.serviceToken.create({ data: { tenantId: tenant.id, name: "rt", prefix: "cmk_rt", tokenHash: `rt-${kind}` } });
-    const ids: Record<string, string> = { tenant_id: tenant.id, user_id: user.id, key_connection_id: conn.id, subscription_id: sub.id, token_id: token.id };
+    const ids: Record<string, string> = { tenant_id: tenant.id, user_id: user.id, key_connection_id: conn.id, target_connection_id: conn.id, subscription_id: sub.id, token_id: token.id };
     for (const [table, fields] of tables) {
       const model = fields[0]!.model;
       const delegate = (db.prisma as unknown as Record<string, { create(a: unknown): Promise<Record<string, unknown>> }>)[model[0]!.toLowerCase() + model.slice(1)]!;

@@ -8,6 +8,7 @@ import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership"
 import { validateKeyRoundTrip } from "../key-validation";
 import { stageKmipTrust } from "../kmip-credentials";
 import { kmipDescribeStep } from "../kmip-validation";
+import { countStale } from "../lifecycle/stale-deks";
 import { requireTenant } from "../tenant-lookup";
 import { assertNotShredded, describeKey, describeTenant, validationError } from "../views";
 import type { TenantOperation } from "./types";
@@ -22,7 +23,7 @@ export interface ConnectKeyInput {
   serverCaPem?: string;
 }
 
-type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache" | "kmipCredentials">;
+type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache" | "kmipCredentials" | "lifecycle">;
 
 export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId, serverCaPem }: TenantOperation<Deps> & ConnectKeyInput) {
   authorize(actor, "key.connect", slug);
@@ -55,7 +56,13 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, provider
   if (!result.ok) throw validationError(result);
   await ctx.db.transaction(async (tx) => {
     await claimKeyRef(tx, ctx.providers, tenant.id, providerName, keyRef, result.wrappedByKey ?? null);
-    await tx.query(`UPDATE key_connection SET status = 'replaced' WHERE tenant_id = $1 AND status = 'connected'`, [tenant.id]);
+    // The earlier key stays readable (and probed) as "retiring" while DEKs depend on it; a re-wrap
+    // job moves them to the new key (lib/broker/lifecycle). With no DEK under it, it is replaced at once.
+    await tx.query(
+      `UPDATE key_connection kc SET status = CASE WHEN EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = $1 AND d.key_connection_id = kc.id) THEN 'retiring' ELSE 'replaced' END
+        WHERE kc.tenant_id = $1 AND kc.status = 'connected'`,
+      [tenant.id],
+    );
     await tx.query(
       `INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, resolved_key, canary_wrapped, last_validated_at, last_probe_at, last_probe_outcome)
        VALUES (gen_random_uuid(), $1, $2::"KmsProviderName", $3, 'connected', $4, $6, $5, now(), now(), 'success')`,
@@ -70,5 +77,7 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, provider
     view = await ctx.locks.markActive(view, "validation", who, requestId);
   }
   await ctx.bus.publish({ type: "tenant_changed", tenantId: tenant.id });
+  // New DEKs already go to the new key; the migration of the earlier ones starts now, on an active tenant.
+  if (view.state === "active" && (await countStale(ctx.db, tenant.id)) > 0) await ctx.lifecycle.startJob(tenant.id, "key_switch", who, requestId);
   return { tenant: describeTenant(view), key: describeKey(view), validation: { steps: result.steps } };
 }

@@ -8,5 +8,14 @@ export const metadata: Metadata = { title: "Key health" };
 export default async function TenantHome({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
   const user = await getConsoleUser();
-  return <TenantOverview slug={slug} canLock={can(user?.role, "tenant.lock")} canChangeKey={can(user?.role, "key.connect")} canShred={can(user?.role, "tenant.shred")} />;
+  return (
+    <TenantOverview
+      slug={slug}
+      canLock={can(user?.role, "tenant.lock")}
+      canChangeKey={can(user?.role, "key.connect")}
+      canShred={can(user?.role, "tenant.shred")}
+      canRewrap={can(user?.role, "lifecycle.rewrap")}
+      canCancelRewrap={can(user?.role, "lifecycle.cancel")}
+    />
+  );
 }

@@ -1,0 +1,154 @@
+// The re-wrap scheduler of one instance. Every sweep it (1) starts a job for each active tenant
+// that has stale DEKs (lib/broker/lifecycle/stale-deks.ts) and never had a job for its current
+// key and version, and (2) leases due jobs and works them batch by batch (rewrap-pass.ts).
+// State lives in PostgreSQL, so a job survives the death of the instance working it: the lease
+// lapses and another instance resumes from the cursor.
+import type { AuditActor, AuditSink } from "../../audit/types";
+import type { Database, SqlExecutor } from "../../db/database";
+import type { BackgroundErrors } from "../../observability/background-errors";
+import type { KmsGateway } from "../kms-gateway";
+import type { KmsMetrics } from "../metrics";
+import type { TenantLockService } from "../tenant-lock";
+import type { TenantRegistry } from "../tenant-registry";
+import { RewrapJobStore, type JobCause, type RewrapJob } from "./job-store";
+import { RewrapRateLimiter } from "./rate-limiter";
+import { runPass } from "./rewrap-pass";
+import { RewrapMetrics } from "./rewrap-metrics";
+import { CONNECTED_JOIN, countStale, STALE_SQL } from "./stale-deks";
+
+export const REWRAP_ACTOR: AuditActor = { type: "system", name: "rewrap" };
+
+export interface RewrapWorkerDeps {
+  db: Database;
+  kms: KmsGateway;
+  registry: TenantRegistry;
+  locks: TenantLockService;
+  audit: AuditSink;
+  metrics: KmsMetrics;
+  backgroundErrors: BackgroundErrors;
+  instanceId: string;
+}
+
+export interface RewrapWorkerOptions {
+  sweepMs: number;
+  leaseMs: number;
+  batchSize: number;
+  /** KMS calls per second per tenant / per provider on this instance; 0: unlimited. */
+  tenantCallsPerSecond: number;
+  providerCallsPerSecond: number;
+  /** Jobs this instance works at once. */
+  concurrency: number;
+  /** Use AWS ReEncrypt where it applies (default true). */
+  reencrypt?: boolean;
+}
+
+export class RewrapWorker {
+  readonly store: RewrapJobStore;
+  readonly limiter: RewrapRateLimiter;
+  readonly metrics: RewrapMetrics;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private ticking: Promise<void> | null = null;
+  private readonly working = new Map<string, Promise<void>>();
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly deps: RewrapWorkerDeps,
+    readonly opts: RewrapWorkerOptions,
+  ) {
+    this.store = new RewrapJobStore(deps.db);
+    this.limiter = new RewrapRateLimiter(opts.tenantCallsPerSecond, opts.providerCallsPerSecond);
+    this.metrics = new RewrapMetrics(deps.metrics.registry, () => this.working.size);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.abort.abort();
+    await this.ticking;
+    await Promise.allSettled([...this.working.values()]);
+  }
+
+  /** Runs a sweep soon (a job was just started or woken by an operation). */
+  kick(): void {
+    if (!this.running || this.ticking) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(0);
+  }
+
+  /** Opens a job for the tenant (or returns the open one) and audits its start. */
+  async startJob(tenantId: string, cause: JobCause, actor: AuditActor, requestId?: string, opts: { onlyIfNewTarget?: boolean } = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
+    const r = await this.store.start(tenantId, cause, (tx) => countStale(tx, tenantId), opts);
+    if (r.created && r.job) await this.started(r.job, actor, requestId);
+    return r;
+  }
+
+  /** Opens a job inside the caller's transaction; call started() after it commits. */
+  startJobIn(tx: SqlExecutor, tenantId: string, cause: JobCause) {
+    return this.store.startIn(tx, tenantId, cause, (db) => countStale(db, tenantId));
+  }
+
+  /** Audits a job's start and looks for work at once. */
+  async started(job: RewrapJob, actor: AuditActor, requestId?: string): Promise<void> {
+    this.metrics.jobs.inc({ event: "started" });
+    await this.deps.audit.record({ tenantId: job.tenantId, actor, action: "rewrap.start", outcome: "success", requestId, detail: { jobId: job.id, cause: job.cause, total: job.total } });
+    this.kick();
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.ticking = this.tick()
+        .catch((e: unknown) => this.deps.backgroundErrors.report("rewrap.tick", e))
+        .finally(() => {
+          this.ticking = null;
+          this.schedule(this.opts.sweepMs);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** One sweep: start jobs where DEKs went stale, then lease and work due jobs up to the concurrency. */
+  async tick(): Promise<void> {
+    await this.startDueJobs();
+    const room = this.opts.concurrency - this.working.size;
+    if (room <= 0 || !this.running) return;
+    for (const job of await this.store.leaseDue(this.deps.instanceId, this.opts.leaseMs, room)) {
+      if (this.working.has(job.id)) continue;
+      const p = this.deps.backgroundErrors.guard("rewrap.job", () => this.work(job)).finally(() => this.working.delete(job.id));
+      this.working.set(job.id, p);
+    }
+  }
+
+  private async work(job: RewrapJob): Promise<void> {
+    await runPass(
+      { ...this.deps, store: this.store, limiter: this.limiter, metrics: this.metrics, signal: this.abort.signal },
+      { leaseMs: this.opts.leaseMs, batchSize: this.opts.batchSize, reencrypt: this.opts.reencrypt !== false, actor: REWRAP_ACTOR },
+      job,
+    );
+  }
+
+  /** Tenants with stale DEKs, active, with no open job and none yet for their current key and version. */
+  private async startDueJobs(): Promise<void> {
+    const rows = await this.deps.db.query<{ tenant_id: string; switched: boolean }>(
+      `SELECT c.tenant_id, EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = c.tenant_id AND d.key_connection_id <> c.id) AS switched
+         FROM key_connection c JOIN tenant t ON t.id = c.tenant_id AND t.state = 'active'
+        WHERE c.status = 'connected'
+          AND NOT EXISTS (SELECT 1 FROM rewrap_job j WHERE j.tenant_id = c.tenant_id AND (j.state IN ('running', 'paused')
+                 OR (j.target_connection_id = c.id AND j.target_version IS NOT DISTINCT FROM c.key_version)))
+          AND EXISTS (SELECT 1 FROM data_key d ${CONNECTED_JOIN} WHERE d.tenant_id = c.tenant_id AND ${STALE_SQL})
+        LIMIT 50`,
+    );
+    for (const r of rows) {
+      await this.startJob(r.tenant_id, r.switched ? "key_switch" : "rotation", REWRAP_ACTOR, undefined, { onlyIfNewTarget: true });
+    }
+  }
+}
