@@ -91,9 +91,9 @@ describe("permission table", () => {
     expect(stale).toBe(want === "F" && console ? "reauth_required" : "ok");
   });
 
-  test("re-authentication covers lock, unlock, shredding, key change, drill, token creation, webhooks, settings, audit retention, governance policies and break-glass", () => {
+  test("re-authentication covers lock, unlock, shredding, key change and its cancellation, drill, token creation, webhooks, settings, audit retention, governance policies and break-glass", () => {
     const fresh = ACTIONS.filter((a) => PERMISSIONS[a].freshSignIn).sort();
-    expect(fresh).toEqual(["audit.retention", "drill.run", "governance.break_glass", "governance.policy", "key.connect", "tenant.lock", "tenant.settings", "tenant.shred", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
+    expect(fresh).toEqual(["audit.retention", "drill.run", "governance.break_glass", "governance.policy", "key.connect", "lifecycle.cancel", "tenant.lock", "tenant.settings", "tenant.shred", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
   });
 });
 

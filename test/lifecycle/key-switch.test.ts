@@ -70,7 +70,9 @@ test("DEKs of unknown version (null) are re-wrapped by the scheduler's own job, 
 
   const done = await waitForJob(h.api, slug, "completed", "the scheduler's job for version-unknown DEKs");
   expect(done.job).toMatchObject({ cause: "rotation", rewrapped: 4 });
-  expect(done.keys[0].versions).toEqual([expect.objectContaining({ version: key, deks: 4, current: true, safeToDisable: false })]);
+  // The key's current version (AWS: its KeyMaterialId), as the connection records it.
+  const current = (await h.runtime.db.query<{ key_version: string }>(`SELECT key_version FROM key_connection WHERE tenant_id = $1 AND status = 'connected'`, [tenant.id]))[0]!.key_version;
+  expect(done.keys[0].versions).toEqual([expect.objectContaining({ version: current, deks: 4, current: true, safeToDisable: false })]);
   h.runtime.ctx.cache.dropTenant(tenant.id);
   expect(await decryptAll([h.api], slug, token, records)).toEqual(records.map(() => 200));
   // The scheduler starts one job per key version, not one per sweep.
