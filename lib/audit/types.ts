@@ -40,7 +40,18 @@ export type AuditAction =
   | "governance.policy"
   | "governance.break_glass"
   | "alert.raised"
-  | "alert.resolved";
+  | "alert.resolved"
+  // M-of-N approvals and step-up factors (lib/broker/quorum, lib/auth/factors)
+  | "approval.requested"
+  | "approval.approved"
+  | "approval.executed"
+  | "approval.failed"
+  | "approval.expired"
+  | "approval.cancelled"
+  | "quorum.policy"
+  | "factor.enrolled"
+  | "factor.removed"
+  | "step_up";
 
 /** "success", or a failure class: "denied", "invalid", "locked", "revoked", "unavailable", "error". */
 export type AuditOutcome = "success" | "denied" | "invalid" | "locked" | "revoked" | "unavailable" | "error";

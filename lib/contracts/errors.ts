@@ -36,6 +36,7 @@ export const ZErrorBody = z.object({
   since: z.string().optional().describe("tenant_locked: when the lock took effect (ISO 8601)"),
   purpose: z.string().nullable().optional().describe("purpose_denied: the purpose the request gave (null: none)"),
   timeZone: z.string().optional().describe("outside_access_window: the tenant's time zone the windows are read in"),
+  enrolled: z.boolean().optional().describe("step_up_required: the user has a factor (false: the tenant requires one; enroll first)"),
 });
 
 export const ZError = z.object({ error: ZErrorBody }).describe("Error envelope");

@@ -10,3 +10,4 @@ export * from "./fleet";
 export * from "./system";
 export * from "./route-requests";
 export * from "./governance";
+export * from "./quorum";

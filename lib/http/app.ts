@@ -16,6 +16,7 @@ import { fleetRoutes } from "./routes/fleet";
 import { kmsEventRoutes } from "./routes/kms-events";
 import { drillRoutes } from "./routes/drill";
 import { governanceRoutes } from "./routes/governance";
+import { quorumRoutes } from "./routes/quorum";
 import { MAX_PLAINTEXT_BYTES } from "./schemas";
 import { RequestAdmission } from "./admission";
 import { AuthRefusalRecorder } from "../broker/auth-refusals";
@@ -83,7 +84,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   // Written while the audit writer is still open (the runtime closes the API first).
   app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
-  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, quorumRoutes, ...(opts.extraRoutes ?? [])]) group(env);
   for (const r of routes) registerRoute(app, env, r);
   await app.ready();
   return app;

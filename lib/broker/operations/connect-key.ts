@@ -8,6 +8,7 @@ import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership"
 import { validateKeyRoundTrip } from "../key-validation";
 import { requireTenant } from "../tenant-lookup";
 import { describeKey, describeTenant, validationError } from "../views";
+import { approvalGate } from "../governance/approval-gate";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZConnectKeyRequest, ZConnectKeyResponse } from "../../contracts/requests";
@@ -18,13 +19,15 @@ export interface ConnectKeyInput {
   keyId: string;
 }
 
-type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache">;
+type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache" | "clock">;
 
-export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId }: TenantOperation<Deps> & ConnectKeyInput) {
+export async function connectKey({ ctx, actor, tenant: slug, requestId, approved, provider: providerName, keyId }: TenantOperation<Deps> & ConnectKeyInput) {
   authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
   // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
   const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
+  // A key or cloud switch (the tenant already has a key) can be under quorum; a first key cannot.
+  if (tenant.key) await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "key.connect", params: { provider: providerName, keyId: keyRef } });
   const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);
   const who = actorOf(actor);
   const key = { provider: providerName, keyRef };
