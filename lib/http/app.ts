@@ -17,6 +17,7 @@ import { kmsEventRoutes } from "./routes/kms-events";
 import { drillRoutes } from "./routes/drill";
 import { governanceRoutes } from "./routes/governance";
 import { quorumRoutes } from "./routes/quorum";
+import { accountRoutes } from "./routes/account";
 import { MAX_PLAINTEXT_BYTES } from "./schemas";
 import { RequestAdmission } from "./admission";
 import { AuthRefusalRecorder } from "../broker/auth-refusals";
@@ -84,7 +85,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   // Written while the audit writer is still open (the runtime closes the API first).
   app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
-  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, quorumRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, quorumRoutes, accountRoutes, ...(opts.extraRoutes ?? [])]) group(env);
   for (const r of routes) registerRoute(app, env, r);
   await app.ready();
   return app;
