@@ -7,6 +7,7 @@ import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { startConsoleInstance, type ConsoleInstance } from "../support/console-instance";
+import { SoftAuthenticator } from "../support/soft-authenticator";
 
 let h: Harness;
 let c: ConsoleInstance;
@@ -126,5 +127,33 @@ describe("TOTP step-up", () => {
     expect(refused.body.error).toMatchObject({ code: "step_up_required", enrolled: false });
     // Enrolling is the one sensitive action a fresh password still allows.
     expect((await call("POST", "/api/v1/me/factors/totp", { name: "phone" }, other!.id)).status).toBe(201);
+  });
+});
+
+describe("passkey step-up", () => {
+  test("enrol a passkey, then a sensitive action is refused without a fresh assertion and allowed with one", async () => {
+    const [u] = await h.runtime.db.query<{ id: string }>(
+      `INSERT INTO console_user (id, email, role, tenant_id) SELECT gen_random_uuid(), $1, 'tenant_admin', id FROM tenant WHERE slug = $2 RETURNING id`,
+      [`passkey@${slug}.example`, slug],
+    );
+    const user = u!.id;
+    const authenticator = new SoftAuthenticator(c.rt.url);
+    const options = await call("POST", "/api/v1/me/factors/passkey/options", undefined, user);
+    expect(options.status).toBe(200);
+    expect(options.body.rp.id).toBe(new URL(c.rt.url).hostname);
+    const enrolled = await call("POST", "/api/v1/me/factors/passkey", { name: "laptop", credential: authenticator.create(options.body as never) }, user);
+    expect(enrolled.status).toBe(201);
+    expect(enrolled.body).toMatchObject({ kind: "passkey", verified: true });
+
+    expect((await call("POST", `${base}/webhooks`, { url: "https://hooks.example.com/cmek" }, user)).body.error.code).toBe("step_up_required");
+    const challenge = await call("POST", "/api/v1/me/step-up/challenge", undefined, user);
+    expect(challenge.body.passkey.allowCredentials).toHaveLength(1);
+    // An assertion over another challenge is refused.
+    const forged = await call("POST", "/api/v1/me/step-up", { kind: "passkey", credential: authenticator.get({ challenge: "bm90LXRoZS1jaGFsbGVuZ2U" }) }, user);
+    expect(forged.body.error.code).toBe("step_up_failed");
+    const fresh = await call("POST", "/api/v1/me/step-up/challenge", undefined, user);
+    const ok = await call("POST", "/api/v1/me/step-up", { kind: "passkey", credential: authenticator.get(fresh.body.passkey) }, user);
+    expect(ok.status).toBe(200);
+    expect((await call("POST", `${base}/webhooks`, { url: "https://hooks.example.com/cmek" }, user)).status).toBe(201);
   });
 });
