@@ -28,6 +28,23 @@ export function base32(buf: Buffer): string {
   return out;
 }
 
+export function fromBase32(s: string): Buffer {
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const ch of s.replace(/=+$/, "").toUpperCase()) {
+    const i = BASE32.indexOf(ch);
+    if (i < 0) throw new Error("not base32");
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
 export function totpCode(seed: Buffer, step: number): string {
   const counter = Buffer.alloc(8);
   counter.writeBigUInt64BE(BigInt(step));
