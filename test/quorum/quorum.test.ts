@@ -5,6 +5,7 @@
 // instances run the unlock once; the vendor admin token cannot unlock or weaken the quorum.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Json } from "@/testkit/api-client";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { startConsoleInstance, type ConsoleInstance } from "../support/console-instance";
 
@@ -46,7 +47,7 @@ async function as(n: number, method: string, path: string, body?: unknown, on: C
     headers: { ...on.headers(await on.cookie(admins[n - 1]!)), ...(body === undefined ? {} : { "content-type": "application/json" }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Record<string, Json> };
 }
 
 const state = async () => (await h.api.admin("GET", base)).body.tenant.state as string;
@@ -95,7 +96,7 @@ describe("2-of-3 quorum on unlock", () => {
     expect(listed.body.requests[0]).toMatchObject({ id, status: "executed" });
     const history = (await h.api.admin("GET", `${base}/audit?action=approval.requested`)).body.events;
     expect(history[0].detail).toMatchObject({ approvalId: id, action: "tenant.unlock", requiredApprovals: 2 });
-    const approved = (await h.api.admin("GET", `${base}/audit?action=approval.approved`)).body.events.filter((e: any) => e.detail.approvalId === id);
+    const approved = (await h.api.admin("GET", `${base}/audit?action=approval.approved`)).body.events.filter((e: Json) => e.detail.approvalId === id);
     expect(approved).toHaveLength(2);
   });
 
@@ -108,7 +109,7 @@ describe("2-of-3 quorum on unlock", () => {
     expect((await as(1, "GET", `${base}/approvals/${id}`)).body.status).toBe("executed");
     expect(await state()).toBe("active");
     expect(await unlocks()).toBe(before + 1);
-    const executed = (await h.api.admin("GET", `${base}/audit?action=approval.executed`)).body.events.filter((e: any) => e.detail.approvalId === id);
+    const executed = (await h.api.admin("GET", `${base}/audit?action=approval.executed`)).body.events.filter((e: Json) => e.detail.approvalId === id);
     expect(executed).toHaveLength(1);
   });
 
@@ -129,7 +130,7 @@ describe("2-of-3 quorum on unlock", () => {
     expect(late.status).toBe(409);
     expect((await as(1, "GET", `${base}/approvals/${id}`)).body.status).toBe("expired");
     expect(await state()).toBe("locked");
-    const expired = (await h.api.admin("GET", `${base}/audit?action=approval.expired`)).body.events.filter((e: any) => e.detail.approvalId === id);
+    const expired = (await h.api.admin("GET", `${base}/audit?action=approval.expired`)).body.events.filter((e: Json) => e.detail.approvalId === id);
     expect(expired).toHaveLength(1);
   });
 

@@ -5,6 +5,7 @@
 // A tenant that requires step-up refuses its admins without a factor until they enrol one.
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Json } from "@/testkit/api-client";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { startConsoleInstance, type ConsoleInstance } from "../support/console-instance";
 import { SoftAuthenticator } from "../support/soft-authenticator";
@@ -60,7 +61,7 @@ async function call(method: string, path: string, body?: unknown, userId = admin
     headers: { ...c.headers(await c.cookie(userId)), ...(body === undefined ? {} : { "content-type": "application/json" }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Record<string, Json> };
 }
 
 test("the test's TOTP matches RFC 6238's SHA-1 vectors", () => {

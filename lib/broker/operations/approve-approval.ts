@@ -7,7 +7,6 @@
 import { actorOf } from "../../auth/caller";
 import { authorize } from "../../auth/authorize";
 import type { QuorumAction } from "../../contracts/quorum";
-import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { addVote, approvalView, closeApproval, loadApproval, recordApprovalEvent, settleApproval } from "../quorum/requests";
 import { requireTenant } from "../tenant-lookup";
