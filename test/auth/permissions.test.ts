@@ -95,9 +95,24 @@ describe("permission table", () => {
     expect(stale).toBe(want === "F" && console ? "reauth_required" : "ok");
   });
 
-  test("re-authentication covers lock, unlock, key change, drill, token creation, webhooks, settings, audit retention, governance policies and break-glass", () => {
+  test("re-authentication covers lock, unlock, key change, drill, token creation, webhooks, settings, audit retention, governance policies, break-glass, the quorum, approvals and factor enrolment", () => {
     const fresh = ACTIONS.filter((a) => PERMISSIONS[a].freshSignIn).sort();
-    expect(fresh).toEqual(["audit.retention", "drill.run", "governance.break_glass", "governance.policy", "key.connect", "tenant.lock", "tenant.settings", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
+    expect(fresh).toEqual([
+      "account.factor_enroll",
+      "approval.approve",
+      "audit.retention",
+      "drill.run",
+      "governance.break_glass",
+      "governance.policy",
+      "key.connect",
+      "quorum.policy",
+      "tenant.lock",
+      "tenant.settings",
+      "tenant.unlock",
+      "token.create",
+      "webhook.create",
+      "webhook.delete",
+    ]);
   });
 });
 
