@@ -21,6 +21,7 @@ import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
 import { connectKey } from "../../lib/broker/operations/connect-key";
 import { createTenant } from "../../lib/broker/operations/create-tenant";
 import { createToken } from "../../lib/broker/operations/create-token";
+import { hashPassword } from "../../lib/auth/password";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../testkit/postgres";
 import { startTestIdp, type IdpAccount } from "./oidc-idp";
@@ -47,10 +48,14 @@ export interface StackInfo {
   control: { url: string; token: string };
 }
 
-const ZSeedUsers = z.object({ tenants: z.array(z.object({ id: z.string().uuid(), slug: z.string().min(1).max(100) })).min(1).max(20) });
+const ZSeedUsers = z.object({
+  tenants: z.array(z.object({ id: z.string().uuid(), slug: z.string().min(1).max(100) })).min(1).max(20),
+  /** More tenant admins per tenant (admin2@, admin3@ ...), for M-of-N approvals. */
+  extraAdmins: z.number().int().min(0).max(5).default(0),
+});
 
 /** The control endpoint: seeds console users for tenants the specs created through the API. */
-function startControl(seed: (tenants: Array<{ id: string; slug: string }>) => Promise<unknown>, token: string): Promise<http.Server> {
+function startControl(seed: (tenants: Array<{ id: string; slug: string }>, extraAdmins: number) => Promise<unknown>, token: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const answer = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
     if (req.method !== "POST" || req.url !== "/console-users") return answer(404, { error: "not found" });
@@ -64,7 +69,7 @@ function startControl(seed: (tenants: Array<{ id: string; slug: string }>) => Pr
       } catch (e) {
         return answer(400, { error: (e as Error).message });
       }
-      seed(parsed.tenants).then(
+      seed(parsed.tenants, parsed.extraAdmins).then(
         (users) => answer(200, { users }),
         (e: unknown) => answer(500, { error: (e as Error).message }),
       );
@@ -144,7 +149,19 @@ async function main() {
   const { token: serviceToken } = await createToken({ ctx, actor, tenant: "globex", name: "e2e-revocation" });
   const controlToken = randomBytes(24).toString("hex");
   // Specs seed their own tenants' users through it; the vendor operator keeps the password above.
-  const control = await startControl((ts) => seedConsoleUsers(runtime.db, ts, { vendorOps: passwords["ops@vendor.example"] }), controlToken);
+  const control = await startControl(async (ts, extraAdmins) => {
+    const users: Array<{ email: string; password: string }> = [...(await seedConsoleUsers(runtime.db, ts, { vendorOps: passwords["ops@vendor.example"] }))];
+    for (const t of ts) {
+      for (let n = 2; n < 2 + extraAdmins; n++) {
+        const email = `admin${n}@${t.slug}.example`;
+        const password = randomBytes(12).toString("base64url");
+        const passwordHash = await hashPassword(password);
+        await runtime.db.prisma.consoleUser.upsert({ where: { email }, create: { email, role: "tenant_admin", tenantId: t.id, passwordHash }, update: { passwordHash } });
+        users.push({ email, password });
+      }
+    }
+    return users;
+  }, controlToken);
 
   const info: StackInfo = {
     url,
