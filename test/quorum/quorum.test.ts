@@ -4,10 +4,14 @@
 // request expires (injected clock) or is cancelled; two approvals arriving at once on two
 // instances run the unlock once; the vendor admin token cannot unlock or weaken the quorum.
 import { randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { verifyWebhookSignature } from "@/lib/audit/webhooks";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Json } from "@/testkit/api-client";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { startConsoleInstance, type ConsoleInstance } from "../support/console-instance";
+import { waitFor } from "../support/wait";
 
 let h: Harness;
 let a: ConsoleInstance;
@@ -17,9 +21,22 @@ const clock = () => now;
 const slug = "quorum-unlock";
 const base = `/api/v1/tenants/${slug}`;
 const admins: string[] = [];
+let receiver: http.Server;
+const received: Array<{ body: string; timestamp: string; signature: string }> = [];
+let webhookSecret: string;
 
 beforeAll(async () => {
-  h = await startHarness({ BROKER_PROBE_INTERVAL_MS: "3600000" });
+  receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (d: Buffer) => chunks.push(d));
+    req.on("end", () => {
+      received.push({ body: Buffer.concat(chunks).toString("utf8"), timestamp: String(req.headers["x-cmek-timestamp"]), signature: String(req.headers["x-cmek-signature"]) });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  // The receiver lives on loopback, which the broker refuses outside the demo.
+  h = await startHarness({ BROKER_PROBE_INTERVAL_MS: "3600000", BROKER_WEBHOOK_ALLOW_PRIVATE: "on" });
   const secret = randomBytes(32).toString("base64url");
   a = await startConsoleInstance(h, { instanceId: "quorum-a", clock, secret });
   b = await startConsoleInstance(h, { instanceId: "quorum-b", clock, secret });
@@ -32,12 +49,16 @@ beforeAll(async () => {
     );
     admins.push(u!.id);
   }
+  const hook = await h.api.admin("POST", `${base}/webhooks`, { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` });
+  expect(hook.status).toBe(201);
+  webhookSecret = hook.body.secret;
 }, 120_000);
 
 afterAll(async () => {
   await a?.rt.close();
   await b?.rt.close();
   await h?.close();
+  receiver?.close();
 });
 
 /** A console request as tenant admin `n` (1-3), signed in just now, on instance `on`. */
@@ -98,6 +119,13 @@ describe("2-of-3 quorum on unlock", () => {
     expect(history[0].detail).toMatchObject({ approvalId: id, action: "tenant.unlock", requiredApprovals: 2 });
     const approved = (await h.api.admin("GET", `${base}/audit?action=approval.approved`)).body.events.filter((e: Json) => e.detail.approvalId === id);
     expect(approved).toHaveLength(2);
+
+    // Approvers are told: approval.requested reaches the tenant's webhook, signed.
+    const requested = await waitFor(
+      () => received.find((r) => (JSON.parse(r.body) as { events: Array<{ action: string; detail: { approvalId?: string } }> }).events.some((e) => e.action === "approval.requested" && e.detail.approvalId === id)) ?? null,
+      { what: "the webhook receiver to get approval.requested", timeoutMs: 20_000 },
+    );
+    expect(verifyWebhookSignature(webhookSecret, requested.timestamp, requested.body, requested.signature).ok).toBe(true);
   });
 
   test("two approvals arriving at once on two instances run the unlock exactly once", async () => {
