@@ -33,7 +33,7 @@ test("the tenant admin sets a 2-of-3 quorum; a second and third admin approve an
     await ctx.close();
   };
   await approveAs(`admin2@${t.slug}.example`, /1 of 2/);
-  const state = async () => ((await callApi<{ tenant: { state: string } }>("GET", `/api/v1/tenants/${t.slug}`, { token: stack().adminToken })).body.tenant.state);
+  const state = async () => (await callApi<{ tenant: { state: string } }>("GET", `/api/v1/tenants/${t.slug}`, { token: stack().adminToken })).body.tenant.state;
   expect(await state()).toBe("locked");
   await approveAs(`admin3@${t.slug}.example`, /executed/);
   expect(await state()).toBe("active");

@@ -115,7 +115,15 @@ export function FactorsPanel() {
               verify.mutate();
             }}
           >
-            <Field label="Code from the app" inputMode="numeric" pattern="\d{6}" value={code} onChange={(e) => setCode(e.target.value.trim())} error={verify.isError ? verify.error.message : null} required />
+            <Field
+              label="Code from the app"
+              inputMode="numeric"
+              pattern="\d{6}"
+              value={code}
+              onChange={(e) => setCode(e.target.value.trim())}
+              error={verify.isError ? verify.error.message : null}
+              required
+            />
             <Button type="submit" loading={verify.isPending}>
               Confirm
             </Button>

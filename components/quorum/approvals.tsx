@@ -88,7 +88,11 @@ export function QuorumPanel({ slug, admin, userEmail }: { slug: string; admin: b
                 </Button>
               ) : null}
             </fieldset>
-            {save.data && "approval" in save.data ? <Alert tone="info">This weakens the policy: it waits for approval below.</Alert> : save.isSuccess ? <Alert tone="success">Quorum policy saved.</Alert> : null}
+            {save.data && "approval" in save.data ? (
+              <Alert tone="info">This weakens the policy: it waits for approval below.</Alert>
+            ) : save.isSuccess ? (
+              <Alert tone="success">Quorum policy saved.</Alert>
+            ) : null}
             {save.isError ? <ErrorState error={save.error} title="The policy was not saved" /> : null}
           </form>
         ) : null}

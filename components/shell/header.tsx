@@ -12,7 +12,11 @@ interface NavItem {
 }
 
 function navFor(role: ConsoleRole, slug: string | null): NavItem[] {
-  if (role === "vendor_ops") return [{ href: "/ops", label: "Fleet", exact: true }, { href: "/account/security", label: "Security" }];
+  if (role === "vendor_ops")
+    return [
+      { href: "/ops", label: "Fleet", exact: true },
+      { href: "/account/security", label: "Security" },
+    ];
   if (!slug) return [{ href: "/account/security", label: "Security" }];
   const base = `/t/${slug}`;
   const items: NavItem[] = [{ href: base, label: "Key health", exact: true }];

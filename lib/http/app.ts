@@ -85,7 +85,21 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   // Written while the audit writer is still open (the runtime closes the API first).
   app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
-  for (const group of [tenantRoutes, dataRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, quorumRoutes, accountRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const group of [
+    tenantRoutes,
+    dataRoutes,
+    auditRoutes,
+    systemRoutes,
+    consoleRoutes,
+    fleetRoutes,
+    kmsEventRoutes,
+    drillRoutes,
+    governanceRoutes,
+    quorumRoutes,
+    accountRoutes,
+    ...(opts.extraRoutes ?? []),
+  ])
+    group(env);
   for (const r of routes) registerRoute(app, env, r);
   await app.ready();
   return app;

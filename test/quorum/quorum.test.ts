@@ -122,7 +122,10 @@ describe("2-of-3 quorum on unlock", () => {
 
     // Approvers are told: approval.requested reaches the tenant's webhook, signed.
     const requested = await waitFor(
-      () => received.find((r) => (JSON.parse(r.body) as { events: Array<{ action: string; detail: { approvalId?: string } }> }).events.some((e) => e.action === "approval.requested" && e.detail.approvalId === id)) ?? null,
+      () =>
+        received.find((r) =>
+          (JSON.parse(r.body) as { events: Array<{ action: string; detail: { approvalId?: string } }> }).events.some((e) => e.action === "approval.requested" && e.detail.approvalId === id),
+        ) ?? null,
       { what: "the webhook receiver to get approval.requested", timeoutMs: 20_000 },
     );
     expect(verifyWebhookSignature(webhookSecret, requested.timestamp, requested.body, requested.signature).ok).toBe(true);

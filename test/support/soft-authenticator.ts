@@ -48,11 +48,25 @@ export class SoftAuthenticator {
   /** The answer to navigator.credentials.create for these options. */
   create(options: { challenge: string; rp: { id?: string } }) {
     const rpId = options.rp.id ?? new URL(this.origin).hostname;
-    const cose = cbor(new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, this.pub.x], [-3, this.pub.y]]));
+    const cose = cbor(
+      new Map<number, unknown>([
+        [1, 2],
+        [3, -7],
+        [-1, 1],
+        [-2, this.pub.x],
+        [-3, this.pub.y],
+      ]),
+    );
     const idLen = Buffer.alloc(2);
     idLen.writeUInt16BE(this.id.length);
     const authData = Buffer.concat([this.rpIdHash(rpId), Buffer.from([0x45]), Buffer.alloc(4), Buffer.alloc(16), idLen, this.id, cose]);
-    const attestationObject = cbor(new Map<string, unknown>([["fmt", "none"], ["attStmt", new Map()], ["authData", authData]]));
+    const attestationObject = cbor(
+      new Map<string, unknown>([
+        ["fmt", "none"],
+        ["attStmt", new Map()],
+        ["authData", authData],
+      ]),
+    );
     return {
       id: b64u(this.id),
       rawId: b64u(this.id),

@@ -21,7 +21,13 @@ export function listFactors(db: Database, userId: string): Promise<FactorRow[]> 
 export function passkeysOf(rows: FactorRow[]): Array<StoredPasskey & { factorId: string }> {
   return rows
     .filter((f) => f.kind === "passkey" && f.verifiedAt && f.credentialId && f.publicKey)
-    .map((f) => ({ factorId: f.id, credentialId: f.credentialId!, publicKey: new Uint8Array(f.publicKey!), counter: Number(f.counter ?? 0), transports: Array.isArray(f.transports) ? (f.transports as string[]) : [] }));
+    .map((f) => ({
+      factorId: f.id,
+      credentialId: f.credentialId!,
+      publicKey: new Uint8Array(f.publicKey!),
+      counter: Number(f.counter ?? 0),
+      transports: Array.isArray(f.transports) ? (f.transports as string[]) : [],
+    }));
 }
 
 export async function saveChallenge(db: Database, userId: string, challenge: string): Promise<void> {

@@ -44,7 +44,10 @@ export async function approvalGate(ctx: GateDeps, request: ApprovalRequest): Pro
   if (!policy.actions.includes(request.action)) return { status: "approved" };
   const actor = request.actor;
   if (actor.kind !== "console") {
-    throw new BrokerError("quorum_required", `the tenant's quorum policy requires ${policy.requiredApprovals} of its admins to approve ${request.action}; the vendor admin token cannot request or bypass it`);
+    throw new BrokerError(
+      "quorum_required",
+      `the tenant's quorum policy requires ${policy.requiredApprovals} of its admins to approve ${request.action}; the vendor admin token cannot request or bypass it`,
+    );
   }
   const row = await createApproval(ctx, {
     tenantId: request.tenantId,

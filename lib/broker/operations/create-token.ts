@@ -8,7 +8,14 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZCreateTokenRequest, ZCreateTokenResponse } from "../../contracts/requests";
 
-export async function createToken({ ctx, actor, tenant: slug, requestId, approved, name }: TenantOperation<Pick<BrokerContext, "tokens" | "audit" | "bus" | "registry" | "cache" | "db" | "clock">> & { name: string }) {
+export async function createToken({
+  ctx,
+  actor,
+  tenant: slug,
+  requestId,
+  approved,
+  name,
+}: TenantOperation<Pick<BrokerContext, "tokens" | "audit" | "bus" | "registry" | "cache" | "db" | "clock">> & { name: string }) {
   authorize(actor, "token.create", slug);
   const tenant = await requireTenant(ctx, slug);
   await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "token.create", params: { name } });

@@ -40,7 +40,16 @@ export async function enrollPasskey({ ctx, actor, requestId, origin, name, crede
   }
   if (!key) throw new BrokerError("step_up_failed", "the passkey registration did not verify");
   const f = await ctx.db.prisma.consoleFactor.create({
-    data: { userId: user.userId, kind: "passkey", name, credentialId: key.credentialId, publicKey: Buffer.from(key.publicKey), counter: key.counter, transports: key.transports, verifiedAt: new Date() },
+    data: {
+      userId: user.userId,
+      kind: "passkey",
+      name,
+      credentialId: key.credentialId,
+      publicKey: Buffer.from(key.publicKey),
+      counter: key.counter,
+      transports: key.transports,
+      verifiedAt: new Date(),
+    },
   });
   ActiveUserCache.forgetEverywhere(user.userId);
   await recordFactorEvent(ctx, user, "factor.enrolled", { id: f.id, kind: "passkey" }, "success", requestId);

@@ -40,5 +40,5 @@ export async function confirmTotp({ ctx, actor, requestId, id, code }: Operation
     throw new BrokerError("step_up_failed", "that code is not correct (or was already used)");
   }
   await recordFactorEvent(ctx, user, "factor.enrolled", { id: f.id, kind: "totp" }, "success", requestId);
-  return factorView((await ctx.db.prisma.consoleFactor.findUniqueOrThrow({ where: { id: f.id } })));
+  return factorView(await ctx.db.prisma.consoleFactor.findUniqueOrThrow({ where: { id: f.id } }));
 }

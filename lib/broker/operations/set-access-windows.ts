@@ -16,7 +16,8 @@ export async function setAccessWindows({
   ctx,
   actor,
   tenant: slug,
-  requestId, approved,
+  requestId,
+  approved,
   tokenId,
   weekly,
 }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance" | "clock">> & { tokenId: string; weekly: WeeklyWindow[] | null }) {

@@ -9,7 +9,14 @@ import type { TenantOperation } from "./types";
 export { ZAuditRetention } from "../../contracts/audit";
 export { ZAuditRetentionRequest } from "../../contracts/route-requests";
 
-export async function setAuditRetention({ ctx, actor, tenant: slug, requestId, approved, days }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "clock">> & { days: number | null }) {
+export async function setAuditRetention({
+  ctx,
+  actor,
+  tenant: slug,
+  requestId,
+  approved,
+  days,
+}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "clock">> & { days: number | null }) {
   authorize(actor, "audit.retention", slug);
   const t = await requireTenant(ctx, slug);
   await approvalGate(ctx, { actor, approved, requestId, tenantId: t.id, action: "audit.retention", params: { days } });

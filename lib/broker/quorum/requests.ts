@@ -33,7 +33,14 @@ export function approvalView(r: Row): TApprovalView {
   };
 }
 
-export async function recordApprovalEvent(ctx: Pick<BrokerContext, "audit">, r: Row, action: `approval.${"requested" | "approved" | ClosedStatus}`, actor: AuditActor, requestId?: string, reason?: string) {
+export async function recordApprovalEvent(
+  ctx: Pick<BrokerContext, "audit">,
+  r: Row,
+  action: `approval.${"requested" | "approved" | ClosedStatus}`,
+  actor: AuditActor,
+  requestId?: string,
+  reason?: string,
+) {
   await ctx.audit.record({
     tenantId: r.tenantId,
     actor,
@@ -45,7 +52,10 @@ export async function recordApprovalEvent(ctx: Pick<BrokerContext, "audit">, r: 
   });
 }
 
-export async function createApproval(ctx: Deps, input: { tenantId: string; action: QuorumAction; params: Record<string, unknown>; requester: { id: string; name: string }; requiredApprovals: number }): Promise<Row> {
+export async function createApproval(
+  ctx: Deps,
+  input: { tenantId: string; action: QuorumAction; params: Record<string, unknown>; requester: { id: string; name: string }; requiredApprovals: number },
+): Promise<Row> {
   const now = ctx.clock();
   return ctx.db.prisma.approvalRequest.create({
     data: {
@@ -106,12 +116,17 @@ export async function addVote(ctx: Deps, id: string, user: { id: string; email: 
 }
 
 export async function listApprovals(ctx: Deps, tenantId: string, status: "pending" | "all"): Promise<Row[]> {
-  const rows = await ctx.db.prisma.approvalRequest.findMany({ where: { tenantId, ...(status === "pending" ? { status: "pending" } : {}) }, include: { votes: true }, orderBy: { createdAt: "desc" }, take: 100 });
+  const rows = await ctx.db.prisma.approvalRequest.findMany({
+    where: { tenantId, ...(status === "pending" ? { status: "pending" } : {}) },
+    include: { votes: true },
+    orderBy: { createdAt: "desc" },
+    take: 100,
+  });
   const out: Row[] = [];
   for (const r of rows) out.push(await expireIfDue(ctx, r));
   return status === "pending" ? out.filter((r) => r.status === "pending") : out;
 }
 
 async function reload(ctx: Pick<BrokerContext, "db">, id: string): Promise<Row> {
-  return (await ctx.db.prisma.approvalRequest.findUniqueOrThrow({ where: { id }, include: { votes: true } }));
+  return await ctx.db.prisma.approvalRequest.findUniqueOrThrow({ where: { id }, include: { votes: true } });
 }
