@@ -8,6 +8,7 @@ import type { z } from "zod";
 import type { ZMe } from "@/lib/http/routes/console";
 import { signInErrorMessage } from "@/lib/auth/sign-in-errors";
 import { ApiError } from "./api";
+import { StepUpDialog } from "./account/step-up-dialog";
 import { Button } from "./ui/button";
 import { Dialog } from "./ui/dialog";
 import { Field } from "./ui/input";
@@ -26,6 +27,9 @@ export function ReauthProvider({ children, hasPassword }: { children: ReactNode;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const pending = useRef<{ resolve: () => void; reject: (e: unknown) => void } | null>(null);
+  // A user with a passkey or TOTP factor steps up instead (step_up_required; enrolled false: the
+  // tenant requires a factor the user has not enrolled yet).
+  const [stepUp, setStepUp] = useState<{ enrolled: boolean } | null>(null);
 
   const ask = useCallback(
     (original: ApiError) =>
@@ -43,6 +47,13 @@ export function ReauthProvider({ children, hasPassword }: { children: ReactNode;
       try {
         return await action();
       } catch (e) {
+        if (e instanceof ApiError && e.code === "step_up_required") {
+          await new Promise<void>((resolve, reject) => {
+            pending.current = { resolve, reject: () => reject(e) };
+            setStepUp({ enrolled: e.body.enrolled !== false });
+          });
+          return action();
+        }
         if (!(e instanceof ApiError && e.code === "reauth_required")) throw e;
         await ask(e);
         return action();
@@ -79,6 +90,20 @@ export function ReauthProvider({ children, hasPassword }: { children: ReactNode;
   return (
     <ReauthContext.Provider value={run}>
       {children}
+      <StepUpDialog
+        open={stepUp !== null}
+        enrolled={stepUp?.enrolled ?? true}
+        onDone={() => {
+          setStepUp(null);
+          pending.current?.resolve();
+          pending.current = null;
+        }}
+        onClose={() => {
+          setStepUp(null);
+          pending.current?.reject(null);
+          pending.current = null;
+        }}
+      />
       <Dialog
         open={open}
         title="Confirm it's you"

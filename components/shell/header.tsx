@@ -12,13 +12,18 @@ interface NavItem {
 }
 
 function navFor(role: ConsoleRole, slug: string | null): NavItem[] {
-  if (role === "vendor_ops") return [{ href: "/ops", label: "Fleet", exact: true }];
-  if (!slug) return [];
+  if (role === "vendor_ops")
+    return [
+      { href: "/ops", label: "Fleet", exact: true },
+      { href: "/account/security", label: "Security" },
+    ];
+  if (!slug) return [{ href: "/account/security", label: "Security" }];
   const base = `/t/${slug}`;
   const items: NavItem[] = [{ href: base, label: "Key health", exact: true }];
   if (role === "tenant_admin") items.push({ href: `${base}/key`, label: "Connect key" }, { href: `${base}/tokens`, label: "Service tokens" });
   items.push({ href: `${base}/audit`, label: "Audit log" });
   if (role === "tenant_admin") items.push({ href: `${base}/webhooks`, label: "Webhooks" });
+  items.push({ href: `${base}/approvals`, label: "Approvals" }, { href: "/account/security", label: "Security" });
   return items;
 }
 

@@ -31,8 +31,10 @@ export function KillSwitch({ slug, tenant }: { slug: string; tenant: TenantInfo 
     },
   });
   const unlock = useMutation({
-    mutationFn: () => sensitive(() => api<UnlockResult>(tenantPath(slug, "/unlock"), { method: "POST" })),
+    mutationFn: () => sensitive(() => api<UnlockResult | { approval: { id: string; requiredApprovals: number } }>(tenantPath(slug, "/unlock"), { method: "POST" })),
     onSuccess: (r) => {
+      // 202: the tenant's quorum holds the unlock until other admins approve (Approvals page).
+      if ("approval" in r) return setUnlockSteps(null);
       setUnlockSteps(r.validation.steps);
       return refresh();
     },
@@ -65,7 +67,13 @@ export function KillSwitch({ slug, tenant }: { slug: string; tenant: TenantInfo 
       {/* Outside the locked/active switch: the drill itself locks for a moment, and its result must survive that. */}
       <RevocationDrill slug={slug} locked={locked} />
       <div className="stack" style={{ marginTop: "0.75rem" }}>
-        {unlock.isSuccess ? <Alert tone="success">Unlocked: the key was re-validated and the tenant is active again.</Alert> : null}
+        {unlock.data && "approval" in unlock.data ? (
+          <Alert tone="info">
+            Unlock requested: it runs when {unlock.data.approval.requiredApprovals} other admin(s) approve it on the <a href={`/t/${slug}/approvals`}>Approvals</a> page.
+          </Alert>
+        ) : unlock.isSuccess ? (
+          <Alert tone="success">Unlocked: the key was re-validated and the tenant is active again.</Alert>
+        ) : null}
         {unlock.isError && !(unlock.error instanceof ApiError && unlock.error.code === "reauth_required") ? (
           <ErrorState error={unlock.error} title="Unlock failed: the key did not validate" />
         ) : null}

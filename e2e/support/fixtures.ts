@@ -99,7 +99,7 @@ export interface E2eTenant {
  * auditor seeded by the stack's control endpoint (each with its own password: passwordOf). Optionally connected
  * to a fresh AWS key granted to the vendor, and with a service token.
  */
-export async function createTenant(prefix: string, opts: { awsKey?: boolean; serviceToken?: boolean } = {}): Promise<E2eTenant> {
+export async function createTenant(prefix: string, opts: { awsKey?: boolean; serviceToken?: boolean; extraAdmins?: number } = {}): Promise<E2eTenant> {
   const s = stack();
   const suffix = randomBytes(3).toString("hex");
   const slug = `${prefix}-${suffix}`;
@@ -110,7 +110,7 @@ export async function createTenant(prefix: string, opts: { awsKey?: boolean; ser
   const seeded = await fetch(`${s.control.url}/console-users`, {
     method: "POST",
     headers: { authorization: `Bearer ${s.control.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ tenants: [{ id, slug }] }),
+    body: JSON.stringify({ tenants: [{ id, slug }], extraAdmins: opts.extraAdmins ?? 0 }),
   });
   if (seeded.status !== 200) throw new Error(`seed console users for ${slug}: ${seeded.status} ${await seeded.text()}`);
   for (const u of ((await seeded.json()) as { users: Array<{ email: string; password: string }> }).users) specPasswords.set(u.email, u.password);

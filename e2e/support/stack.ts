@@ -21,6 +21,7 @@ import { startBrokerRuntime } from "../../lib/runtime/broker-runtime";
 import { connectKey } from "../../lib/broker/operations/connect-key";
 import { createTenant } from "../../lib/broker/operations/create-tenant";
 import { createToken } from "../../lib/broker/operations/create-token";
+import { hashPassword } from "../../lib/auth/password";
 import { seedConsoleUsers } from "../../lib/auth/seed-users";
 import { createTestDatabase } from "../../testkit/postgres";
 import { SoftHsm, softHsmInstalled } from "../../testkit/softhsm";
@@ -54,7 +55,11 @@ export interface StackInfo {
   kmip: { host: string; port: number } | null;
 }
 
-const ZSeedUsers = z.object({ tenants: z.array(z.object({ id: z.string().uuid(), slug: z.string().min(1).max(100) })).min(1).max(20) });
+const ZSeedUsers = z.object({
+  tenants: z.array(z.object({ id: z.string().uuid(), slug: z.string().min(1).max(100) })).min(1).max(20),
+  /** More tenant admins per tenant (admin2@, admin3@ ...), for M-of-N approvals. */
+  extraAdmins: z.number().int().min(0).max(5).default(0),
+});
 const ZKmipKey = z.object({ commonName: z.string().min(1).max(200), certificatePem: z.string().min(1).max(20_000) });
 
 /**
@@ -63,7 +68,7 @@ const ZKmipKey = z.object({ commonName: z.string().min(1).max(200), certificateP
  * PyKMIP (a restart: PyKMIP reads its trust bundle at start) and creates an active AES-256 key.
  */
 function startControl(
-  seed: (tenants: Array<{ id: string; slug: string }>) => Promise<unknown>,
+  seed: (tenants: Array<{ id: string; slug: string }>, extraAdmins: number) => Promise<unknown>,
   token: string,
   kmipKey?: (req: z.infer<typeof ZKmipKey>) => Promise<unknown>,
 ): Promise<http.Server> {
@@ -98,7 +103,7 @@ function startControl(
       } catch (e) {
         return answer(400, { error: (e as Error).message });
       }
-      seed(parsed.tenants).then(
+      seed(parsed.tenants, parsed.extraAdmins).then(
         (users) => answer(200, { users }),
         (e: unknown) => answer(500, { error: (e as Error).message }),
       );
@@ -203,7 +208,23 @@ async function main() {
         return { keyRef: `kmip://${kmip.host}:${kmip.port}/${uid}`, caPem: kmip.caPem };
       }
     : undefined;
-  const control = await startControl((ts) => seedConsoleUsers(runtime.db, ts, { vendorOps: passwords["ops@vendor.example"] }), controlToken, kmipKey);
+  const control = await startControl(
+    async (ts, extraAdmins) => {
+      const users: Array<{ email: string; password: string }> = [...(await seedConsoleUsers(runtime.db, ts, { vendorOps: passwords["ops@vendor.example"] }))];
+      for (const t of ts) {
+        for (let n = 2; n < 2 + extraAdmins; n++) {
+          const email = `admin${n}@${t.slug}.example`;
+          const password = randomBytes(12).toString("base64url");
+          const passwordHash = await hashPassword(password);
+          await runtime.db.prisma.consoleUser.upsert({ where: { email }, create: { email, role: "tenant_admin", tenantId: t.id, passwordHash }, update: { passwordHash } });
+          users.push({ email, password });
+        }
+      }
+      return users;
+    },
+    controlToken,
+    kmipKey,
+  );
 
   const info: StackInfo = {
     url,

@@ -37,6 +37,16 @@ export const AUDIT_ACTIONS = [
   "rewrap.finish",
   "rewrap.pause",
   "rewrap.cancel",
+  "approval.requested",
+  "approval.approved",
+  "approval.executed",
+  "approval.failed",
+  "approval.expired",
+  "approval.cancelled",
+  "quorum.policy",
+  "factor.enrolled",
+  "factor.removed",
+  "step_up",
 ] as const satisfies readonly AuditAction[];
 
 /** Success first, then failure classes from the most to the least alarming (chart stacking order). */

@@ -50,7 +50,18 @@ export type AuditAction =
   | "rewrap.batch"
   | "rewrap.finish"
   | "rewrap.pause"
-  | "rewrap.cancel";
+  | "rewrap.cancel"
+  // M-of-N approvals and step-up factors (lib/broker/quorum, lib/auth/factors)
+  | "approval.requested"
+  | "approval.approved"
+  | "approval.executed"
+  | "approval.failed"
+  | "approval.expired"
+  | "approval.cancelled"
+  | "quorum.policy"
+  | "factor.enrolled"
+  | "factor.removed"
+  | "step_up";
 
 /** "success", or a failure class: "denied", "invalid", "locked", "revoked", "unavailable", "error". */
 export type AuditOutcome = "success" | "denied" | "invalid" | "locked" | "revoked" | "unavailable" | "error";

@@ -2,7 +2,7 @@
 // operations and the HTTP layer check it. Apart from the table, which the console imports as a
 // client-safe catalog, because refusing throws the domain's BrokerError.
 import { BrokerError } from "../broker/errors";
-import type { Caller } from "./caller";
+import type { Caller, ConsoleCaller } from "./caller";
 import { can, isFreshAuth, PERMISSIONS, roleOf, type Action, type ActionRule, type Role } from "./permissions";
 
 /** The tenant an action names: its slug (from the URL) and, once resolved, its id. A bare string is the slug. */
@@ -28,9 +28,25 @@ export function authorize(caller: Caller | null, action: Action, tenant?: Tenant
   if (caller.kind === "service" && typeof tenant === "object" && tenant.id !== undefined && caller.tenantId !== tenant.id) {
     throw new BrokerError("forbidden", "this token does not belong to this tenant");
   }
-  if (rule.freshSignIn && caller.kind === "console" && !isFreshAuth(caller.authTime, now)) {
-    throw new BrokerError("reauth_required", "confirm your password to do this (last sign-in was more than 5 minutes ago)");
+  if (rule.freshSignIn && caller.kind === "console") checkFreshness(caller, action, now);
+}
+
+/**
+ * A user with a factor (or whose tenant requires one) proves presence with a passkey or TOTP
+ * assertion (step-up), not a password. Enrolling the first factor is the one sensitive action a
+ * user without a factor can still do with a fresh password, so a tenant's requirement can be met.
+ */
+function checkFreshness(caller: ConsoleCaller, action: Action, now?: number): void {
+  const needsStepUp = caller.hasFactor === true || (caller.stepUpRequired === true && action !== "account.factor_enroll");
+  if (needsStepUp) {
+    if (isFreshAuth(caller.stepUpTime ?? 0, now)) return;
+    throw new BrokerError(
+      "step_up_required",
+      caller.hasFactor ? "confirm with your passkey or authenticator code to do this" : "your tenant requires a passkey or authenticator code for this; enroll one on the security page",
+      { enrolled: caller.hasFactor === true },
+    );
   }
+  if (!isFreshAuth(caller.authTime, now)) throw new BrokerError("reauth_required", "confirm your password to do this (last sign-in was more than 5 minutes ago)");
 }
 
 function sameTenant(caller: { tenantId: string | null; tenantSlug: string | null }, tenant: TenantTarget | string | undefined): boolean {

@@ -34,6 +34,12 @@ export interface ConsoleCaller {
   tenantSlug: string | null;
   /** Epoch ms of the last password or SSO login; gates sensitive actions (freshSignIn). */
   authTime: number;
+  /** The user has a verified passkey or TOTP factor: sensitive actions then need a step-up, not a password. */
+  hasFactor?: boolean;
+  /** Epoch ms of the user's last step-up (passkey or TOTP assertion); 0 when none. */
+  stepUpTime?: number;
+  /** The user's tenant requires step-up for all its admins (tenant_quorum.require_step_up). */
+  stepUpRequired?: boolean;
 }
 
 export type Caller = AdminCaller | ServiceCaller | ConsoleCaller;

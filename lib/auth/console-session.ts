@@ -105,6 +105,9 @@ export function createConsoleSessionResolver(db: Database, opts: ConsoleSessionO
       tenantId: user.tenantId,
       tenantSlug: user.tenantSlug,
       authTime: typeof token.authTime === "number" ? token.authTime : 0,
+      hasFactor: user.hasFactor,
+      stepUpTime: user.stepUpAt,
+      stepUpRequired: user.stepUpRequired,
     };
     if (!SAFE_METHODS.has(req.method)) checkSameOrigin(req, opts.publicOrigin);
     return caller;

@@ -26,6 +26,7 @@ export interface ActionRule {
 
 const READERS = ["vendor_admin", "vendor_ops", "tenant_admin", "tenant_auditor"] as const;
 const ADMINS = ["vendor_admin", "tenant_admin"] as const;
+const CONSOLE_USERS = ["vendor_ops", "tenant_admin", "tenant_auditor"] as const;
 
 export const PERMISSIONS = {
   "tenant.create": { roles: ["vendor_admin"], freshSignIn: false, scope: "global" },
@@ -61,6 +62,18 @@ export const PERMISSIONS = {
   "governance.break_glass": { roles: ["tenant_admin"], freshSignIn: true, scope: "tenant" },
   // Ending an exception early narrows access, like revoking a token.
   "governance.break_glass_revoke": { roles: ADMINS, freshSignIn: false, scope: "tenant" },
+  // M-of-N approvals (issue 13): only the tenant's own admins set the quorum and approve; the
+  // vendor admin token can neither (it can still lock). Cancelling narrows, like revoking.
+  "quorum.view": { roles: READERS, freshSignIn: false, scope: "tenant" },
+  "quorum.policy": { roles: ["tenant_admin"], freshSignIn: true, scope: "tenant" },
+  "approval.list": { roles: READERS, freshSignIn: false, scope: "tenant" },
+  "approval.approve": { roles: ["tenant_admin"], freshSignIn: true, scope: "tenant" },
+  "approval.cancel": { roles: ["tenant_admin"], freshSignIn: false, scope: "tenant" },
+  // A console user's own step-up factors: listing and stepping up need only the session;
+  // enrolling or removing one needs a fresh sign-in (a step-up once the user has a factor).
+  "account.factors": { roles: CONSOLE_USERS, freshSignIn: false, scope: "global" },
+  "account.factor_enroll": { roles: CONSOLE_USERS, freshSignIn: true, scope: "global" },
+  "account.step_up": { roles: CONSOLE_USERS, freshSignIn: false, scope: "global" },
   "fleet.view": { roles: ["vendor_admin", "vendor_ops"], freshSignIn: false, scope: "fleet" },
   "data.encrypt": { roles: ["service"], freshSignIn: false, scope: "tenant" },
   "data.decrypt": { roles: ["service"], freshSignIn: false, scope: "tenant" },

@@ -18,6 +18,12 @@ export interface ConsoleUserRecord {
   disabled: boolean;
   /** Sessions issued with a different version are refused. */
   sessionVersion: number;
+  /** A verified passkey or TOTP factor exists: sensitive actions need a step-up (lib/auth/authorize.ts). */
+  hasFactor: boolean;
+  /** Epoch ms of the last step-up; 0 when none. */
+  stepUpAt: number;
+  /** The user's tenant requires step-up for its admins. */
+  stepUpRequired: boolean;
 }
 
 const TTL_MS = 5_000;
@@ -28,7 +34,10 @@ export function normalizeEmail(email: string): string {
 }
 
 async function load(db: Database, where: { id: string } | { email: string }): Promise<ConsoleUserRecord | null> {
-  const u = await db.prisma.consoleUser.findUnique({ where, include: { tenant: { select: { slug: true } } } });
+  const u = await db.prisma.consoleUser.findUnique({
+    where,
+    include: { tenant: { select: { slug: true, quorum: { select: { requireStepUp: true } } } }, factors: { where: { verifiedAt: { not: null } }, select: { id: true }, take: 1 } },
+  });
   if (!u) return null;
   return {
     id: u.id,
@@ -40,6 +49,9 @@ async function load(db: Database, where: { id: string } | { email: string }): Pr
     passwordHash: u.passwordHash,
     disabled: u.disabledAt !== null,
     sessionVersion: u.sessionVersion,
+    hasFactor: u.factors.length > 0,
+    stepUpAt: u.stepUpAt?.getTime() ?? 0,
+    stepUpRequired: (u.tenant?.quorum?.requireStepUp ?? false) && u.role === "tenant_admin",
   };
 }
 

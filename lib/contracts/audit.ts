@@ -63,6 +63,17 @@ const ZRewrapCounts = z.strictObject({
   total: z.number().int(),
 });
 
+const ZApprovalDetail = z.strictObject({
+  approvalId: z.string(),
+  action: z.string().describe("the protected action (lib/broker/quorum/protected-actions.ts)"),
+  params: z.string().describe("its exact parameters, as canonical JSON"),
+  approvals: z.number().int().describe("distinct approvals so far"),
+  requiredApprovals: z.number().int(),
+  expiresAt: z.string(),
+});
+
+const ZFactorDetail = z.strictObject({ factorId: z.string().nullable(), kind: z.enum(["totp", "passkey"]) });
+
 /** What `detail` holds for each action; null where the action records none. */
 /** A data-path entry's detail: null for a single request; its place for a batch item; its phase for a stream. */
 const ZDataDetail = z
@@ -131,6 +142,18 @@ const DETAIL_OF = {
   "rewrap.finish": ZRewrapCounts,
   "rewrap.pause": z.strictObject({ jobId: z.string(), cause: z.string().describe("tenant_locked, revoked, retiring_key_revoked, kms_unavailable, kms_throttled") }),
   "rewrap.cancel": z.strictObject({ jobId: z.string(), returnJobId: z.string().nullable().describe("the job moving DEKs back to the earlier key, when the cancelled job was a key switch") }),
+  "approval.requested": ZApprovalDetail.describe("a protected action is waiting for M-of-N approval (delivered to webhooks as approval.requested)"),
+  "approval.approved": ZApprovalDetail.describe("one tenant admin approved a pending request"),
+  "approval.executed": ZApprovalDetail.describe("the M-th approval arrived and the action ran"),
+  "approval.failed": ZApprovalDetail.describe("the M-th approval arrived but the action failed (reason says why)"),
+  "approval.expired": ZApprovalDetail.describe("the request expired before enough approvals"),
+  "approval.cancelled": ZApprovalDetail.describe("the requester cancelled the request"),
+  "quorum.policy": z
+    .strictObject({ actions: z.array(z.string()), requiredApprovals: z.number().int(), requireStepUp: z.boolean() })
+    .describe("the tenant's quorum policy changed"),
+  "factor.enrolled": ZFactorDetail.describe("a console user enrolled a step-up factor"),
+  "factor.removed": ZFactorDetail.describe("a console user removed a step-up factor"),
+  step_up: ZFactorDetail.describe("a console user stepped up with a factor (or failed to)"),
 } as const satisfies Record<AuditAction, ZodType>;
 
 type AuditActionName = keyof typeof DETAIL_OF;

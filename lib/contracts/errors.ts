@@ -37,6 +37,7 @@ export const ZErrorBody = z.object({
   purpose: z.string().nullable().optional().describe("purpose_denied: the purpose the request gave (null: none)"),
   timeZone: z.string().optional().describe("outside_access_window: the tenant's time zone the windows are read in"),
   shreddedAt: z.string().optional().describe("tenant_shredded: when the tenant's data keys were destroyed (ISO 8601)"),
+  enrolled: z.boolean().optional().describe("step_up_required: the user has a factor (false: the tenant requires one; enroll first)"),
 });
 
 export const ZError = z.object({ error: ZErrorBody }).describe("Error envelope");

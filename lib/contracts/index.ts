@@ -13,3 +13,4 @@ export * from "./route-requests";
 export * from "./governance";
 export * from "./shredding";
 export * from "./lifecycle";
+export * from "./quorum";

@@ -19,6 +19,8 @@ import { kmsEventRoutes } from "./routes/kms-events";
 import { drillRoutes } from "./routes/drill";
 import { governanceRoutes } from "./routes/governance";
 import { lifecycleRoutes } from "./routes/lifecycle";
+import { quorumRoutes } from "./routes/quorum";
+import { accountRoutes } from "./routes/account";
 import { MAX_PLAINTEXT_BYTES } from "./schemas";
 import { RequestAdmission } from "./admission";
 import { AuthRefusalRecorder } from "../broker/auth-refusals";
@@ -92,7 +94,24 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   // Written while the audit writer is still open (the runtime closes the API first).
   app.addHook("onClose", () => refusals.stop());
   routes.length = 0;
-  for (const group of [tenantRoutes, dataRoutes, dataBatchRoutes, dataStreamRoutes, auditRoutes, systemRoutes, consoleRoutes, fleetRoutes, kmsEventRoutes, drillRoutes, governanceRoutes, lifecycleRoutes, ...(opts.extraRoutes ?? [])]) group(env);
+  for (const group of [
+    tenantRoutes,
+    dataRoutes,
+    dataBatchRoutes,
+    dataStreamRoutes,
+    auditRoutes,
+    systemRoutes,
+    consoleRoutes,
+    fleetRoutes,
+    kmsEventRoutes,
+    drillRoutes,
+    governanceRoutes,
+    lifecycleRoutes,
+    quorumRoutes,
+    accountRoutes,
+    ...(opts.extraRoutes ?? []),
+  ])
+    group(env);
   for (const r of routes) registerRoute(app, env, r);
   await app.ready();
   return app;

@@ -6,6 +6,7 @@ import { ZodError } from "zod";
 import { BrokerError, type BrokerErrorCode } from "../broker/errors";
 import type { ListedErrorCode } from "../contracts/error-codes";
 import { isDatabaseUnavailable } from "../db/errors";
+import { ApprovalPending } from "../broker/governance/approval-gate";
 
 /** Seconds a client is told to wait when the database is unreachable (a restart takes a few). */
 export const DATABASE_RETRY_AFTER_SECONDS = 2;
@@ -16,6 +17,9 @@ export const STATUS_OF: Record<BrokerErrorCode, number> = {
   invalid_key_ref: 400,
   unauthenticated: 401,
   reauth_required: 401,
+  step_up_required: 401,
+  step_up_failed: 401,
+  quorum_required: 403,
   forbidden: 403,
   purpose_denied: 403,
   outside_access_window: 403,
@@ -63,6 +67,9 @@ function fromFastify(err: { code?: string; statusCode?: number; message: string 
 }
 
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+  // Not a failure: the tenant's quorum holds the action until M admins approve (routes of
+  // protected actions declare the 202, lib/http/route.ts).
+  if (err instanceof ApprovalPending) return reply.code(202).type("application/json").send({ approval: err.approval });
   if (err instanceof BrokerError) {
     if (err.retryAfterSeconds !== undefined) reply.header("retry-after", String(err.retryAfterSeconds));
     return sendError(reply, err.code, STATUS_OF[err.code], err.message, err.extra);

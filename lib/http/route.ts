@@ -6,6 +6,11 @@ import type { RequestAdmission } from "./admission";
 import type { ConsoleSessionResolver } from "./auth";
 import { responseSerializer } from "./contract";
 import type { AnyRouteDef, RouteDef } from "./route-def";
+import { QUORUM_ACTIONS, ZApprovalPending } from "../contracts/quorum";
+
+function isQuorumAction(access: string): boolean {
+  return (QUORUM_ACTIONS as readonly string[]).includes(access);
+}
 
 export { openApiDocument } from "./openapi";
 export type { MediaResponse, ResponseDecl, ResponseMap } from "./contract";
@@ -27,6 +32,8 @@ export interface RouteEnv {
 export const routes: AnyRouteDef[] = [];
 
 export function defineRoute<B = undefined, Q = undefined, P = undefined>(def: RouteDef<B, Q, P>): RouteDef<B, Q, P> {
+  // A protected action may answer 202 with a pending approval request instead of running.
+  if (def.access !== "public" && isQuorumAction(def.access)) def.responses = { 202: ZApprovalPending, ...def.responses };
   routes.push(def);
   return def;
 }

@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Json } from "@/testkit/api-client";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
 import { startConsoleInstance, type ConsoleInstance } from "../support/console-instance";
+import { fromBase32, totpCode, TOTP_STEP_MS } from "@/lib/auth/factors/totp";
+import { SoftAuthenticator } from "../support/soft-authenticator";
 import { countOpaque, OpenApiValidator, type Answer, type OpenApiDoc } from "../support/openapi-validator";
 
 const EVENTGRID_SECRET = "eventgrid-secret-for-contract-test";
@@ -259,6 +261,49 @@ describe("real answers validate against the document", () => {
     await check({ method: "GET", path: `${t}/audit/purposes?minutes=0` }, 400);
     await check({ method: "GET", path: "/api/v1/fleet/alerts" }, 200);
     await check({ method: "GET", path: "/api/v1/fleet/alerts", token: null }, 401);
+
+    // quorum and step-up (issue 13): tenant admins' console sessions
+    const [second] = await h.runtime.db.query<{ id: string }>(
+      `INSERT INTO console_user (id, email, role, tenant_id) SELECT gen_random_uuid(), $1, 'tenant_admin', id FROM tenant WHERE slug = $2 RETURNING id`,
+      [`second-admin@${slug}.example`, slug],
+    );
+    const secondCookie = await consoleInstance.cookie(second!.id);
+    await check({ method: "GET", path: `${t}/quorum` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/quorum" }, 404);
+    await check({ method: "PUT", path: `${t}/quorum`, cookie: adminCookie, body: { actions: ["token.create"], requiredApprovals: 1, requireStepUp: false } }, 200);
+    await check({ method: "PUT", path: `${t}/quorum`, cookie: adminCookie, body: { actions: ["token.create"], requiredApprovals: 0, requireStepUp: false } }, 400);
+    const held = (await check({ method: "POST", path: `${t}/tokens`, cookie: adminCookie, body: { name: "held" } }, 202))!;
+    const approvalId = held.approval.id as string;
+    await check({ method: "POST", path: `${t}/tokens`, body: { name: "vendor" } }, 403);
+    await check({ method: "GET", path: `${t}/approvals?status=pending` }, 200);
+    await check({ method: "GET", path: `${t}/approvals?status=bogus` }, 400);
+    await check({ method: "GET", path: `${t}/approvals/${approvalId}` }, 200);
+    await check({ method: "GET", path: `${t}/approvals/not-a-uuid` }, 400);
+    await check({ method: "POST", path: `${t}/approvals/${approvalId}/approve`, cookie: adminCookie }, 403);
+    await check({ method: "POST", path: `${t}/approvals/${approvalId}/approve`, cookie: secondCookie }, 200);
+    const withdrawn = (await check({ method: "POST", path: `${t}/tokens`, cookie: adminCookie, body: { name: "withdrawn" } }, 202))!;
+    await check({ method: "POST", path: `${t}/approvals/${withdrawn.approval.id}/cancel`, cookie: adminCookie }, 200);
+    await check({ method: "POST", path: `${t}/approvals/${withdrawn.approval.id}/cancel`, cookie: adminCookie }, 409);
+    await check({ method: "PUT", path: `${t}/quorum`, cookie: adminCookie, body: { actions: [], requiredApprovals: 1, requireStepUp: false } }, 200);
+    await check({ method: "GET", path: "/api/v1/me/factors", cookie: secondCookie }, 200);
+    await check({ method: "GET", path: "/api/v1/me/factors" }, 403);
+    const enrolment = (await check({ method: "POST", path: "/api/v1/me/factors/totp", cookie: secondCookie, body: { name: "phone" } }, 201))!;
+    await check({ method: "POST", path: "/api/v1/me/factors/totp", cookie: secondCookie, body: { name: "" } }, 400);
+    const seed = fromBase32(enrolment.secret as string);
+    const step = Math.floor(Date.now() / TOTP_STEP_MS);
+    await check({ method: "POST", path: `/api/v1/me/factors/${enrolment.factor.id}/verify`, cookie: secondCookie, body: { code: totpCode(seed, step - 1) } }, 200);
+    await check({ method: "POST", path: `/api/v1/me/factors/${enrolment.factor.id}/verify`, cookie: secondCookie, body: { code: "12345" } }, 400);
+    await check({ method: "POST", path: "/api/v1/me/step-up/challenge", cookie: secondCookie }, 200);
+    await check({ method: "POST", path: "/api/v1/me/step-up/challenge" }, 403);
+    await check({ method: "POST", path: "/api/v1/me/step-up", cookie: secondCookie, body: { kind: "totp", code: totpCode(seed, step) } }, 200);
+    await check({ method: "POST", path: "/api/v1/me/step-up", cookie: secondCookie, body: { kind: "totp", code: totpCode(seed, step) } }, 401);
+    const passkeyOptions = (await check({ method: "POST", path: "/api/v1/me/factors/passkey/options", cookie: secondCookie }, 200))!;
+    await check({ method: "POST", path: "/api/v1/me/factors/passkey/options" }, 403);
+    const authenticator = new SoftAuthenticator(consoleInstance.rt.url);
+    const passkey = (await check({ method: "POST", path: "/api/v1/me/factors/passkey", cookie: secondCookie, body: { name: "laptop", credential: authenticator.create(passkeyOptions as never) } }, 201))!;
+    await check({ method: "POST", path: "/api/v1/me/factors/passkey", cookie: secondCookie, body: { name: "laptop", credential: authenticator.create(passkeyOptions as never) } }, 401);
+    await check({ method: "DELETE", path: `/api/v1/me/factors/${passkey.id}`, cookie: secondCookie }, 200);
+    await check({ method: "DELETE", path: "/api/v1/me/factors/not-a-uuid", cookie: secondCookie }, 400);
 
     // console read models
     await check({ method: "GET", path: "/api/v1/me" }, 200);

@@ -36,6 +36,14 @@ const EXPECTED: Record<Action, string> = {
   "governance.policy": "F - F - -",
   "governance.break_glass": "- - F - -",
   "governance.break_glass_revoke": "A - A - -",
+  "quorum.view": "A A A A -",
+  "quorum.policy": "- - F - -",
+  "approval.list": "A A A A -",
+  "approval.approve": "- - F - -",
+  "approval.cancel": "- - A - -",
+  "account.factors": "- A A A -",
+  "account.factor_enroll": "- F F F -",
+  "account.step_up": "- A A A -",
   "fleet.view": "A A - - -",
   "data.encrypt": "- - - - A",
   "data.decrypt": "- - - - A",
@@ -91,9 +99,26 @@ describe("permission table", () => {
     expect(stale).toBe(want === "F" && console ? "reauth_required" : "ok");
   });
 
-  test("re-authentication covers lock, unlock, shredding, key change and its cancellation, drill, token creation, webhooks, settings, audit retention, governance policies and break-glass", () => {
+  test("re-authentication covers lock, unlock, shredding, key change and its cancellation, drill, token creation, webhooks, settings, audit retention, governance policies, break-glass, the quorum, approvals and factor enrolment", () => {
     const fresh = ACTIONS.filter((a) => PERMISSIONS[a].freshSignIn).sort();
-    expect(fresh).toEqual(["audit.retention", "drill.run", "governance.break_glass", "governance.policy", "key.connect", "lifecycle.cancel", "tenant.lock", "tenant.settings", "tenant.shred", "tenant.unlock", "token.create", "webhook.create", "webhook.delete"]);
+    expect(fresh).toEqual([
+      "account.factor_enroll",
+      "approval.approve",
+      "audit.retention",
+      "drill.run",
+      "governance.break_glass",
+      "governance.policy",
+      "key.connect",
+      "lifecycle.cancel",
+      "quorum.policy",
+      "tenant.lock",
+      "tenant.settings",
+      "tenant.shred",
+      "tenant.unlock",
+      "token.create",
+      "webhook.create",
+      "webhook.delete",
+    ]);
   });
 });
 

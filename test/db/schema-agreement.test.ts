@@ -120,7 +120,10 @@ describe.each(["pglite", "postgres"])("migrations on %s", (kind) => {
     const conn = await db.prisma.keyConnection.create({ data: { tenantId: tenant.id, provider: "aws", keyRef: "k" } });
     const sub = await db.prisma.webhookSubscription.create({ data: { tenantId: tenant.id, url: "https://x", secret: "s" } });
     const token = await db.prisma.serviceToken.create({ data: { tenantId: tenant.id, name: "rt", prefix: "cmk_rt", tokenHash: `rt-${kind}` } });
-    const ids: Record<string, string> = { tenant_id: tenant.id, user_id: user.id, key_connection_id: conn.id, target_connection_id: conn.id, subscription_id: sub.id, token_id: token.id };
+    const approval = await db.prisma.approvalRequest.create({
+      data: { tenantId: tenant.id, action: "tenant.unlock", params: {}, requestedById: user.id, requestedByName: "rt", requiredApprovals: 1, createdAt: new Date(), expiresAt: new Date() },
+    });
+    const ids: Record<string, string> = { tenant_id: tenant.id, user_id: user.id, key_connection_id: conn.id, target_connection_id: conn.id, subscription_id: sub.id, token_id: token.id, request_id: approval.id };
     for (const [table, fields] of tables) {
       const model = fields[0]!.model;
       const delegate = (db.prisma as unknown as Record<string, { create(a: unknown): Promise<Record<string, unknown>> }>)[model[0]!.toLowerCase() + model.slice(1)]!;

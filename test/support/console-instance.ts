@@ -19,8 +19,9 @@ export interface ConsoleInstance {
   headers(cookie: string): Record<string, string>;
 }
 
-export async function startConsoleInstance(h: Harness, opts: { instanceId: string; clock?: Clock }): Promise<ConsoleInstance> {
-  const secret = randomBytes(32).toString("base64url");
+/** `secret`: share one session secret between instances, so a cookie works on each (a cluster behind one console). */
+export async function startConsoleInstance(h: Harness, opts: { instanceId: string; clock?: Clock; secret?: string }): Promise<ConsoleInstance> {
+  const secret = opts.secret ?? randomBytes(32).toString("base64url");
   const rt = await startBrokerRuntime({
     config: loadConfig({ ...h.env, BROKER_INSTANCE_ID: opts.instanceId }),
     resolveSession: createConsoleSessionResolver(h.runtime.db, { secret, secureCookies: false }),

@@ -1,20 +1,61 @@
-// The one hook every governance change that could widen access passes through (policy changes,
-// break-glass grants). Today every request is approved at once. Where a tenant sets an M-of-N
-// quorum policy (issue 13, item 3), this is the place that answers "pending" instead and runs
-// the change when the M-th approval arrives: callers already branch on the outcome.
-import type { Caller } from "../../auth/caller";
+// The one hook every protected action passes through (unlock, key or cloud switch, token
+// creation, audit retention, policy changes, break-glass, the quorum policy itself; shredding
+// joins when it lands, see lib/broker/quorum/README.md). Where the tenant's quorum policy lists the
+// action, the gate creates a pending approval request holding the exact parameters, audits
+// approval.requested (which the webhook dispatcher delivers, signed) and throws ApprovalPending,
+// which the HTTP layer answers with 202 and the request. The action then runs once, through its
+// executor (lib/broker/quorum/executors.ts), when the M-th distinct approval arrives.
+//
+// The vendor admin token cannot satisfy a quorum: it is refused (quorum_required), never queued.
+import { actorOf, type Caller } from "../../auth/caller";
 import type { Action } from "../../auth/permissions";
+import type { TApprovalView } from "../../contracts/quorum";
+import type { BrokerContext } from "../context";
+import { BrokerError } from "../errors";
+import { isQuorumAction, loadQuorum } from "../quorum/policy";
+import { approvalView, createApproval, recordApprovalEvent } from "../quorum/requests";
 
 export interface ApprovalRequest {
   actor: Caller;
   tenantId: string;
   action: Action;
-  /** The exact parameters of the change, as an approver would see them. */
+  /** The exact parameters of the change, as an approver would see them and the executor re-runs them. */
   params: Record<string, unknown>;
+  /** Set only by the approval executor: the request was approved, run it. */
+  approved?: boolean;
+  requestId?: string;
 }
 
 export type ApprovalOutcome = { status: "approved" };
 
-export function approvalGate(_request: ApprovalRequest): Promise<ApprovalOutcome> {
-  return Promise.resolve({ status: "approved" });
+/** Thrown instead of running the action: the HTTP layer answers 202 with the request. */
+export class ApprovalPending extends Error {
+  override readonly name = "ApprovalPending";
+  constructor(readonly approval: TApprovalView) {
+    super(`approval required: ${approval.action}`);
+  }
+}
+
+export type GateDeps = Pick<BrokerContext, "db" | "audit" | "clock">;
+
+export async function approvalGate(ctx: GateDeps, request: ApprovalRequest): Promise<ApprovalOutcome> {
+  if (request.approved || !isQuorumAction(request.action)) return { status: "approved" };
+  const policy = await loadQuorum(ctx, request.tenantId);
+  if (!policy.actions.includes(request.action)) return { status: "approved" };
+  const actor = request.actor;
+  if (actor.kind !== "console") {
+    throw new BrokerError(
+      "quorum_required",
+      `the tenant's quorum policy requires ${policy.requiredApprovals} of its admins to approve ${request.action}; the vendor admin token cannot request or bypass it`,
+    );
+  }
+  const row = await createApproval(ctx, {
+    tenantId: request.tenantId,
+    action: request.action,
+    params: request.params,
+    requester: { id: actor.userId, name: actor.email },
+    requiredApprovals: policy.requiredApprovals,
+  });
+  await recordApprovalEvent(ctx, row, "approval.requested", actorOf(actor), request.requestId);
+  throw new ApprovalPending(approvalView(row));
 }

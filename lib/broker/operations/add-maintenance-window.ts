@@ -17,20 +17,11 @@ export interface MaintenanceWindowInput {
   note: string;
 }
 
-export async function addMaintenanceWindow({
-  ctx,
-  actor,
-  tenant: slug,
-  requestId,
-  tokenId,
-  startsAt,
-  endsAt,
-  note,
-}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance">> & MaintenanceWindowInput) {
+export async function addMaintenanceWindow({ ctx, actor, tenant: slug, requestId, approved, tokenId, startsAt, endsAt, note }: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance" | "clock">> & MaintenanceWindowInput) {
   authorize(actor, "governance.policy", slug);
   const tenant = await requireTenant(ctx, slug);
   if (tokenId) await requireTenantToken(ctx, tenant.id, tokenId);
-  await approvalGate({ actor, tenantId: tenant.id, action: "governance.policy", params: { resource: "maintenance_window", tokenId, startsAt, endsAt, note } });
+  await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "governance.policy", params: { resource: "maintenance_window", tokenId, startsAt, endsAt, note } });
   const w = await ctx.db.prisma.maintenanceWindow.create({ data: { tenantId: tenant.id, tokenId, startsAt: new Date(startsAt), endsAt: new Date(endsAt), note } });
   const view = { id: w.id, tokenId: w.tokenId, startsAt: w.startsAt.toISOString(), endsAt: w.endsAt.toISOString(), note: w.note, createdAt: w.createdAt.toISOString() };
   await publishGovernanceChange(ctx, {

@@ -21,18 +21,12 @@ export async function getAlertThresholds({ ctx, actor, tenant: slug }: TenantOpe
   return thresholdsOf(row?.alertThresholds);
 }
 
-export async function setAlertThresholds({
-  ctx,
-  actor,
-  tenant: slug,
-  requestId,
-  changes,
-}: TenantOperation<Deps & Pick<BrokerContext, "audit" | "governance">> & { changes: Partial<TAlertThresholds> }): Promise<TAlertThresholds> {
+export async function setAlertThresholds({ ctx, actor, tenant: slug, requestId, approved, changes }: TenantOperation<Deps & Pick<BrokerContext, "audit" | "governance" | "clock">> & { changes: Partial<TAlertThresholds> }): Promise<TAlertThresholds> {
   authorize(actor, "governance.policy", slug);
   const tenant = await requireTenant(ctx, slug);
   const row = await ctx.db.prisma.tenantGovernance.findUnique({ where: { tenantId: tenant.id } });
   const next = { ...thresholdsOf(row?.alertThresholds), ...changes };
-  await approvalGate({ actor, tenantId: tenant.id, action: "governance.policy", params: { resource: "alert_thresholds", ...next } });
+  await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "governance.policy", params: { resource: "alert_thresholds", ...next } });
   await ctx.db.prisma.tenantGovernance.upsert({ where: { tenantId: tenant.id }, create: { tenantId: tenant.id, alertThresholds: next }, update: { alertThresholds: next, updatedAt: new Date() } });
   await publishGovernanceChange(ctx, { tenantId: tenant.id, actor: actorOf(actor), requestId, resource: "alert_thresholds", tokenId: null, value: next });
   return next;

@@ -11,6 +11,7 @@ import { kmipDescribeStep } from "../kmip-validation";
 import { countStale } from "../lifecycle/stale-deks";
 import { requireTenant } from "../tenant-lookup";
 import { assertNotShredded, describeKey, describeTenant, validationError } from "../views";
+import { approvalGate } from "../governance/approval-gate";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZConnectKeyRequest, ZConnectKeyResponse } from "../../contracts/requests";
@@ -23,14 +24,16 @@ export interface ConnectKeyInput {
   serverCaPem?: string;
 }
 
-type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache" | "kmipCredentials" | "lifecycle">;
+type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "locks" | "bus" | "cache" | "kmipCredentials" | "lifecycle" | "clock">;
 
-export async function connectKey({ ctx, actor, tenant: slug, requestId, provider: providerName, keyId, serverCaPem }: TenantOperation<Deps> & ConnectKeyInput) {
+export async function connectKey({ ctx, actor, tenant: slug, requestId, approved, provider: providerName, keyId, serverCaPem }: TenantOperation<Deps> & ConnectKeyInput) {
   authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
   assertNotShredded(tenant);
   // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
   const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
+  // A key or cloud switch (the tenant already has a key) can be under quorum; a first key cannot.
+  if (tenant.key) await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "key.connect", params: { provider: providerName, keyId: keyRef } });
   // KMIP: the validation below already runs with the tenant's client identity and this CA.
   if (providerName === "kmip") await stageKmipTrust(ctx.kmipCredentials, tenant.id, keyRef, serverCaPem);
   const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);

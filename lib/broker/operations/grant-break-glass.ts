@@ -24,6 +24,7 @@ export async function grantBreakGlass({
   actor,
   tenant: slug,
   requestId,
+  approved,
   tokenId,
   reason,
   durationMinutes,
@@ -31,7 +32,7 @@ export async function grantBreakGlass({
   authorize(actor, "governance.break_glass", slug);
   const tenant = await requireTenant(ctx, slug);
   if (tokenId) await requireTenantToken(ctx, tenant.id, tokenId);
-  await approvalGate({ actor, tenantId: tenant.id, action: "governance.break_glass", params: { tokenId, reason, durationMinutes } });
+  await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "governance.break_glass", params: { tokenId, reason, durationMinutes } });
   const now = ctx.clock();
   const who = actorOf(actor);
   const g = await ctx.db.prisma.breakGlassGrant.create({

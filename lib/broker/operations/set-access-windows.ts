@@ -17,14 +17,15 @@ export async function setAccessWindows({
   actor,
   tenant: slug,
   requestId,
+  approved,
   tokenId,
   weekly,
-}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance">> & { tokenId: string; weekly: WeeklyWindow[] | null }) {
+}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance" | "clock">> & { tokenId: string; weekly: WeeklyWindow[] | null }) {
   authorize(actor, "governance.policy", slug);
   const tenant = await requireTenant(ctx, slug);
   await requireTenantToken(ctx, tenant.id, tokenId);
   const windows = weekly?.map((w) => ({ days: [...new Set(w.days)].sort(), start: w.start, end: w.end })) ?? null;
-  await approvalGate({ actor, tenantId: tenant.id, action: "governance.policy", params: { resource: "access_windows", tokenId, weekly: windows } });
+  await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "governance.policy", params: { resource: "access_windows", tokenId, weekly: windows } });
   await ctx.db.query(
     `INSERT INTO token_policy (tenant_id, token_id, weekly_windows) VALUES ($1, $2, $3::jsonb)
      ON CONFLICT (token_id) DO UPDATE SET weekly_windows = EXCLUDED.weekly_windows, updated_at = CURRENT_TIMESTAMP`,

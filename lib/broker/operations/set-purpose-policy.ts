@@ -24,10 +24,11 @@ export async function setPurposePolicy({
   actor,
   tenant: slug,
   requestId,
+  approved,
   tokenId,
   allowedPurposes,
   requirePurpose,
-}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance">> & PurposePolicyInput) {
+}: TenantOperation<Pick<BrokerContext, "db" | "audit" | "bus" | "registry" | "cache" | "governance" | "clock">> & PurposePolicyInput) {
   authorize(actor, "governance.policy", slug);
   const tenant = await requireTenant(ctx, slug);
   await requireTenantToken(ctx, tenant.id, tokenId);
@@ -37,7 +38,7 @@ export async function setPurposePolicy({
     const unknown = codes.filter((c) => !isStandardPurpose(c) && !custom.has(c));
     if (unknown.length) throw new BrokerError("invalid_request", `unknown purpose code(s): ${unknown.join(", ")}; define them first (PUT /purposes/{code})`);
   }
-  await approvalGate({ actor, tenantId: tenant.id, action: "governance.policy", params: { resource: "purpose_policy", tokenId, allowedPurposes: codes, requirePurpose } });
+  await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "governance.policy", params: { resource: "purpose_policy", tokenId, allowedPurposes: codes, requirePurpose } });
   const [row] = await ctx.db.query<{ updated_at: Date }>(
     `INSERT INTO token_policy (tenant_id, token_id, allowed_purposes, require_purpose) VALUES ($1, $2, $3::jsonb, $4)
      ON CONFLICT (token_id) DO UPDATE SET allowed_purposes = EXCLUDED.allowed_purposes, require_purpose = EXCLUDED.require_purpose, updated_at = CURRENT_TIMESTAMP

@@ -7,6 +7,8 @@ export interface OperationBase<C extends Partial<BrokerContext> = BrokerContext>
   ctx: C;
   actor: Caller;
   requestId?: string;
+  /** Set only by the approval executor (lib/broker/quorum/executors.ts): the quorum approved this run. */
+  approved?: boolean;
 }
 
 /** An operation on one tenant: `tenant` is its slug, as in the URL. */
