@@ -17,7 +17,8 @@ export default defineConfig({
   reporter: [["list"]],
   outputDir: "test-results",
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
+    // localhost: WebAuthn needs a host name as RP ID (e2e/quorum.spec.ts enrols a passkey).
+    baseURL: `http://localhost:${port}`,
     browserName: "chromium",
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",

@@ -22,6 +22,7 @@ type Requests = z.infer<typeof ZApprovalList>;
 const LABEL: Record<QuorumAction, string> = {
   "tenant.unlock": "Unlock after a kill switch",
   "key.connect": "Key or cloud switch",
+  "tenant.shred": "Crypto-shredding (destroy all data keys)",
   "token.create": "New service tokens",
   "audit.retention": "Audit retention",
   "governance.policy": "Purpose and access policies",

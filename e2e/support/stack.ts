@@ -136,7 +136,8 @@ async function main() {
   const database = await createTestDatabase("cmek_e2e");
   const adminToken = `e2e-admin-${randomBytes(16).toString("hex")}`;
   const nextAuthSecret = randomBytes(32).toString("base64url");
-  const url = `http://127.0.0.1:${port}`;
+  // "localhost", not 127.0.0.1: Chromium refuses an IP address as a WebAuthn RP ID (the passkey spec).
+  const url = `http://localhost:${port}`;
   const idp = await startTestIdp({ redirectUri: `${url}/api/auth/callback/oidc`, accounts: SSO_ACCOUNTS });
   // SoftHSM2 as a tenant's HSM: a token made before the broker loads the module, one AES key on it.
   const hsm = softHsmInstalled() ? new SoftHsm() : null;

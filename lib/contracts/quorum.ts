@@ -6,7 +6,7 @@ import { z } from "zod";
  * Actions a tenant may put under quorum. Shredding (tenant.shred) joins the list when the shred
  * operation lands (see lib/broker/quorum/README.md).
  */
-export const QUORUM_ACTIONS = ["tenant.unlock", "key.connect", "token.create", "audit.retention", "governance.policy", "governance.break_glass", "quorum.policy"] as const;
+export const QUORUM_ACTIONS = ["tenant.unlock", "key.connect", "tenant.shred", "token.create", "audit.retention", "governance.policy", "governance.break_glass", "quorum.policy"] as const;
 export const ZQuorumAction = z.enum(QUORUM_ACTIONS);
 export type QuorumAction = z.infer<typeof ZQuorumAction>;
 

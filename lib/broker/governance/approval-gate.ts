@@ -1,6 +1,6 @@
 // The one hook every protected action passes through (unlock, key or cloud switch, token
-// creation, audit retention, policy changes, break-glass, the quorum policy itself; shredding
-// joins when it lands, see lib/broker/quorum/README.md). Where the tenant's quorum policy lists the
+// creation, audit retention, policy changes, break-glass, crypto-shredding, the quorum policy
+// itself; lib/broker/quorum/README.md says how to add one). Where the tenant's quorum policy lists the
 // action, the gate creates a pending approval request holding the exact parameters, audits
 // approval.requested (which the webhook dispatcher delivers, signed) and throws ApprovalPending,
 // which the HTTP layer answers with 202 and the request. The action then runs once, through its

@@ -20,6 +20,7 @@ import { setAccessWindows } from "./set-access-windows";
 import { setAuditRetention } from "./set-audit-retention";
 import { setPurposePolicy } from "./set-purpose-policy";
 import { setTimeZone } from "./set-time-zone";
+import { shredTenant, ZShredRequest } from "./shred-tenant";
 import { unlockTenant } from "./unlock-tenant";
 import { setQuorumPolicy } from "./set-quorum-policy";
 
@@ -59,6 +60,7 @@ export const EXECUTORS: Record<QuorumAction, Executor> = {
     return unlockTenant({ ctx, actor, tenant, requestId, approved: true });
   },
   "key.connect": async ({ ctx, actor, tenant, requestId, params }) => connectKey({ ctx, actor, tenant, requestId, approved: true, ...ZConnectKeyRequest.parse(params) }),
+  "tenant.shred": async ({ ctx, actor, tenant, requestId, params }) => shredTenant({ ctx, actor, tenant, requestId, approved: true, ...ZShredRequest.parse(params) }),
   "token.create": async ({ ctx, actor, tenant, requestId, params }) => {
     // The token's secret goes to no one here (it would be shown once, to whoever ran it): the
     // requester revokes and re-creates it, or reads its id from the request's result.

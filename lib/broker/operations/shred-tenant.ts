@@ -9,6 +9,7 @@ import { actorOf } from "../../auth/caller";
 import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
+import { approvalGate } from "../governance/approval-gate";
 import { beforeShred, type ShredApprovalGate } from "../shred-approval";
 import { loadTenant } from "../tenant-lookup";
 import { actorLabel } from "../tenant-lock";
@@ -17,7 +18,7 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZShredRequest, ZShredResponse } from "../../contracts/shredding";
 
-type Deps = Pick<BrokerContext, "db" | "audit" | "locks" | "bus" | "registry" | "cache" | "keys">;
+type Deps = Pick<BrokerContext, "db" | "audit" | "locks" | "bus" | "registry" | "cache" | "keys" | "clock">;
 
 export interface ShredInput {
   /** The tenant's slug typed out by the caller. */
@@ -26,11 +27,13 @@ export interface ShredInput {
   approve?: ShredApprovalGate;
 }
 
-export async function shredTenant({ ctx, actor, tenant: slug, requestId, confirm, approve = beforeShred }: TenantOperation<Deps> & ShredInput) {
+export async function shredTenant({ ctx, actor, tenant: slug, requestId, approved, confirm, approve = beforeShred }: TenantOperation<Deps> & ShredInput) {
   authorize(actor, "tenant.shred", slug);
   const tenant = await loadTenant(ctx, slug);
   assertNotShredded(tenant);
   if (confirm !== tenant.slug) throw new BrokerError("invalid_request", "confirm must be the tenant's slug, typed out: shredding cannot be undone");
+  // Under the tenant's quorum policy, shredding waits for M other admins (202 with the request).
+  await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "tenant.shred", params: { confirm } });
   const who = actorOf(actor);
   const approval = await approve({ tenant, actor: who, requestId });
   if (!approval.allowed) throw new BrokerError("forbidden", `shredding is not approved: ${approval.reason}`);
