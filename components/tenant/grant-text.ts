@@ -24,10 +24,13 @@ export function awsGrants(info: ConnectInfo, keyArn: string): GrantSnippet[] {
     Sid: `AllowCmekBroker-${info.slug}`,
     Effect: "Allow",
     Principal: { AWS: principal },
-    Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+    // ReEncrypt*: re-wrapping after a rotation or key switch then happens inside KMS (no plaintext DEK on the broker).
+    Action: ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom", "kms:ReEncryptTo"],
     Resource: "*",
     Condition: { StringEquals: { "kms:EncryptionContext:tenant": info.tenantId } },
   };
+  // DescribeKey carries no encryption context, so it needs a statement without the condition.
+  const metadata = { Sid: `AllowCmekBrokerDescribe-${info.slug}`, Effect: "Allow", Principal: { AWS: principal }, Action: ["kms:DescribeKey"], Resource: "*" };
   const key = keyArn || "<your key ARN>";
   return [
     {
@@ -37,13 +40,19 @@ export function awsGrants(info: ConnectInfo, keyArn: string): GrantSnippet[] {
       testId: "grant-aws-policy",
     },
     {
+      title: "Key metadata statement (recommended)",
+      description: "Lets the broker read the key's state: it sees a rotation (CurrentKeyMaterialId) at the next probe and shows the date a scheduled deletion becomes final. Without it, rotations are seen only through EventBridge events.",
+      code: JSON.stringify(metadata, null, 2),
+      testId: "grant-aws-metadata",
+    },
+    {
       title: "Or: a grant with the AWS CLI",
       description: "A grant gives the same permission without editing the key policy; revoke it with aws kms revoke-grant.",
       code: [
         "aws kms create-grant \\",
         `  --key-id ${key} \\`,
         `  --grantee-principal ${principal} \\`,
-        "  --operations Encrypt Decrypt GenerateDataKey \\",
+        "  --operations Encrypt Decrypt GenerateDataKey ReEncryptFrom ReEncryptTo \\",
         `  --constraints EncryptionContextSubset={tenant=${info.tenantId}} \\`,
         "  --name cmek-broker",
       ].join("\n"),
