@@ -178,3 +178,24 @@ describe("2-of-3 quorum on unlock", () => {
     expect((await as(1, "POST", `${base}/unlock`)).status).toBe(200);
   });
 });
+
+describe("2-of-3 quorum on new service tokens", () => {
+  test("the approval creates nothing; the requester's same request then runs once and gets the secret; a third one waits again", async () => {
+    expect((await as(1, "PUT", `${base}/quorum`, { actions: ["token.create"], requiredApprovals: 2, requireStepUp: false })).status).toBe(200);
+    const tokens = async () => ((await h.api.admin("GET", `${base}/tokens`)).body.tokens as Json[]).length;
+    const before = await tokens();
+    const asked = await as(1, "POST", `${base}/tokens`, { name: "svc-quorum" });
+    expect(asked.status).toBe(202);
+    const id = asked.body.approval.id as string;
+    await as(2, "POST", `${base}/approvals/${id}/approve`);
+    expect((await as(3, "POST", `${base}/approvals/${id}/approve`)).body.status).toBe("executed");
+    expect(await tokens()).toBe(before);
+    // Another admin's identical request does not consume the requester's approval.
+    expect((await as(2, "POST", `${base}/tokens`, { name: "svc-quorum" })).status).toBe(202);
+    const created = await as(1, "POST", `${base}/tokens`, { name: "svc-quorum" });
+    expect(created.status).toBe(201);
+    expect(created.body.token).toMatch(/^cmk_/);
+    expect(await tokens()).toBe(before + 1);
+    expect((await as(1, "POST", `${base}/tokens`, { name: "svc-quorum" })).status).toBe(202);
+  });
+});

@@ -13,7 +13,7 @@ import type { TApprovalView } from "../../contracts/quorum";
 import type { BrokerContext } from "../context";
 import { BrokerError } from "../errors";
 import { isQuorumAction, loadQuorum } from "../quorum/policy";
-import { approvalView, createApproval, recordApprovalEvent } from "../quorum/requests";
+import { approvalView, claimApprovedRun, createApproval, recordApprovalEvent } from "../quorum/requests";
 
 export interface ApprovalRequest {
   actor: Caller;
@@ -36,6 +36,9 @@ export class ApprovalPending extends Error {
   }
 }
 
+/** Actions whose result is a secret for the requester alone: approval lets the requester run it once. */
+export const CLAIMED_BY_REQUESTER: ReadonlySet<Action> = new Set<Action>(["token.create"]);
+
 export type GateDeps = Pick<BrokerContext, "db" | "audit" | "clock">;
 
 export async function approvalGate(ctx: GateDeps, request: ApprovalRequest): Promise<ApprovalOutcome> {
@@ -48,6 +51,11 @@ export async function approvalGate(ctx: GateDeps, request: ApprovalRequest): Pro
       "quorum_required",
       `the tenant's quorum policy requires ${policy.requiredApprovals} of its admins to approve ${request.action}; the vendor admin token cannot request or bypass it`,
     );
+  }
+  // A new token's secret is shown once, to whoever creates it: after approval the requester sends
+  // the same request again and it runs once (the executor created nothing).
+  if (CLAIMED_BY_REQUESTER.has(request.action) && (await claimApprovedRun(ctx, { tenantId: request.tenantId, action: request.action, params: request.params, requesterId: actor.userId }))) {
+    return { status: "approved" };
   }
   const row = await createApproval(ctx, {
     tenantId: request.tenantId,

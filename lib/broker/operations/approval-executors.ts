@@ -14,7 +14,6 @@ import type { BrokerContext } from "../context";
 import { addMaintenanceWindow } from "./add-maintenance-window";
 import { setAlertThresholds } from "./alert-thresholds";
 import { connectKey } from "./connect-key";
-import { createToken } from "./create-token";
 import { grantBreakGlass } from "./grant-break-glass";
 import { setAccessWindows } from "./set-access-windows";
 import { setAuditRetention } from "./set-audit-retention";
@@ -61,11 +60,11 @@ export const EXECUTORS: Record<QuorumAction, Executor> = {
   },
   "key.connect": async ({ ctx, actor, tenant, requestId, params }) => connectKey({ ctx, actor, tenant, requestId, approved: true, ...ZConnectKeyRequest.parse(params) }),
   "tenant.shred": async ({ ctx, actor, tenant, requestId, params }) => shredTenant({ ctx, actor, tenant, requestId, approved: true, ...ZShredRequest.parse(params) }),
-  "token.create": async ({ ctx, actor, tenant, requestId, params }) => {
-    // The token's secret goes to no one here (it would be shown once, to whoever ran it): the
-    // requester revokes and re-creates it, or reads its id from the request's result.
-    const created = await createToken({ ctx, actor, tenant, requestId, approved: true, ...ZCreateTokenRequest.parse(params) });
-    return { id: created.id, name: created.name, prefix: created.prefix };
+  "token.create": async ({ params }) => {
+    // Nothing is created here: the token's secret is shown once, to whoever creates it, so the
+    // approval lets the requester send the same request again and run it once (approvalGate).
+    ZCreateTokenRequest.parse(params);
+    return { claimableBy: "requester" };
   },
   "audit.retention": async ({ ctx, actor, tenant, requestId, params }) => setAuditRetention({ ctx, actor, tenant, requestId, approved: true, ...ZAuditRetentionRequest.parse(params) }),
   "governance.break_glass": async ({ ctx, actor, tenant, requestId, params }) => grantBreakGlass({ ctx, actor, tenant, requestId, approved: true, ...ZBreakGlassRequest.parse(params) }),

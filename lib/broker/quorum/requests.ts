@@ -130,3 +130,19 @@ export async function listApprovals(ctx: Deps, tenantId: string, status: "pendin
 async function reload(ctx: Pick<BrokerContext, "db">, id: string): Promise<Row> {
   return await ctx.db.prisma.approvalRequest.findUniqueOrThrow({ where: { id }, include: { votes: true } });
 }
+
+/**
+ * The one use of an executed approval whose effect is a secret only the requester may see (a new
+ * service token): the executor created nothing, and the requester's identical request then runs
+ * once. The claim is a conditional UPDATE, so the approval admits exactly one run, on any instance.
+ */
+export async function claimApprovedRun(ctx: Deps, input: { tenantId: string; action: QuorumAction; params: Record<string, unknown>; requesterId: string }): Promise<string | null> {
+  const rows = await ctx.db.query<{ id: string }>(
+    `UPDATE approval_request SET result = coalesce(result, '{}'::jsonb) || '{"claimed": true}'::jsonb
+      WHERE tenant_id = $1 AND action = $2 AND requested_by_id = $3 AND status = 'executed' AND params = $4::jsonb
+        AND coalesce((result ->> 'claimed')::boolean, false) = false AND decided_at > $5
+      RETURNING id`,
+    [input.tenantId, input.action, input.requesterId, JSON.stringify(input.params), new Date(ctx.clock() - APPROVAL_TTL_MS)],
+  );
+  return rows[0]?.id ?? null;
+}
