@@ -15,14 +15,17 @@ import { SYSTEM_ACTOR } from "./views";
 
 /** DEKs of the tenant still wrapped under this key, when it is not the tenant's connected key; null when it is. */
 async function dependentDeksOfEarlierKey(db: Database, tenantId: string, key: KeyOnRecord): Promise<number | null> {
-  const rows = await db.query<{ connected: boolean | null; deks: string }>(
+  const rows = await db.query<{ connected: boolean | null; retiring: boolean | null; deks: string }>(
     `SELECT (SELECT bool_or(status = 'connected') FROM key_connection WHERE tenant_id = $1 AND provider = $2::"KmsProviderName" AND key_ref = $3) AS connected,
+            (SELECT bool_or(status = 'retiring') FROM key_connection WHERE tenant_id = $1 AND provider = $2::"KmsProviderName" AND key_ref = $3) AS retiring,
             (SELECT count(*) FROM data_key d JOIN key_connection kc ON kc.id = d.key_connection_id
               WHERE d.tenant_id = $1 AND kc.provider = $2::"KmsProviderName" AND kc.key_ref = $3)::text AS deks`,
     [tenantId, key.provider, key.keyRef],
   );
   const row = rows[0];
   if (!row || row.connected === null || row.connected) return null;
+  // A replaced key is one nothing is migrating from any more (or the tenant gave up while it was revoked).
+  if (!row.retiring) return 0;
   return Number(row.deks);
 }
 

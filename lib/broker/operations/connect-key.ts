@@ -59,17 +59,27 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, approved
   if (!result.ok) throw validationError(result);
   await ctx.db.transaction(async (tx) => {
     await claimKeyRef(tx, ctx.providers, tenant.id, providerName, keyRef, result.wrappedByKey ?? null);
+    const [inserted] = await tx.query<{ id: string }>(
+      `INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, resolved_key, canary_wrapped, last_validated_at, last_probe_at, last_probe_outcome)
+       VALUES (gen_random_uuid(), $1, $2::"KmsProviderName", $3, 'connected', $4, $6, $5, now(), now(), 'success') RETURNING id`,
+      [tenant.id, providerName, keyRef, result.keyVersion, result.canaryWrapped, result.wrappedByKey ?? null],
+    );
+    // Re-connecting the same key (after restoring it, say) is no migration: its DEKs move to the new
+    // connection as they are (a DEK on an older version of it is still re-wrapped, as after a rotation).
+    await tx.query(
+      `UPDATE data_key d SET key_connection_id = $2 FROM key_connection kc
+        WHERE kc.id = d.key_connection_id AND d.tenant_id = $1 AND kc.tenant_id = $1 AND kc.id <> $2 AND kc.provider = $3::"KmsProviderName" AND kc.key_ref = $4`,
+      [tenant.id, inserted!.id, providerName, keyRef],
+    );
     // The earlier key stays readable (and probed) as "retiring" while DEKs depend on it; a re-wrap
     // job moves them to the new key (lib/broker/lifecycle). With no DEK under it, it is replaced at once.
+    // A tenant locked because its key was revoked restores service with a new key: the revoked one is
+    // replaced at once (its revocation no longer locks), and its DEKs move once it answers again.
+    const restoring = tenant.state === "locked" && tenant.lockSource === "kms";
     await tx.query(
-      `UPDATE key_connection kc SET status = CASE WHEN EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = $1 AND d.key_connection_id = kc.id) THEN 'retiring' ELSE 'replaced' END
-        WHERE kc.tenant_id = $1 AND kc.status = 'connected'`,
-      [tenant.id],
-    );
-    await tx.query(
-      `INSERT INTO key_connection (id, tenant_id, provider, key_ref, status, key_version, resolved_key, canary_wrapped, last_validated_at, last_probe_at, last_probe_outcome)
-       VALUES (gen_random_uuid(), $1, $2::"KmsProviderName", $3, 'connected', $4, $6, $5, now(), now(), 'success')`,
-      [tenant.id, providerName, keyRef, result.keyVersion, result.canaryWrapped, result.wrappedByKey ?? null],
+      `UPDATE key_connection kc SET status = CASE WHEN NOT $3 AND EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = $1 AND d.key_connection_id = kc.id) THEN 'retiring' ELSE 'replaced' END
+        WHERE kc.tenant_id = $1 AND kc.status IN ('connected', 'retiring') AND kc.id <> $2`,
+      [tenant.id, inserted!.id, restoring],
     );
   });
   await ctx.audit.record({ tenantId: tenant.id, actor: who, action: "key.connect", outcome: "success", provider: providerName, keyRef, keyVersion: result.keyVersion, requestId });

@@ -167,7 +167,9 @@ const lockCases: LockCase[] = [
     async setup() {
       const owner = adminClient(server, "tenant-key-custodian");
       const uid = await owner.create({ usageMask: 12, operationPolicyName: SHARED_POLICY });
-      await owner.activate(uid);
+      // PyKMIP's policy monitor loads policy files some time after a (re)start; until it has, an
+      // object under that policy cannot be found by anyone ("Could not locate object").
+      await poll(() => owner.activate(uid).then(() => true, () => null), { what: "PyKMIP to load the shared policy", timeoutMs: 20_000, intervalMs: 250 });
       return { keyRef: `kmip://${server.host}:${server.port}/${uid}`, revoke: () => Promise.resolve(server.writePolicy(SHARED_POLICY, policyOps("ALLOW_OWNER"))) };
     },
   },
