@@ -134,6 +134,17 @@ export class OutsideAccessWindowError extends BrokerApiError {
     return extra(this).timeZone ?? null;
   }
 }
+/** 401: a console action needs a passkey or TOTP step-up first (console sessions only). */
+export class StepUpRequiredError extends BrokerApiError {
+  override name = "StepUpRequiredError";
+}
+export class StepUpFailedError extends BrokerApiError {
+  override name = "StepUpFailedError";
+}
+/** 403: the tenant's M-of-N quorum covers this action; the vendor admin token cannot request or bypass it. */
+export class QuorumRequiredError extends BrokerApiError {
+  override name = "QuorumRequiredError";
+}
 /** 410: the tenant's data keys were destroyed (crypto-shredding); nothing encrypted for it can be read again. */
 export class TenantShreddedError extends BrokerApiError {
   override name = "TenantShreddedError";
@@ -170,6 +181,9 @@ export const ERROR_CLASSES: { [C in ErrorCode]: new (init: ApiErrorInit) => Brok
   purpose_denied: PurposeDeniedError,
   outside_access_window: OutsideAccessWindowError,
   tenant_shredded: TenantShreddedError,
+  step_up_required: StepUpRequiredError,
+  step_up_failed: StepUpFailedError,
+  quorum_required: QuorumRequiredError,
 };
 
 /** The status a code has on a single call, for batch items (which carry no status of their own). */
