@@ -96,7 +96,8 @@ const ZCredentialResponse = z.strictObject({
   id: z.string().max(1024),
   rawId: z.string().max(1024),
   type: z.literal("public-key"),
-  response: z.record(z.string(), z.union([z.string().max(65536), z.array(z.string().max(32))])),
+  // Strings (base64url), transports (strings) and publicKeyAlgorithm (a COSE algorithm number, e.g. -7).
+  response: z.record(z.string(), z.union([z.string().max(65536), z.array(z.string().max(32)), z.number().int()])),
   clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
   authenticatorAttachment: z.string().max(32).optional(),
 });
