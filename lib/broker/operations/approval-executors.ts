@@ -60,11 +60,11 @@ export const EXECUTORS: Record<QuorumAction, Executor> = {
   },
   "key.connect": async ({ ctx, actor, tenant, requestId, params }) => connectKey({ ctx, actor, tenant, requestId, approved: true, ...ZConnectKeyRequest.parse(params) }),
   "tenant.shred": async ({ ctx, actor, tenant, requestId, params }) => shredTenant({ ctx, actor, tenant, requestId, approved: true, ...ZShredRequest.parse(params) }),
-  "token.create": async ({ params }) => {
+  "token.create": ({ params }) => {
     // Nothing is created here: the token's secret is shown once, to whoever creates it, so the
     // approval lets the requester send the same request again and run it once (approvalGate).
     ZCreateTokenRequest.parse(params);
-    return { claimableBy: "requester" };
+    return Promise.resolve({ claimableBy: "requester" });
   },
   "audit.retention": async ({ ctx, actor, tenant, requestId, params }) => setAuditRetention({ ctx, actor, tenant, requestId, approved: true, ...ZAuditRetentionRequest.parse(params) }),
   "governance.break_glass": async ({ ctx, actor, tenant, requestId, params }) => grantBreakGlass({ ctx, actor, tenant, requestId, approved: true, ...ZBreakGlassRequest.parse(params) }),
