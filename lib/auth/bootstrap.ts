@@ -1,9 +1,7 @@
 // Prepares the console's auth settings before Next.js serves anything: next-auth (getAuthOptions)
 // and the API's session resolver must use the same secret. The configuration schema has already
 // checked it (and NEXTAUTH_URL): both are required in production outside the demo.
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { secretFromEnvOrDataDir } from "../config/data-dir-secret";
 import type { BrokerConfig } from "../config/env";
 import type { Database } from "../db/database";
 import type { ConsoleSessionResolver } from "./caller";
@@ -16,16 +14,7 @@ import { createConsoleSessionResolver } from "./console-session";
  * this function in the process (the API's resolver, next-auth inside Next.js) gets the same value.
  */
 export function ensureNextAuthSecret(config: BrokerConfig): string {
-  if (config.NEXTAUTH_SECRET) return config.NEXTAUTH_SECRET;
-  const file = path.join(config.DATA_DIR, "nextauth-secret");
-  if (existsSync(file)) {
-    const s = readFileSync(file, "utf8").trim();
-    if (s.length >= 32) return s;
-  }
-  mkdirSync(config.DATA_DIR, { recursive: true });
-  const s = randomBytes(32).toString("base64url");
-  writeFileSync(file, s + "\n", { mode: 0o600 });
-  return s;
+  return secretFromEnvOrDataDir(config.NEXTAUTH_SECRET, config.DATA_DIR, "nextauth-secret");
 }
 
 /** Returns the API's console-session resolver, with the same secret and cookie settings as next-auth. */

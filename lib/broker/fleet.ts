@@ -4,6 +4,7 @@
 // Latency percentiles and error counts are this instance's in-memory view (key-health.ts),
 // attached to the rows of the requested page only.
 import { z } from "zod";
+import { ZKmsProviderName } from "../contracts/providers";
 import { fillMinutes } from "../audit/aggregate";
 import type { BrokerContext } from "./context";
 import type { KeyHealthSnapshot } from "./key-health";
@@ -23,7 +24,7 @@ export const ZFleetQuery = z.object({
   sort: z.enum(FLEET_SORTS).default("priority"),
   dir: z.enum(["asc", "desc"]).default("asc"),
   state: z.enum(["pending", "active", "locked"]).optional(),
-  provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]).optional(),
+  provider: ZKmsProviderName.optional(),
   health: z.enum(FLEET_HEALTH).optional(),
   q: ZSafeString.trim().max(100).optional(),
 });

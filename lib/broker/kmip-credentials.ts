@@ -4,9 +4,8 @@
 //   from BROKER_KMIP_SEALING_KEY, else a secret generated once in DATA_DIR; tenant id as AAD).
 // - kmip_server_trust: per tenant and key reference, the CA PEM the tenant gave for its server.
 // Read per KMS call (no cache), so a re-connected key or a new CA applies at once on every instance.
-import { randomBytes, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { X509Certificate } from "node:crypto";
+import { secretFromEnvOrDataDir } from "../config/data-dir-secret";
 import type { BrokerConfig } from "../config/env";
 import { openSecret, sealingKey, sealSecret } from "../crypto/sealed-secret";
 import type { Database } from "../db/database";
@@ -24,16 +23,7 @@ export interface KmipIdentityView {
 }
 
 function sealingSecret(config: Pick<BrokerConfig, "BROKER_KMIP_SEALING_KEY" | "DATA_DIR">): string {
-  if (config.BROKER_KMIP_SEALING_KEY) return config.BROKER_KMIP_SEALING_KEY;
-  const file = path.join(config.DATA_DIR, "kmip-sealing-key");
-  if (existsSync(file)) {
-    const s = readFileSync(file, "utf8").trim();
-    if (s.length >= 32) return s;
-  }
-  mkdirSync(config.DATA_DIR, { recursive: true });
-  const s = randomBytes(32).toString("base64url");
-  writeFileSync(file, s + "\n", { mode: 0o600 });
-  return s;
+  return secretFromEnvOrDataDir(config.BROKER_KMIP_SEALING_KEY, config.DATA_DIR, "kmip-sealing-key");
 }
 
 /** Checks a tenant-supplied CA bundle: 1..8 PEM certificates, each parseable. */

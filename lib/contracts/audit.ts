@@ -2,6 +2,7 @@
 // union discriminated on `action`), and every detail object is strict: the detail is covered by
 // the entry's hash, so a member stripped on the way out would make the entry fail to re-verify
 // for whoever checks it. An undeclared member therefore fails the response loudly instead.
+import { ZKmsProviderName } from "./providers";
 import { z, type ZodType } from "zod";
 import { AUDIT_OUTCOMES } from "../audit/catalog";
 import type { AuditAction } from "../audit/types";
@@ -9,7 +10,7 @@ import { ZValidationStepName } from "./errors";
 import { ZShredCertificate } from "./shredding";
 import { ZLockSource } from "./status";
 
-const ZProvider = z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]);
+const ZProvider = ZKmsProviderName;
 
 const auditEventFields = {
   id: z.string().describe("database id (decimal string); a locator, not hashed"),

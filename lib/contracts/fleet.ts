@@ -1,5 +1,6 @@
 // Response schemas of the vendor's fleet view (lib/broker/fleet.ts).
 import { z } from "zod";
+import { ZKmsProviderName } from "./providers";
 import { ZFleetHealth } from "./tenants";
 import { ZTenantState } from "./status";
 
@@ -11,7 +12,7 @@ export const ZFleetTenant = z.object({
   since: z.string(),
   lockReason: z.string().nullable(),
   lockSource: z.string().nullable(),
-  provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]).nullable(),
+  provider: ZKmsProviderName.nullable(),
   keyId: z.string().nullable(),
   health: ZFleetHealth,
   lastProbeAt: z.string().nullable(),

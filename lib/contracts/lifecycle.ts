@@ -1,6 +1,7 @@
 // Response schemas of the key lifecycle routes (GET/POST /api/v1/tenants/{slug}/lifecycle...):
 // which DEKs depend on which key and version, and the tenant's re-wrap job.
 import { z } from "zod";
+import { ZKmsProviderName } from "./providers";
 
 export const ZLifecycleVersion = z.object({
   version: z.string().nullable().describe("the key version that wrapped these DEKs; null: unknown (written before versions were recorded)"),
@@ -11,7 +12,7 @@ export const ZLifecycleVersion = z.object({
 
 export const ZLifecycleKey = z.object({
   connectionId: z.string(),
-  provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]),
+  provider: ZKmsProviderName,
   keyRef: z.string(),
   status: z.enum(["connected", "retiring", "replaced"]).describe("retiring: the tenant is moving away from it; still read and probed until no DEK depends on it"),
   deks: z.number().int(),

@@ -1,6 +1,7 @@
 // Request and response schemas of the HTTP API. The same schemas validate requests and
 // produce /api/v1/openapi.json.
 import { z } from "zod";
+import { ZKmsProviderName } from "./providers";
 
 export const MAX_PLAINTEXT_BYTES = 1024 * 1024;
 
@@ -80,7 +81,7 @@ export const ZTenant = z.object({
 });
 export const ZKey = z.object({
   id: z.string(),
-  provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]),
+  provider: ZKmsProviderName,
   keyId: z.string(),
   keyVersion: z.string().nullable(),
   lastValidatedAt: z.string().nullable(),
@@ -88,7 +89,7 @@ export const ZKey = z.object({
 export const ZTenantResponse = z.object({ tenant: ZTenant, key: ZKey.nullable().optional(), deletion: ZDeletionWindow.nullable().optional() });
 
 export const ZConnectKeyRequest = z.strictObject({
-  provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]),
+  provider: ZKmsProviderName,
   keyId: ZSafeString.trim().min(1).max(2048).describe("AWS key ARN or alias ARN, Azure key URI, GCP projects/*/locations/*/keyRings/*/cryptoKeys/*, kmip://host:port/<unique-identifier>, or a pkcs11: URI (RFC 7512)"),
   serverCaPem: z.string().max(65_536).optional().describe("KMIP only (required there): the CA certificate(s), PEM, that issued the KMIP server's certificate"),
 });

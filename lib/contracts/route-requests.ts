@@ -1,6 +1,7 @@
 // Request schemas of the audit, webhook, fleet, console and drill operations (they used to be
 // written inline in the routes). Each operation re-exports its own; the routes take them from there.
 import { z } from "zod";
+import { ZKmsProviderName } from "./providers";
 import { ACTIVITY_MAX_MINUTES } from "../audit/catalog";
 import { isSafeText, SAFE_TEXT_MESSAGE, ZSafeString } from "../validation/safe-text";
 import { ZValidationStep } from "./requests";
@@ -36,7 +37,7 @@ export const ZWebhookDeliveriesQuery = z.object({ limit: z.coerce.number().int()
 
 export const ZFleetKmsActivityQuery = z.object({ minutes: z.coerce.number().int().min(1).max(1440).default(60) });
 
-export const ZKeyRefCheckRequest = z.strictObject({ provider: z.enum(["aws", "azure", "gcp", "kmip", "pkcs11"]), keyId: ZSafeString.max(4096) });
+export const ZKeyRefCheckRequest = z.strictObject({ provider: ZKmsProviderName, keyId: ZSafeString.max(4096) });
 
 export const ZMe = z.object({
   kind: z.enum(["admin", "service", "console"]),

@@ -224,16 +224,21 @@ export class GcpKmsProvider implements KmsProvider {
     return { plaintext: Buffer.from(plaintext), usedCurrentVersion: res.usedPrimary === true };
   }
 
-  async describe(keyId: string): Promise<KeyDescription> {
+  /** GetCryptoKey, classified like every call. */
+  private async getCryptoKey(keyId: string) {
     this.validateKeyRef(keyId);
-    let key;
     try {
-      [key] = await this.bounded(this.client.getCryptoKey({ name: keyId }, this.callOptions()));
+      const [key] = await this.bounded(this.client.getCryptoKey({ name: keyId }, this.callOptions()));
+      return key;
     } catch (e) {
       // A tenant that granted only cryptoKeyEncrypterDecrypter lacks cloudkms.cryptoKeys.get, so
       // PERMISSION_DENIED here is classified like any other answer and the caller decides what it means.
       throw classifyGcpError(e, keyId);
     }
+  }
+
+  async describe(keyId: string): Promise<KeyDescription> {
+    const key = await this.getCryptoKey(keyId);
     const primary = key.primary;
     if (!primary) return { enabled: false, state: "NO_PRIMARY_VERSION", currentVersion: null };
     const state = typeof primary.state === "string" ? primary.state : String(primary.state ?? "UNKNOWN");
@@ -242,13 +247,7 @@ export class GcpKmsProvider implements KmsProvider {
   }
 
   async scheduledDeletion(keyId: string): Promise<Date | null> {
-    this.validateKeyRef(keyId);
-    let key;
-    try {
-      [key] = await this.bounded(this.client.getCryptoKey({ name: keyId }, this.callOptions()));
-    } catch (e) {
-      throw classifyGcpError(e, keyId);
-    }
+    const key = await this.getCryptoKey(keyId);
     const primary = key.primary;
     // The state arrives as the enum's name, or as its number (3) from a client configured for numbers.
     const scheduled = primary?.state === "DESTROY_SCHEDULED" || Number(primary?.state) === 3;
