@@ -38,6 +38,14 @@ export const PERMISSIONS = {
   "tenant.shred": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "key.connect": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "key.check": { roles: ROLES, freshSignIn: false, scope: "global" },
+  // Data classes (issue 12): a class and its keys are key changes like key.connect (which also
+  // covers a class's primary and secondary key). Removing a secondary weakens availability only.
+  "class.view": { roles: READERS, freshSignIn: false, scope: "tenant" },
+  "class.create": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
+  "class.remove": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
+  "class.secondary_remove": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
+  // A failover drill forces unwraps through the secondary for a moment; it never black-holes a real key.
+  "class.failover_drill": { roles: ADMINS, freshSignIn: true, scope: "tenant" },
   "lifecycle.view": { roles: READERS, freshSignIn: false, scope: "tenant" },
   // Starting a re-wrap only moves DEKs onto the tenant's own current key; cancelling returns them to an earlier key.
   "lifecycle.rewrap": { roles: ADMINS, freshSignIn: false, scope: "tenant" },

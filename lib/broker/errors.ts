@@ -10,6 +10,7 @@ export type BrokerErrorCode =
   | "quorum_required"
   | "forbidden"
   | "purpose_denied"
+  | "scope_denied"
   | "outside_access_window"
   | "tenant_not_found"
   | "not_found"

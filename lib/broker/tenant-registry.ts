@@ -15,22 +15,81 @@ export interface ConnectedKey {
   lastValidatedAt: Date | null;
 }
 
-export interface TenantView {
-  id: string;
-  slug: string;
-  name: string;
+/** The name of the class every tenant has; its state is the tenant row's, its key rows have data_class_id NULL. */
+export const DEFAULT_CLASS = "default";
+
+/**
+ * What a lock scope holds: its lock state and its keys. The `default` class is the TenantView
+ * itself; every other data class is a DataClassView (lib/broker/data-classes.ts).
+ */
+export interface ClassScope {
   state: TenantStateName;
   stateVersion: number;
   stateSince: Date;
   lockReason: string | null;
   lockSource: string | null;
+  /** The class's primary key: wraps new DEKs, unwraps first. */
+  key: ConnectedKey | null;
+  /** The class's secondary key, when it has one: unwraps when the primary is unavailable. */
+  secondary: ConnectedKey | null;
+}
+
+export interface DataClassView extends ClassScope {
+  /** data_class.id; named in the header of this class's ciphertexts. */
+  id: string;
+  name: string;
+  tenantId: string;
+}
+
+export interface TenantView extends ClassScope {
+  id: string;
+  slug: string;
+  name: string;
   manualResume: boolean;
   /** Set once the tenant's data keys were destroyed (crypto-shredding): every data request is refused with 410. */
   shreddedAt: Date | null;
-  key: ConnectedKey | null;
+  /** The tenant's classes other than `default`, by name. */
+  classes: Map<string, DataClassView>;
+}
+
+/** A class of a tenant: its name, its data_class id (null for `default`) and its lock scope (the tenant itself for `default`). */
+export interface ClassRef {
+  name: string;
+  id: string | null;
+  scope: ClassScope;
+}
+
+/** The class by name (undefined: `default`); undefined when the tenant has no such class. */
+export function classByName(tenant: TenantView, name: string | undefined): ClassRef | undefined {
+  if (name === undefined || name === DEFAULT_CLASS) return { name: DEFAULT_CLASS, id: null, scope: tenant };
+  const c = tenant.classes.get(name);
+  return c ? { name: c.name, id: c.id, scope: c } : undefined;
+}
+
+/** The class of a DEK or key connection by its data_class_id (null: `default`). */
+export function classById(tenant: TenantView, classId: string | null): ClassRef | undefined {
+  if (classId === null) return { name: DEFAULT_CLASS, id: null, scope: tenant };
+  for (const c of tenant.classes.values()) if (c.id === classId) return { name: c.name, id: c.id, scope: c };
+  return undefined;
+}
+
+/** Every class of the tenant, `default` first. */
+export function allClasses(tenant: TenantView): ClassRef[] {
+  return [{ name: DEFAULT_CLASS, id: null, scope: tenant }, ...[...tenant.classes.values()].map((c) => ({ name: c.name, id: c.id, scope: c }))];
 }
 
 const NEGATIVE_TTL_MS = 1000;
+
+function connectedKey(k: { id: string; provider: KmsProviderName; keyRef: string; keyVersion: string | null; canaryWrapped: Uint8Array | null; lastValidatedAt: Date | null }): ConnectedKey {
+  return {
+    connectionId: k.id,
+    provider: k.provider,
+    keyRef: k.keyRef,
+    keyVersion: k.keyVersion,
+    canaryWrapped: k.canaryWrapped ? Buffer.from(k.canaryWrapped) : null,
+    lastValidatedAt: k.lastValidatedAt,
+  };
+}
 
 export class TenantRegistry {
   private bySlug = new Map<string, TenantView>();
@@ -66,13 +125,20 @@ export class TenantRegistry {
   async load(where: { slug: string } | { id: string }): Promise<TenantView | null> {
     const t = await this.db.prisma.tenant.findUnique({
       where,
-      include: { keys: { where: { status: "connected" }, orderBy: { createdAt: "desc" }, take: 1 } },
+      include: {
+        keys: { where: { status: "connected" }, orderBy: { createdAt: "desc" } },
+        dataClasses: { orderBy: { name: "asc" } },
+      },
     });
     if (!t) {
       if ("slug" in where) this.missing.set(where.slug, Date.now());
       return null;
     }
-    const k = t.keys[0];
+    // The newest connected key of each (class, role): a class's primary and its secondary.
+    const keyOf = (classId: string | null, role: string): ConnectedKey | null => {
+      const k = t.keys.find((c) => c.dataClassId === classId && c.role === role);
+      return k ? connectedKey(k) : null;
+    };
     const view: TenantView = {
       id: t.id,
       slug: t.slug,
@@ -84,16 +150,25 @@ export class TenantRegistry {
       lockSource: t.lockSource,
       manualResume: t.manualResume,
       shreddedAt: t.shreddedAt,
-      key: k
-        ? {
-            connectionId: k.id,
-            provider: k.provider,
-            keyRef: k.keyRef,
-            keyVersion: k.keyVersion,
-            canaryWrapped: k.canaryWrapped ? Buffer.from(k.canaryWrapped) : null,
-            lastValidatedAt: k.lastValidatedAt,
-          }
-        : null,
+      key: keyOf(null, "primary"),
+      secondary: keyOf(null, "secondary"),
+      classes: new Map(
+        t.dataClasses.map((c) => [
+          c.name,
+          {
+            id: c.id,
+            name: c.name,
+            tenantId: t.id,
+            state: c.state,
+            stateVersion: c.stateVersion,
+            stateSince: c.stateSince,
+            lockReason: c.lockReason,
+            lockSource: c.lockSource,
+            key: keyOf(c.id, "primary"),
+            secondary: keyOf(c.id, "secondary"),
+          },
+        ]),
+      ),
     };
     // A slower load must not overwrite a newer state applied meanwhile by a notification.
     const current = this.bySlug.get(t.slug);

@@ -12,6 +12,7 @@ export const BROKER_ERROR_CODES = [
   "quorum_required",
   "forbidden",
   "purpose_denied",
+  "scope_denied",
   "outside_access_window",
   "tenant_not_found",
   "not_found",

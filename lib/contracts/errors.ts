@@ -35,6 +35,8 @@ export const ZErrorBody = z.object({
   state: z.enum(["pending", "active", "locked"]).optional().describe("conflict: the tenant's state"),
   since: z.string().optional().describe("tenant_locked: when the lock took effect (ISO 8601)"),
   purpose: z.string().nullable().optional().describe("purpose_denied: the purpose the request gave (null: none)"),
+  dataClass: z.string().optional().describe("tenant_locked, tenant_not_ready, scope_denied: the data class the request was for (issue 12)"),
+  operation: z.enum(["encrypt", "decrypt"]).optional().describe("scope_denied: the operation the request was for"),
   timeZone: z.string().optional().describe("outside_access_window: the tenant's time zone the windows are read in"),
   shreddedAt: z.string().optional().describe("tenant_shredded: when the tenant's data keys were destroyed (ISO 8601)"),
   enrolled: z.boolean().optional().describe("step_up_required: the user has a factor (false: the tenant requires one; enroll first)"),

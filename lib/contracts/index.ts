@@ -14,3 +14,4 @@ export * from "./governance";
 export * from "./shredding";
 export * from "./lifecycle";
 export * from "./quorum";
+export * from "./classes";

@@ -22,6 +22,7 @@ export const STATUS_OF: Record<BrokerErrorCode, number> = {
   quorum_required: 403,
   forbidden: 403,
   purpose_denied: 403,
+  scope_denied: 403,
   outside_access_window: 403,
   tenant_not_found: 404,
   not_found: 404,

@@ -123,7 +123,19 @@ describe.each(["pglite", "postgres"])("migrations on %s", (kind) => {
     const approval = await db.prisma.approvalRequest.create({
       data: { tenantId: tenant.id, action: "tenant.unlock", params: {}, requestedById: user.id, requestedByName: "rt", requiredApprovals: 1, createdAt: new Date(), expiresAt: new Date() },
     });
-    const ids: Record<string, string> = { tenant_id: tenant.id, user_id: user.id, key_connection_id: conn.id, target_connection_id: conn.id, subscription_id: sub.id, token_id: token.id, request_id: approval.id };
+    const dataClass = await db.prisma.dataClass.create({ data: { tenantId: tenant.id, name: "rt" } });
+    const dek = await db.prisma.dataKey.create({ data: { tenantId: tenant.id, keyConnectionId: conn.id, wrappedKey: new Uint8Array([1]) } });
+    const ids: Record<string, string> = {
+      tenant_id: tenant.id,
+      user_id: user.id,
+      key_connection_id: conn.id,
+      target_connection_id: conn.id,
+      subscription_id: sub.id,
+      token_id: token.id,
+      request_id: approval.id,
+      data_class_id: dataClass.id,
+      dek_id: dek.id,
+    };
     for (const [table, fields] of tables) {
       const model = fields[0]!.model;
       const delegate = (db.prisma as unknown as Record<string, { create(a: unknown): Promise<Record<string, unknown>> }>)[model[0]!.toLowerCase() + model.slice(1)]!;

@@ -99,6 +99,10 @@ export class TenantLockedError extends BrokerApiError {
     const s = extra(this).since;
     return s ? new Date(s) : null;
   }
+  /** The locked data class, when only one class of the tenant is locked (issue 12). */
+  get dataClass(): string | null {
+    return extra(this).dataClass ?? null;
+  }
 }
 /** 503: the tenant's KMS is unreachable (an outage, never a revocation); retry after `retryAfter` seconds. */
 export class KmsUnavailableError extends BrokerApiError {
@@ -125,6 +129,18 @@ export class PurposeDeniedError extends BrokerApiError {
   /** The purpose the call gave, null when it gave none. */
   get purpose(): string | null {
     return extra(this).purpose ?? null;
+  }
+}
+/** 403: the token's scope does not cover this data class or operation (issue 12). */
+export class ScopeDeniedError extends BrokerApiError {
+  override name = "ScopeDeniedError";
+  /** The data class the call was for, when the refusal names one. */
+  get dataClass(): string | null {
+    return extra(this).dataClass ?? null;
+  }
+  /** The operation the call was for. */
+  get operation(): "encrypt" | "decrypt" | null {
+    return extra(this).operation ?? null;
   }
 }
 /** 403: the token may not be used now: outside its access windows (read in `timeZone`). */
@@ -179,6 +195,7 @@ export const ERROR_CLASSES: { [C in ErrorCode]: new (init: ApiErrorInit) => Brok
   database_unavailable: DatabaseUnavailableError,
   shutting_down: ShuttingDownError,
   purpose_denied: PurposeDeniedError,
+  scope_denied: ScopeDeniedError,
   outside_access_window: OutsideAccessWindowError,
   tenant_shredded: TenantShreddedError,
   step_up_required: StepUpRequiredError,

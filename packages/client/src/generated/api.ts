@@ -71,13 +71,13 @@ export type StatusResponse = {
 };
 
 /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
-export type ErrorCode = "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
+export type ErrorCode = "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "scope_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
 
-export const ERROR_CODES = ["invalid_request","invalid_key_ref","unauthenticated","reauth_required","step_up_required","step_up_failed","quorum_required","forbidden","purpose_denied","outside_access_window","tenant_not_found","not_found","conflict","tenant_not_ready","payload_too_large","too_many_requests","invalid_ciphertext","grant_invalid","provider_disabled","key_in_use","tenant_locked","tenant_shredded","kms_unavailable","audit_unavailable","internal_error","event_source_unreachable","database_unavailable","shutting_down"] as const satisfies readonly ErrorCode[];
+export const ERROR_CODES = ["invalid_request","invalid_key_ref","unauthenticated","reauth_required","step_up_required","step_up_failed","quorum_required","forbidden","purpose_denied","scope_denied","outside_access_window","tenant_not_found","not_found","conflict","tenant_not_ready","payload_too_large","too_many_requests","invalid_ciphertext","grant_invalid","provider_disabled","key_in_use","tenant_locked","tenant_shredded","kms_unavailable","audit_unavailable","internal_error","event_source_unreachable","database_unavailable","shutting_down"] as const satisfies readonly ErrorCode[];
 
 export type ErrorBody = {
   /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
-  code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
+  code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "scope_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
   message: string;
   /** invalid_request: what is wrong with the request, per member (at most 10) */
   issues?: Array<{
@@ -113,6 +113,10 @@ export type ErrorBody = {
   since?: string;
   /** purpose_denied: the purpose the request gave (null: none) */
   purpose?: string | null;
+  /** tenant_locked, tenant_not_ready, scope_denied: the data class the request was for (issue 12) */
+  dataClass?: string;
+  /** scope_denied: the operation the request was for */
+  operation?: "encrypt" | "decrypt";
   /** outside_access_window: the tenant's time zone the windows are read in */
   timeZone?: string;
   /** tenant_shredded: when the tenant's data keys were destroyed (ISO 8601) */
@@ -142,7 +146,7 @@ export type EncryptBatchResponse = {
     ok: false;
     error: {
       /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
-      code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
+      code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "scope_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
       message: string;
     };
   }>;
@@ -168,7 +172,7 @@ export type DecryptBatchResponse = {
     ok: false;
     error: {
       /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
-      code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
+      code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "scope_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
       message: string;
     };
   }>;
