@@ -9,17 +9,17 @@ import { api, tenantPath } from "../api";
 import { fmtMs, fmtTime } from "../format";
 import { qk } from "../query-keys";
 import { Badge } from "../ui/badge";
-import { StackedBarChart } from "../ui/bar-chart";
 import { Button } from "../ui/button";
 import { Card, CardTitle } from "../ui/card";
-import { Field, Select } from "../ui/input";
+import { Field } from "../ui/input";
 import { Alert, EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
+import { ActivityChart } from "./activity-chart";
 import { AuditEventDetail } from "./event-detail";
-import { OUTCOME_SERIES, outcomeTone } from "./outcomes";
+import { LabelledSelect } from "./labelled-select";
+import { outcomeTone } from "./outcomes";
 import type { AuditActivity, AuditEvent, AuditPage, AuditVerifyResult } from "./types";
 import { useAuditStream, type StreamMode } from "./use-audit-stream";
-
 
 const PAGE_SIZE = 50;
 const POLL_MS = 5_000;
@@ -309,29 +309,4 @@ export function AuditDashboard({ slug }: { slug: string }) {
       <AuditEventDetail event={selected} onClose={() => setSelected(null)} />
     </div>
   );
-}
-
-function LabelledSelect({ label, value, onChange, children }: { label: string; value: string; onChange: (v: string) => void; children: React.ReactNode }) {
-  const id = `f-${label.toLowerCase().replace(/\W+/g, "-")}`;
-  return (
-    <div className="field">
-      <label className="label" htmlFor={id}>
-        {label}
-      </label>
-      <Select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
-        {children}
-      </Select>
-    </div>
-  );
-}
-
-function ActivityChart({ data }: { data: AuditActivity }) {
-  const total = Object.values(data.totals).reduce((a, n) => a + n, 0);
-  const peak = Math.max(0, ...data.minutes.map((m) => m.total));
-  const totals: Partial<Record<string, number>> = data.totals;
-  const parts = OUTCOME_SERIES.filter((s) => totals[s.key]).map((s) => `${totals[s.key]} ${s.label}`);
-  const summary = total
-    ? `${total} operations in the last ${data.minutes.length} minutes (${parts.join(", ")}); peak ${peak} per minute.`
-    : `No operations in the last ${data.minutes.length} minutes.`;
-  return <StackedBarChart testId="activity-chart" buckets={data.minutes.map((m) => ({ at: m.minute, values: m.outcomes }))} series={OUTCOME_SERIES} summary={summary} />;
 }
