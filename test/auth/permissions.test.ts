@@ -104,12 +104,16 @@ describe("permission table", () => {
     expect(stale).toBe(want === "F" && console ? "reauth_required" : "ok");
   });
 
-  test("re-authentication covers lock, unlock, shredding, key change and its cancellation, drill, token creation, webhooks, settings, audit retention, governance policies, break-glass, the quorum, approvals and factor enrolment", () => {
+  test("re-authentication covers lock, unlock, shredding, key change and its cancellation, data classes and their secondary keys, drills, token creation, webhooks, settings, audit retention, governance policies, break-glass, the quorum, approvals and factor enrolment", () => {
     const fresh = ACTIONS.filter((a) => PERMISSIONS[a].freshSignIn).sort();
     expect(fresh).toEqual([
       "account.factor_enroll",
       "approval.approve",
       "audit.retention",
+      "class.create",
+      "class.failover_drill",
+      "class.remove",
+      "class.secondary_remove",
       "drill.run",
       "governance.break_glass",
       "governance.policy",
