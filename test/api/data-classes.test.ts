@@ -35,7 +35,7 @@ interface Entry {
   reason: string | null;
   dekId: string | null;
   cacheHit: boolean | null;
-  detail: Record<string, unknown> | null;
+  detail: { dataClass?: string; batchIndex?: number; stream?: string } | null;
 }
 async function auditOf(requestId: string): Promise<Entry[]> {
   const r = await h.api.admin("GET", `/api/v1/tenants/${SLUG}/audit?requestId=${requestId}&limit=1000`);
@@ -167,13 +167,13 @@ describe("data classes on the data path", () => {
     expect(enc.status, JSON.stringify(enc.body)).toBe(200);
     const results = enc.body.results as Array<{ ok: boolean; ciphertext?: string; error?: { code: string } }>;
     expect(results.map((r) => (r.ok ? Buffer.from(r.ciphertext!, "base64")[0] : r.error!.code))).toEqual([ENVELOPE_VERSION, ENVELOPE_VERSION_CLASSED, ENVELOPE_VERSION_CLASSED, "not_found", ENVELOPE_VERSION_CLASSED]);
-    const encAudit = (await auditOf("cls-batch-enc")).sort((a, b) => (a.detail!.batchIndex as number) - (b.detail!.batchIndex as number));
+    const encAudit = (await auditOf("cls-batch-enc")).sort((a, b) => a.detail!.batchIndex! - b.detail!.batchIndex!);
     expect(encAudit.map((e) => `${e.outcome}:${e.detail?.dataClass}`)).toEqual(["success:undefined", "success:pii", "success:billing", "denied:nosuch", "success:pii"]);
     const cts = results.filter((r) => r.ok).map((r) => ({ ciphertext: r.ciphertext! }));
     const dec = await h.api.call("POST", `/api/v1/tenants/${SLUG}/decrypt/batch`, { token, body: { items: cts }, headers: { "x-request-id": "cls-batch-dec" } });
     expect(dec.status).toBe(200);
     expect((dec.body.results as Array<{ plaintext: string }>).map((r) => Buffer.from(r.plaintext, "base64").toString())).toEqual(["d0", "p1", "b2", "p4"]);
-    const decAudit = (await auditOf("cls-batch-dec")).sort((a, b) => (a.detail!.batchIndex as number) - (b.detail!.batchIndex as number));
+    const decAudit = (await auditOf("cls-batch-dec")).sort((a, b) => a.detail!.batchIndex! - b.detail!.batchIndex!);
     expect(decAudit.map((e) => `${e.outcome}:${e.detail?.dataClass}`)).toEqual(["success:undefined", "success:pii", "success:billing", "success:pii"]);
     // A relabelled item is that item's 422; a lock of a class an item names fails the batch (as a single request).
     const relabelled = Buffer.from(cts[1]!.ciphertext, "base64");
