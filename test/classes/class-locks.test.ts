@@ -160,12 +160,10 @@ describe("class resources", () => {
     expect((await h.api.admin("DELETE", `/api/v1/tenants/${SLUG}/classes/default`)).status).toBe(409);
     expect((await apis[1].admin("DELETE", `/api/v1/tenants/${SLUG}/classes/billing`)).status).toBe(204);
     expect((await h.api.admin("GET", `/api/v1/tenants/${SLUG}/classes/billing`)).status).toBe(404);
-    const audit = (await h.api.admin("GET", `/api/v1/tenants/${SLUG}/audit?limit=50`)).body.events as Array<{ action: string; detail: unknown }>;
-    expect(audit.filter((e) => e.action === "class.create" || e.action === "class.remove").map((e) => [e.action, e.detail])).toEqual([
-      ["class.remove", { dataClass: "billing" }],
-      ["class.create", { dataClass: "billing" }],
-      ["class.create", { dataClass: "pii" }],
-    ]);
+    const audited = async (action: string) =>
+      ((await h.api.admin("GET", `/api/v1/tenants/${SLUG}/audit?action=${action}&limit=10`)).body.events as Array<{ detail: unknown }>).map((e) => e.detail);
+    expect(await audited("class.create")).toEqual([{ dataClass: "billing" }, { dataClass: "pii" }]);
+    expect(await audited("class.remove")).toEqual([{ dataClass: "billing" }]);
   });
 
   test("a bad class key fails with the same typed validation error as a bad tenant key", async () => {
