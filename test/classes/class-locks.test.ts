@@ -207,7 +207,12 @@ describe("class resources", () => {
     const defaults = before.filter((d) => d.data_class_id === null);
     expect(defaults.length).toBeGreaterThan(0);
     for (const d of defaults) expect(after.get(d.id), "a default DEK moved").toBe(d.key_connection_id);
-    for (const d of before.filter((x) => x.data_class_id !== null)) expect(after.get(d.id)).toBe(target);
+    const piiDeks = before.filter((x) => x.data_class_id !== null);
+    expect(piiDeks.length).toBeGreaterThan(0);
+    for (const d of piiDeks) {
+      expect(d.key_connection_id).not.toBe(target);
+      expect(after.get(d.id)).toBe(target);
+    }
     for (const api of apis) {
       for (const cls of ["default", "pii"] as const) {
         for (const it of items[cls]) {
