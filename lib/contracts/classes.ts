@@ -3,12 +3,12 @@
 // console's types and the OpenAPI document come from them.
 import { z } from "zod";
 import { ZKmsProviderName } from "./providers";
-import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
 import { ZDataClassName } from "./data-class-name";
+import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
 
-export { ZDataClassName };
 export { ZClassState } from "./status";
+export { ZDataClassName };
 
 export const ZCreateDataClassRequest = z.strictObject({ name: ZDataClassName.refine((n) => n !== "default", "`default` always exists") });
 export const ZDataClassParams = z.object({ slug: z.string(), dataClass: ZDataClassName });
