@@ -14,7 +14,7 @@ export type BatchResult<T> = { ok: true; value: T } | { ok: false; error: Broker
  * Refusals that concern one item: its input, its ciphertext, its purpose or scope. Anything else
  * (a lock, an outage, the audit log or the database down) fails the whole batch.
  */
-const PER_ITEM: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>(["invalid_request", "invalid_ciphertext", "payload_too_large", "forbidden", "purpose_denied", "outside_access_window"]);
+const PER_ITEM: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>(["invalid_request", "invalid_ciphertext", "payload_too_large", "forbidden", "purpose_denied", "scope_denied", "outside_access_window"]);
 
 export function isItemRefusal(e: unknown): e is BrokerError {
   return e instanceof BrokerError && PER_ITEM.has(e.code);

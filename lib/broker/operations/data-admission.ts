@@ -13,6 +13,7 @@ import { TenantDroppedError } from "../dek-cache";
 import { BrokerError } from "../errors";
 import { checkDataPolicy, evaluateDataPolicy, type PolicyDecision } from "../governance/data-policy";
 import { requireTenant } from "../tenant-lookup";
+import { requireTokenScope } from "../token-scope";
 import type { TenantView } from "../tenant-registry";
 import { auditFailure, KMS_RETRY_AFTER_S, lockedError, shreddedError } from "../views";
 
@@ -61,6 +62,7 @@ export async function admitDataItems(ctx: AdmissionDeps, caller: Caller, slug: s
     await recordRefusals(ctx, refusals("denied", "token_of_another_tenant"));
     throw new BrokerError("forbidden", "this token does not belong to this tenant");
   }
+  await requireTokenScope(ctx, service, op, undefined, refusals("denied", "scope_denied"));
   if (tenant.shreddedAt) {
     ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" }, items.length);
     await recordRefusals(ctx, refusals("denied", "tenant_shredded"));

@@ -66,7 +66,7 @@ export function tenantRoutes(env: RouteEnv) {
     body: ZCreateTokenRequest,
     responses: { 201: ZCreateTokenResponse, ...errors },
     handler: async ({ params, body, caller, reply, requestId }) =>
-      reply.code(201).send(await createToken({ ctx, actor: caller!, tenant: params.slug, requestId, name: body.name })),
+      reply.code(201).send(await createToken({ ctx, actor: caller!, tenant: params.slug, requestId, ...body })),
   });
 
   defineRoute({
