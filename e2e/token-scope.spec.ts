@@ -11,11 +11,11 @@ test("the tenant admin creates a decrypt-only token for chosen classes and sees 
   await page.getByLabel("Name").fill("reader");
   await page.getByLabel("Decrypt only").check();
   await page.getByLabel("Only these").check();
-  await page.getByLabel("Classes").fill("default, PII");
+  await page.getByRole("textbox", { name: "Class names" }).fill("default, PII");
   await page.getByRole("button", { name: "Create token" }).click();
   await expect(page.locator(".field-error")).toContainText('"PII" is not a class name');
 
-  await page.getByLabel("Classes").fill("default");
+  await page.getByRole("textbox", { name: "Class names" }).fill("default");
   await page.getByRole("button", { name: "Create token" }).click();
   const token = (await page.getByTestId("new-token").textContent())!.trim();
   expect(token).toMatch(/^cmk_/);

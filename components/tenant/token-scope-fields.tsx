@@ -34,7 +34,7 @@ export function TokenScopeFields({ value, onChange, error }: { value: ScopeDraft
         </div>
         {value.classMode === "chosen" ? (
           <Field
-            label="Classes"
+            label="Class names"
             value={value.classes}
             onChange={(e) => onChange({ ...value, classes: e.target.value })}
             placeholder="e.g. pii, billing"

@@ -14,6 +14,7 @@ import {
   InvalidRequestError,
   KmsUnavailableError,
   PayloadTooLargeError,
+  ScopeDeniedError,
   TenantLockedError,
   TenantNotFoundError,
   TenantNotReadyError,
@@ -113,6 +114,20 @@ test("every typed error of the data path comes from the real server, with its st
   expect(wrongContext).toBeInstanceOf(InvalidCiphertextError);
   expect((wrongContext as BrokerApiError).status).toBe(422);
   expect((wrongContext as BrokerApiError).requestId).toBe("client-wrong-ctx");
+});
+
+test("a token outside its scope is ScopeDeniedError naming the operation; it is not retried", async () => {
+  const created = await h.api.admin("POST", "/api/v1/tenants/cl-acme/tokens", { name: "cl-reader", operations: ["decrypt"] });
+  expect(created.status).toBe(201);
+  const reader = client({ token: created.body.token as string, retry: { maxAttempts: 3 } });
+  const denied = await failure(reader.encrypt("x", { requestId: "client-scope" }));
+  expect(denied).toBeInstanceOf(ScopeDeniedError);
+  expect((denied as ScopeDeniedError).status).toBe(403);
+  expect((denied as ScopeDeniedError).operation).toBe("encrypt");
+  expect(await auditFor("cl-acme", "client-scope")).toEqual([expect.objectContaining({ action: "encrypt", outcome: "denied", reason: "scope_denied" })]);
+  // It may decrypt.
+  const ct = await client().encrypt("readable");
+  expect((await reader.decrypt(ct)).toString()).toBe("readable");
 });
 
 test("a lock is TenantLockedError with reason and since; it is not retried", async () => {
