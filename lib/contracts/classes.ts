@@ -2,7 +2,6 @@
 // the scope of a service token. The routes of lib/http/routes/classes.ts validate with these; the
 // console's types and the OpenAPI document come from them.
 import { z } from "zod";
-import { DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE } from "./class-name";
 import { ZKmsProviderName } from "./providers";
 import { ZKey, ZValidationStep } from "./requests";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
@@ -11,8 +10,8 @@ import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./
 export const ZDataClassName = z
   .string()
   .min(1)
-  .max(DATA_CLASS_NAME_MAX)
-  .regex(DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE)
+  .max(32)
+  .regex(/^[a-z][a-z0-9_-]*$/, "lowercase letters, digits, '_' and '-', starting with a letter (at most 32)")
   .describe("a data class of the tenant; `default` always exists");
 
 export const ZCreateDataClassRequest = z.strictObject({ name: ZDataClassName.refine((n) => n !== "default", "`default` always exists") });
