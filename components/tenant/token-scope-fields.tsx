@@ -1,12 +1,32 @@
 "use client";
-// The scope part of the token form: what the token may do, and on which data classes.
+// The scope part of the token form: what the token may do, and on which data classes. The
+// tenant's classes are offered as checkboxes; where the broker cannot list them (an older broker
+// without GET .../classes), the names are typed, comma-separated, and checked with the same rule.
+import { useQuery } from "@tanstack/react-query";
+import type { z } from "zod";
+import type { ZDataClassList } from "@/lib/contracts/classes";
 import { DATA_CLASS_NAME_RULE } from "@/lib/contracts/class-name";
+import { api, tenantPath } from "../api";
+import { qk } from "../query-keys";
 import { Field } from "../ui/input";
-import type { OperationChoice, ScopeDraft } from "./token-scope";
+import { classList, type OperationChoice, type ScopeDraft } from "./token-scope";
 
 const OPERATION_LABEL: Record<OperationChoice, string> = { both: "Encrypt and decrypt", encrypt: "Encrypt only", decrypt: "Decrypt only" };
 
-export function TokenScopeFields({ value, onChange, error }: { value: ScopeDraft; onChange: (next: ScopeDraft) => void; error: string | null }) {
+interface Props {
+  slug: string;
+  value: ScopeDraft;
+  onChange: (next: ScopeDraft) => void;
+  error: string | null;
+}
+
+export function TokenScopeFields({ slug, value, onChange, error }: Props) {
+  const classes = useQuery({
+    queryKey: qk.classes(slug),
+    queryFn: ({ signal }) => api<z.infer<typeof ZDataClassList>>(tenantPath(slug, "/classes"), { signal }),
+    retry: false,
+  });
+  const names = classes.data ? [...new Set(["default", ...classes.data.classes.map((c) => c.name)])] : null;
   return (
     <div className="stack">
       <fieldset>
@@ -32,7 +52,9 @@ export function TokenScopeFields({ value, onChange, error }: { value: ScopeDraft
             Only these
           </label>
         </div>
-        {value.classMode === "chosen" ? (
+        {value.classMode !== "chosen" ? null : names ? (
+          <ClassChecklist names={names} value={value} onChange={onChange} error={error} />
+        ) : (
           <Field
             label="Class names"
             value={value.classes}
@@ -43,8 +65,31 @@ export function TokenScopeFields({ value, onChange, error }: { value: ScopeDraft
             hint={`Comma-separated; each one of this tenant's classes (default included): ${DATA_CLASS_NAME_RULE}.`}
             error={error}
           />
-        ) : null}
+        )}
       </fieldset>
+    </div>
+  );
+}
+
+function ClassChecklist({ names, value, onChange, error }: { names: string[]; value: ScopeDraft; onChange: (next: ScopeDraft) => void; error: string | null }) {
+  const chosen = new Set(classList(value.classes));
+  const toggle = (name: string) => {
+    if (chosen.has(name)) chosen.delete(name);
+    else chosen.add(name);
+    onChange({ ...value, classes: [...chosen].join(", ") });
+  };
+  return (
+    <div className="stack" role="group" aria-label="Classes the token may use">
+      {names.map((n) => (
+        <label key={n} className="row">
+          <input type="checkbox" checked={chosen.has(n)} onChange={() => toggle(n)} aria-label={`class ${n}`} /> <code>{n}</code>
+        </label>
+      ))}
+      {error ? (
+        <span className="field-error" role="alert">
+          {error}
+        </span>
+      ) : null}
     </div>
   );
 }

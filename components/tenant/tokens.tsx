@@ -63,7 +63,7 @@ export function TokensPanel({ slug }: { slug: string }) {
           }}
         >
           <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. billing-service" maxLength={100} required />
-          <TokenScopeFields value={scope} onChange={setScope} error={scopeError} />
+          <TokenScopeFields slug={slug} value={scope} onChange={setScope} error={scopeError} />
           <div className="row">
             <Button type="submit" loading={create.isPending}>
               Create token
