@@ -3,7 +3,9 @@
 // its operations gets 403 scope_denied (single requests, batches, streams), each refusal audited
 // as the request's own entry; a data-class-limited token cannot touch another class.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { uuidToBytes } from "@/lib/crypto/envelope";
 import { startHarness, type Harness } from "../support/broker-harness";
+import { addClass } from "../support/data-classes";
 import { streamCall } from "../support/stream-http";
 
 let h: Harness;
@@ -133,5 +135,105 @@ describe("operations", () => {
     expect(r.status).toBe(403);
     expect(r.json?.error.code).toBe("scope_denied");
     expect(await auditOf("scope-stream-op")).toEqual([expect.objectContaining({ action: "encrypt", outcome: "denied", reason: "scope_denied" })]);
+  });
+});
+
+describe("data classes", () => {
+  const cslug = "scoped-classes";
+  const cbase = `/api/v1/tenants/${cslug}`;
+  let owner: string;
+  let billing: string;
+  let classIds: Record<string, string>;
+
+  const enc = (token: string, text: string, dataClass?: string, requestId?: string) =>
+    h.api.call("POST", `${cbase}/encrypt`, { token, body: { plaintext: b64(text), dataClass }, headers: requestId ? { "x-request-id": requestId } : {} });
+  const dec = (token: string, ciphertext: string, requestId: string) => h.api.call("POST", `${cbase}/decrypt`, { token, body: { ciphertext }, headers: { "x-request-id": requestId } });
+  const entriesOf = async (requestId: string) => ((await h.api.admin("GET", `${cbase}/audit?requestId=${requestId}&limit=1000`)).body.events as Entry[]);
+
+  beforeAll(async () => {
+    owner = await h.api.readyTenant(cslug, "aws", (await h.aws.createKeyForVendor()).keyArn);
+    classIds = {
+      pii: await addClass(h, cslug, "pii", "aws", (await h.aws.createKeyForVendor()).keyArn),
+      billing: await addClass(h, cslug, "billing", "aws", (await h.aws.createKeyForVendor()).keyArn),
+    };
+    const r = await h.api.admin("POST", `${cbase}/tokens`, { name: "billing-svc", dataClasses: ["billing"] });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.scope).toEqual({ operations: ["encrypt", "decrypt"], dataClasses: ["billing"] });
+    billing = r.body.token as string;
+  }, 120_000);
+
+  test("a billing token cannot encrypt pii, nor default: 403 scope_denied naming the class, audited; billing passes", async () => {
+    const pii = await enc(billing, "ssn", "pii", "cls-scope-enc-pii");
+    expect(pii.status).toBe(403);
+    expect(pii.body.error).toMatchObject({ code: "scope_denied", dataClass: "pii", operation: "encrypt" });
+    expect(await entriesOf("cls-scope-enc-pii")).toEqual([expect.objectContaining({ action: "encrypt", outcome: "denied", reason: "scope_denied", detail: { dataClass: "pii" } })]);
+
+    const def = await enc(billing, "plain", undefined, "cls-scope-enc-default");
+    expect(def.status).toBe(403);
+    expect(def.body.error).toMatchObject({ code: "scope_denied", dataClass: "default", operation: "encrypt" });
+    // Entries of `default` name no class, as before classes.
+    expect(await entriesOf("cls-scope-enc-default")).toEqual([expect.objectContaining({ outcome: "denied", reason: "scope_denied", detail: null })]);
+
+    const ok = await enc(billing, "invoice 7", "billing");
+    expect(ok.status).toBe(200);
+    expect((await dec(billing, ok.body.ciphertext as string, "cls-scope-dec-billing")).status).toBe(200);
+  });
+
+  test("a billing token cannot decrypt a pii ciphertext: 403 from the header's class, before any unwrap, audited", async () => {
+    const ct = (await enc(owner, "ssn 078-05-1120", "pii")).body.ciphertext as string;
+    h.runtime.ctx.cache.clear(); // a cold DEK: an admitted request would unwrap it at the KMS
+    const denied = await dec(billing, ct, "cls-scope-dec-pii");
+    expect(denied.status).toBe(403);
+    expect(denied.body.error).toMatchObject({ code: "scope_denied", dataClass: "pii", operation: "decrypt" });
+    const entries = await entriesOf("cls-scope-dec-pii");
+    expect(entries).toEqual([expect.objectContaining({ action: "decrypt", outcome: "denied", reason: "scope_denied", detail: { dataClass: "pii" } })]);
+    // The owner's decrypt of the same cold ciphertext does unwrap: the refusal above came first.
+    await dec(owner, ct, "cls-owner-dec-pii");
+    expect((await entriesOf("cls-owner-dec-pii")).map((e) => e.action).sort()).toEqual(["decrypt", "kms.unwrap"]);
+  });
+
+  test("a pii ciphertext relabelled as billing's does not get past the DEK's own class: 422, no plaintext", async () => {
+    const raw = Buffer.from((await enc(owner, "ssn", "pii")).body.ciphertext as string, "base64");
+    uuidToBytes(classIds.billing!).copy(raw, 33);
+    const r = await dec(billing, raw.toString("base64"), "cls-scope-relabel");
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe("invalid_ciphertext");
+    expect(r.body.plaintext).toBeUndefined();
+  });
+
+  test("batches: an item of a class outside the scope is that item's scope_denied; the others are served", async () => {
+    const e = await h.api.call("POST", `${cbase}/encrypt/batch`, {
+      token: billing,
+      body: { items: [{ plaintext: b64("a"), dataClass: "billing" }, { plaintext: b64("b"), dataClass: "pii" }, { plaintext: b64("c") }] },
+      headers: { "x-request-id": "cls-scope-batch-enc" },
+    });
+    expect(e.status).toBe(200);
+    const results = e.body.results as Array<{ ok: boolean; ciphertext?: string; error?: { code: string } }>;
+    expect(results.map((r) => (r.ok ? "ok" : r.error!.code))).toEqual(["ok", "scope_denied", "scope_denied"]);
+    const byIndex = (await entriesOf("cls-scope-batch-enc")).filter((x) => x.action === "encrypt").sort((a, b) => Number(a.detail?.batchIndex) - Number(b.detail?.batchIndex));
+    expect(byIndex.map((x) => `${x.outcome}:${x.reason ?? ""}`)).toEqual(["success:", "denied:scope_denied", "denied:scope_denied"]);
+
+    const piiCt = (await enc(owner, "ssn", "pii")).body.ciphertext as string;
+    const d = await h.api.call("POST", `${cbase}/decrypt/batch`, { token: billing, body: { items: [{ ciphertext: results[0]!.ciphertext }, { ciphertext: piiCt }] } });
+    expect(d.status).toBe(200);
+    expect((d.body.results as Array<{ ok: boolean; error?: { code: string } }>).map((r) => (r.ok ? "ok" : r.error!.code))).toEqual(["ok", "scope_denied"]);
+  });
+
+  test("streams: a billing token cannot encrypt a pii stream nor decrypt one", async () => {
+    const refused = await streamCall(h.runtime.url, `${cbase}/encrypt/stream`, { token: billing, input: Buffer.from("x"), headers: { "x-cmek-data-class": "pii" }, requestId: "cls-scope-stream-enc" });
+    expect(refused.status).toBe(403);
+    expect(refused.json?.error.code).toBe("scope_denied");
+    const sealed = await streamCall(h.runtime.url, `${cbase}/encrypt/stream`, { token: owner, input: Buffer.from("pii stream"), headers: { "x-cmek-data-class": "pii" } });
+    expect(sealed.status).toBe(200);
+    const opened = await streamCall(h.runtime.url, `${cbase}/decrypt/stream`, { token: billing, input: sealed.body, requestId: "cls-scope-stream-dec" });
+    expect(opened.status).toBe(403);
+    expect(opened.json?.error.code).toBe("scope_denied");
+    expect(opened.body.toString()).not.toContain("pii stream");
+    expect(await entriesOf("cls-scope-stream-dec")).toEqual([expect.objectContaining({ action: "decrypt", outcome: "denied", reason: "scope_denied", detail: { dataClass: "pii" } })]);
+  });
+
+  test("the list shows class scopes", async () => {
+    const list = await h.api.admin("GET", `${cbase}/tokens`);
+    expect((list.body.tokens as Array<{ name: string; scope: unknown }>).find((t) => t.name === "billing-svc")?.scope).toEqual({ operations: ["encrypt", "decrypt"], dataClasses: ["billing"] });
   });
 });
