@@ -1,15 +1,15 @@
 "use client";
-// The scope part of the token form: what the token may do, and on which data classes. The
-// tenant's classes are offered as checkboxes; where the broker cannot list them (an older broker
-// without GET .../classes), the names are typed, comma-separated, and checked with the same rule.
+// The scope part of the token form: what the token may do, and on which of the tenant's data
+// classes (GET .../classes; `default` is always one of them).
 import { useQuery } from "@tanstack/react-query";
 import type { z } from "zod";
 import type { ZDataClassList } from "@/lib/contracts/classes";
-import { DATA_CLASS_NAME_RULE } from "@/lib/contracts/class-name";
 import { api, tenantPath } from "../api";
 import { qk } from "../query-keys";
-import { Field } from "../ui/input";
-import { classList, type OperationChoice, type ScopeDraft } from "./token-scope";
+import { ErrorState, LoadingBlock } from "../ui/state";
+import type { OperationChoice, ScopeDraft } from "./token-scope";
+
+type DataClassList = z.infer<typeof ZDataClassList>;
 
 const OPERATION_LABEL: Record<OperationChoice, string> = { both: "Encrypt and decrypt", encrypt: "Encrypt only", decrypt: "Decrypt only" };
 
@@ -21,12 +21,6 @@ interface Props {
 }
 
 export function TokenScopeFields({ slug, value, onChange, error }: Props) {
-  const classes = useQuery({
-    queryKey: qk.classes(slug),
-    queryFn: ({ signal }) => api<z.infer<typeof ZDataClassList>>(tenantPath(slug, "/classes"), { signal }),
-    retry: false,
-  });
-  const names = classes.data ? [...new Set(["default", ...classes.data.classes.map((c) => c.name)])] : null;
   return (
     <div className="stack">
       <fieldset>
@@ -52,37 +46,26 @@ export function TokenScopeFields({ slug, value, onChange, error }: Props) {
             Only these
           </label>
         </div>
-        {value.classMode !== "chosen" ? null : names ? (
-          <ClassChecklist names={names} value={value} onChange={onChange} error={error} />
-        ) : (
-          <Field
-            label="Class names"
-            value={value.classes}
-            onChange={(e) => onChange({ ...value, classes: e.target.value })}
-            placeholder="e.g. pii, billing"
-            spellCheck={false}
-            autoComplete="off"
-            hint={`Comma-separated; each one of this tenant's classes (default included): ${DATA_CLASS_NAME_RULE}.`}
-            error={error}
-          />
-        )}
+        {value.classMode === "chosen" ? <ClassChecklist slug={slug} value={value} onChange={onChange} error={error} /> : null}
       </fieldset>
     </div>
   );
 }
 
-function ClassChecklist({ names, value, onChange, error }: { names: string[]; value: ScopeDraft; onChange: (next: ScopeDraft) => void; error: string | null }) {
-  const chosen = new Set(classList(value.classes));
+function ClassChecklist({ slug, value, onChange, error }: Props) {
+  const classes = useQuery({ queryKey: qk.classes(slug), queryFn: ({ signal }) => api<DataClassList>(tenantPath(slug, "/classes"), { signal }) });
+  if (classes.isPending) return <LoadingBlock label="Loading the tenant's classes" lines={2} />;
+  if (classes.isError) return <ErrorState error={classes.error} onRetry={() => void classes.refetch()} title="Could not load the tenant's classes" />;
+  const names = [...new Set(["default", ...classes.data.classes.map((c) => c.name)])];
   const toggle = (name: string) => {
-    if (chosen.has(name)) chosen.delete(name);
-    else chosen.add(name);
-    onChange({ ...value, classes: [...chosen].join(", ") });
+    const chosen = value.classes.includes(name) ? value.classes.filter((n) => n !== name) : [...value.classes, name];
+    onChange({ ...value, classes: names.filter((n) => chosen.includes(n)) });
   };
   return (
     <div className="stack" role="group" aria-label="Classes the token may use">
       {names.map((n) => (
         <label key={n} className="row">
-          <input type="checkbox" checked={chosen.has(n)} onChange={() => toggle(n)} aria-label={`class ${n}`} /> <code>{n}</code>
+          <input type="checkbox" checked={value.classes.includes(n)} onChange={() => toggle(n)} aria-label={`class ${n}`} /> <code>{n}</code>
         </label>
       ))}
       {error ? (

@@ -1,6 +1,5 @@
 // A token's scope in the console: the form's draft, the request fields it becomes, and the label
-// the list shows ("encrypt only · pii, billing"). Class names are checked with the API's own rule.
-import { DATA_CLASS_NAME_RULE, isDataClassName } from "@/lib/contracts/class-name";
+// the list shows ("encrypt only · pii, billing").
 import type { TokenRow } from "./types";
 
 export type OperationChoice = "both" | "encrypt" | "decrypt";
@@ -9,28 +8,20 @@ export interface ScopeDraft {
   operations: OperationChoice;
   /** "all": every class, present and future; "chosen": only `classes`. */
   classMode: "all" | "chosen";
-  /** The chosen classes, as typed (comma-separated) or ticked. */
-  classes: string;
+  /** The chosen classes, in the order the tenant lists them. */
+  classes: string[];
 }
 
-export const EMPTY_SCOPE: ScopeDraft = { operations: "both", classMode: "all", classes: "" };
+export const EMPTY_SCOPE: ScopeDraft = { operations: "both", classMode: "all", classes: [] };
 
 export type ScopeFields = { operations?: Array<"encrypt" | "decrypt">; dataClasses?: string[] };
-
-/** The class names of a comma-separated list, trimmed, without blanks or repeats. */
-export function classList(text: string): string[] {
-  return [...new Set(text.split(",").map((s) => s.trim()).filter(Boolean))];
-}
 
 /** The draft as POST /tokens fields, or what is wrong with it. */
 export function scopeFields(draft: ScopeDraft): { ok: true; fields: ScopeFields } | { ok: false; error: string } {
   const fields: ScopeFields = draft.operations === "both" ? {} : { operations: [draft.operations] };
   if (draft.classMode === "all") return { ok: true, fields };
-  const names = classList(draft.classes);
-  if (names.length === 0) return { ok: false, error: "Name at least one class, or choose all classes." };
-  const bad = names.find((n) => !isDataClassName(n));
-  if (bad !== undefined) return { ok: false, error: `"${bad}" is not a class name: ${DATA_CLASS_NAME_RULE}.` };
-  return { ok: true, fields: { ...fields, dataClasses: names } };
+  if (draft.classes.length === 0) return { ok: false, error: "Choose at least one class, or all classes." };
+  return { ok: true, fields: { ...fields, dataClasses: draft.classes } };
 }
 
 /** "encrypt only · pii, billing", "encrypt and decrypt · all classes". */
