@@ -210,6 +210,7 @@ describe("data classes", () => {
     expect(e.status).toBe(200);
     const results = e.body.results as Array<{ ok: boolean; ciphertext?: string; error?: { code: string } }>;
     expect(results.map((r) => (r.ok ? "ok" : r.error!.code))).toEqual(["ok", "scope_denied", "scope_denied"]);
+    expect(results[1]!.error).toMatchObject({ code: "scope_denied", dataClass: "pii", operation: "encrypt" });
     const byIndex = (await entriesOf("cls-scope-batch-enc")).filter((x) => x.action === "encrypt").sort((a, b) => Number(a.detail?.batchIndex) - Number(b.detail?.batchIndex));
     expect(byIndex.map((x) => `${x.outcome}:${x.reason ?? ""}`)).toEqual(["success:", "denied:scope_denied", "denied:scope_denied"]);
 
