@@ -86,7 +86,8 @@ function resolveClass(tenant: TenantView, selector: ClassSelector): ClassRef {
 export function admitClass(admitted: Admitted, op: DataOp, selector: ClassSelector): ClassRef {
   const { tenant } = admitted;
   const dataClass = resolveClass(tenant, selector);
-  // The token's scope first: a class it may not use tells it nothing (not even that it is locked).
+  // The caller against `op` and `dataClass` (a token's scope), before the class's lock state: a
+  // caller must not learn the state of a class it may not use.
   if (!tokenAllows(admitted.caller, op, dataClass.name)) throw scopeDenied(admitted.caller, op, dataClass.name);
   const scope = dataClass.scope;
   if (scope.state === "locked") throw new ClassRefusal(lockedError(tenant, dataClass), "locked", scope.lockReason ?? "locked");
