@@ -59,7 +59,7 @@ export function tenantRoutes(env: RouteEnv) {
   defineRoute({
     method: "POST",
     url: "/api/v1/tenants/:slug/tokens",
-    summary: "Create a service token (returned once, stored hashed)",
+    summary: "Create a service token (returned once, stored hashed), optionally limited to operations and data classes",
     tag: "tokens",
     access: "token.create",
     params: ZSlugParams,
@@ -72,7 +72,7 @@ export function tenantRoutes(env: RouteEnv) {
   defineRoute({
     method: "GET",
     url: "/api/v1/tenants/:slug/tokens",
-    summary: "List service tokens (never the tokens themselves)",
+    summary: "List service tokens with their scopes (never the tokens themselves)",
     tag: "tokens",
     access: "token.list",
     params: ZSlugParams,
