@@ -5,6 +5,8 @@ import { api, tenantPath } from "../api";
 import { fmtAgo, fmtTime } from "../format";
 import { qk } from "../query-keys";
 import type { CreatedToken, TokenList, TokenRow } from "./types";
+import { EMPTY_SCOPE, scopeFields, scopeLabel, type ScopeDraft, type ScopeFields } from "./token-scope";
+import { TokenScopeFields } from "./token-scope-fields";
 import { PurposePolicyCard } from "../governance/purpose-policy";
 import { useSensitiveAction } from "../reauth";
 import { Badge } from "../ui/badge";
@@ -16,18 +18,20 @@ import { Field } from "../ui/input";
 import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
 
-
 export function TokensPanel({ slug }: { slug: string }) {
   const qc = useQueryClient();
   // Creating a token needs a recent sign-in (permission table: token.create is freshSignIn).
   const sensitive = useSensitiveAction();
   const [name, setName] = useState("");
+  const [scope, setScope] = useState<ScopeDraft>(EMPTY_SCOPE);
+  const [scopeError, setScopeError] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<TokenRow | null>(null);
   const list = useQuery({ queryKey: qk.tokens(slug), queryFn: ({ signal }) => api<TokenList>(tenantPath(slug, "/tokens"), { signal }) });
   const create = useMutation({
-    mutationFn: (n: string) => sensitive(() => api<CreatedToken>(tenantPath(slug, "/tokens"), { method: "POST", body: { name: n } })),
+    mutationFn: (body: { name: string } & ScopeFields) => sensitive(() => api<CreatedToken>(tenantPath(slug, "/tokens"), { method: "POST", body })),
     onSuccess: () => {
       setName("");
+      setScope(EMPTY_SCOPE);
       return qc.invalidateQueries({ queryKey: qk.tokens(slug) });
     },
   });
@@ -50,24 +54,26 @@ export function TokensPanel({ slug }: { slug: string }) {
       <Card>
         <CardTitle>Create a token</CardTitle>
         <form
-          className="row"
-          style={{ alignItems: "flex-end" }}
+          className="stack"
           onSubmit={(e) => {
             e.preventDefault();
-            if (name.trim()) create.mutate(name.trim());
+            const checked = scopeFields(scope);
+            setScopeError(checked.ok ? null : checked.error);
+            if (name.trim() && checked.ok) create.mutate({ name: name.trim(), ...checked.fields });
           }}
         >
-          <div style={{ flex: "1 1 280px" }}>
-            <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. billing-service" maxLength={100} required />
+          <Field label="Name" value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. billing-service" maxLength={100} required />
+          <TokenScopeFields slug={slug} value={scope} onChange={setScope} error={scopeError} />
+          <div className="row">
+            <Button type="submit" loading={create.isPending}>
+              Create token
+            </Button>
           </div>
-          <Button type="submit" loading={create.isPending}>
-            Create token
-          </Button>
         </form>
         {create.isError ? <ErrorState error={create.error} title="Could not create the token" /> : null}
         {create.isSuccess ? (
           <ShownOnceSecret secret={create.data.token} testId="new-token" copyLabel="Copy token">
-            Copy the token for <strong>{create.data.name}</strong> now.
+            Copy the token for <strong>{create.data.name}</strong> ({scopeLabel(create.data.scope)}) now.
           </ShownOnceSecret>
         ) : null}
       </Card>
@@ -87,6 +93,7 @@ export function TokensPanel({ slug }: { slug: string }) {
               <tr>
                 <Th>Name</Th>
                 <Th>Prefix</Th>
+                <Th>Scope</Th>
                 <Th>Created</Th>
                 <Th>Last used</Th>
                 <Th>Status</Th>
@@ -102,6 +109,7 @@ export function TokensPanel({ slug }: { slug: string }) {
                   <Td>
                     <code>{t.prefix}…</code>
                   </Td>
+                  <Td data-testid="token-scope">{scopeLabel(t.scope)}</Td>
                   <Td>{fmtTime(t.createdAt)}</Td>
                   <Td>{t.lastUsedAt ? fmtAgo(t.lastUsedAt) : "never"}</Td>
                   <Td>{t.revokedAt ? <Badge tone="neutral">revoked</Badge> : <Badge tone="success">active</Badge>}</Td>

@@ -13,11 +13,20 @@ export interface AdminCaller {
   name?: string;
 }
 
+/** What a service token may do (issue 12); null = unrestricted. Checked by lib/broker/token-scope.ts. */
+export interface TokenScope {
+  operations: ReadonlyArray<"encrypt" | "decrypt"> | null;
+  /** Class names (`default` included when listed); the token may use no other class. */
+  dataClasses: readonly string[] | null;
+}
+
 export interface ServiceCaller {
   kind: "service";
   tokenId: string;
   tokenName: string;
   tenantId: string;
+  /** The token's scope, read with the token (cached with it): no query on the data path. Absent = unrestricted. */
+  scope?: TokenScope;
   /**
    * The caller's audit actor, built once when the token is resolved so that the data path
    * does not build it again for every audit entry of the request.

@@ -3,6 +3,7 @@
 // compares hashes in constant time. A fast hash is right here: the token is 256 bits of
 // randomness, so there is nothing to brute-force that a slow hash would protect.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { TokenScope } from "../auth/caller";
 import type { Database } from "../db/database";
 
 export const TOKEN_PREFIX = "cmk_";
@@ -15,6 +16,30 @@ export interface ServiceTokenRecord {
   prefix: string;
   tokenHash: Buffer;
   revoked: boolean;
+  scope: TokenScope;
+}
+
+const OPERATIONS = ["encrypt", "decrypt"] as const;
+
+/**
+ * A token's scope from its columns (service_token.operations, .data_classes; empty = unrestricted).
+ * An operation this version does not know is dropped, never widened: a row naming only unknown
+ * operations allows none.
+ */
+export function scopeOfColumns(operations: readonly string[], dataClasses: readonly string[]): TokenScope {
+  return {
+    operations: operations.length ? OPERATIONS.filter((op) => operations.includes(op)) : null,
+    dataClasses: dataClasses.length ? [...dataClasses] : null,
+  };
+}
+
+/** The columns of a scope: both operations and "every class" are stored as empty (unrestricted); lists sorted. */
+export function columnsOfScope(scope: TokenScope): { operations: string[]; dataClasses: string[] } {
+  const ops = scope.operations ?? [];
+  return {
+    operations: OPERATIONS.every((op) => ops.includes(op)) ? [] : OPERATIONS.filter((op) => ops.includes(op)),
+    dataClasses: scope.dataClasses ? [...new Set(scope.dataClasses)].sort() : [],
+  };
 }
 
 export function hashToken(token: string): Buffer {
@@ -103,6 +128,7 @@ export class ServiceTokenStore {
             prefix: r.prefix,
             tokenHash: Buffer.from(r.tokenHash, "hex"),
             revoked: r.revokedAt !== null,
+            scope: scopeOfColumns(r.operations, r.dataClasses),
           }));
           if (!cacheResult) return candidates;
           if (candidates.length) this.byPrefix.set(prefix, candidates);
@@ -115,11 +141,11 @@ export class ServiceTokenStore {
     return p;
   }
 
-  async create(tenantId: string, name: string): Promise<{ id: string; token: string; prefix: string; createdAt: Date }> {
+  async create(tenantId: string, name: string, scope: TokenScope = { operations: null, dataClasses: null }): Promise<{ id: string; token: string; prefix: string; createdAt: Date; scope: TokenScope }> {
     const { token, prefix, hashHex } = generateToken();
-    const row = await this.db.prisma.serviceToken.create({ data: { tenantId, name, prefix, tokenHash: hashHex } });
+    const row = await this.db.prisma.serviceToken.create({ data: { tenantId, name, prefix, tokenHash: hashHex, ...columnsOfScope(scope) } });
     this.misses.delete(prefix);
-    return { id: row.id, token, prefix, createdAt: row.createdAt };
+    return { id: row.id, token, prefix, createdAt: row.createdAt, scope: scopeOfColumns(row.operations, row.dataClasses) };
   }
 
   async revoke(tenantId: string, id: string): Promise<boolean> {
@@ -131,7 +157,7 @@ export class ServiceTokenStore {
     return this.db.prisma.serviceToken.findMany({
       where: { tenantId },
       orderBy: { createdAt: "desc" },
-      select: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true },
+      select: { id: true, name: true, prefix: true, createdAt: true, lastUsedAt: true, revokedAt: true, operations: true, dataClasses: true },
     });
   }
 

@@ -7,6 +7,7 @@ import { z, type ZodType } from "zod";
 import { AUDIT_OUTCOMES } from "../audit/catalog";
 import type { AuditAction } from "../audit/types";
 import { ZValidationStepName } from "./errors";
+import { ZTokenScope } from "./classes";
 import { ZShredCertificate } from "./shredding";
 import { ZLockSource } from "./status";
 
@@ -114,7 +115,14 @@ const DETAIL_OF = {
   "tenant.settings": z.union([z.strictObject({ manualResume: z.boolean() }), z.strictObject({ retentionDays: z.number().int().nullable() })]),
   "class.create": ZClassOnly.describe("a data class was created"),
   "class.remove": ZClassOnly.describe("a data class (with no DEKs) was removed, with its key connections"),
-  "token.create": z.strictObject({ tokenId: z.string(), name: z.string(), prefix: z.string() }),
+  "token.create": z.strictObject({
+    tokenId: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    // The token's scope (issue 12); absent on entries written before scopes existed.
+    operations: ZTokenScope.shape.operations.optional(),
+    dataClasses: ZTokenScope.shape.dataClasses.optional(),
+  }),
   "token.revoke": z.strictObject({ tokenId: z.string() }),
   "webhook.create": z.strictObject({ webhookId: z.string(), url: z.string() }),
   "webhook.delete": z.strictObject({ webhookId: z.string() }),

@@ -42,7 +42,12 @@ export const ZEncryptBatchRequest = batchRequest(ZEncryptRequest, "encrypt");
 export const ZDecryptBatchRequest = batchRequest(ZDecryptRequest, "decrypt");
 
 /** An item's refusal: the code and message a single request would have been answered with. */
-export const ZBatchItemError = z.object({ code: ZErrorCode, message: z.string() });
+export const ZBatchItemError = z.object({
+  code: ZErrorCode,
+  message: z.string(),
+  dataClass: z.string().optional().describe("scope_denied: the data class the item was for"),
+  operation: z.enum(["encrypt", "decrypt"]).optional().describe("scope_denied: the operation the item was for"),
+});
 
 const failed = z.object({ ok: z.literal(false), error: ZBatchItemError });
 export const ZEncryptBatchResponse = z.object({

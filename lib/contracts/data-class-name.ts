@@ -1,11 +1,13 @@
 // The name of a data class (issue 12), on its own so that the data path's request schemas
 // (./requests.ts) and the class resources (./classes.ts, which imports ./requests.ts) share it.
+// The rule itself is ./class-name.ts, pure, which the console's forms check with too.
 import { z } from "zod";
+import { DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE } from "./class-name";
 
 /** A class name: a small alphabet, so it is safe in URLs, headers, metrics labels and audit entries. */
 export const ZDataClassName = z
   .string()
   .min(1)
-  .max(32)
-  .regex(/^[a-z][a-z0-9_-]*$/, "lowercase letters, digits, '_' and '-', starting with a letter (at most 32)")
+  .max(DATA_CLASS_NAME_MAX)
+  .regex(DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE)
   .describe("a data class of the tenant; `default` always exists");

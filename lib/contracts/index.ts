@@ -15,3 +15,4 @@ export * from "./shredding";
 export * from "./lifecycle";
 export * from "./quorum";
 export * from "./classes";
+export * from "./tokens";

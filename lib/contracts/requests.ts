@@ -108,11 +108,7 @@ export const ZValidationStep = z.object({
 });
 export const ZConnectKeyResponse = z.object({ tenant: ZTenant, key: ZKey.nullable(), validation: z.object({ steps: z.array(ZValidationStep) }) });
 
-export const ZCreateTokenRequest = z.strictObject({ name: ZSafeString.trim().min(1).max(100) });
-export const ZCreateTokenResponse = z.object({ id: z.string(), token: z.string().describe("shown once"), name: z.string(), prefix: z.string(), createdAt: z.string() });
-export const ZTokenList = z.object({
-  tokens: z.array(z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: z.string(), lastUsedAt: z.string().nullable(), revokedAt: z.string().nullable() })),
-});
+// The service token schemas (name and scope) are in ./tokens.ts: the scope names data classes (./classes.ts).
 
 export const ZLockRequest = z.strictObject({ reason: ZSafeString.trim().min(1).max(500) });
 export const ZSettingsRequest = z.strictObject({ manualResume: z.boolean() });

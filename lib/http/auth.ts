@@ -32,7 +32,7 @@ export async function resolveCaller(
     if (adminTokenHash && timingSafeEqual(presented, adminTokenHash)) return { kind: "admin" };
     const rec = await ctx.tokens.verify(token, presented);
     if (!rec) return null;
-    return { kind: "service", tokenId: rec.id, tokenName: rec.name, tenantId: rec.tenantId, actor: { type: "service_token", id: rec.id, name: rec.name } };
+    return { kind: "service", tokenId: rec.id, tokenName: rec.name, tenantId: rec.tenantId, scope: rec.scope, actor: { type: "service_token", id: rec.id, name: rec.name } };
   }
   return resolveSession ? resolveSession(req) : null;
 }

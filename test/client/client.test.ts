@@ -14,12 +14,14 @@ import {
   InvalidRequestError,
   KmsUnavailableError,
   PayloadTooLargeError,
+  ScopeDeniedError,
   TenantLockedError,
   TenantNotFoundError,
   TenantNotReadyError,
   TooManyRequestsError,
   UnauthenticatedError,
 } from "@cmek-broker/client";
+import { addClass } from "../support/data-classes";
 import { waitFor } from "../support/wait";
 import { ADMIN_TOKEN, startHarness, type Harness } from "../support/broker-harness";
 
@@ -113,6 +115,30 @@ test("every typed error of the data path comes from the real server, with its st
   expect(wrongContext).toBeInstanceOf(InvalidCiphertextError);
   expect((wrongContext as BrokerApiError).status).toBe(422);
   expect((wrongContext as BrokerApiError).requestId).toBe("client-wrong-ctx");
+});
+
+test("a token outside its scope is ScopeDeniedError naming the operation and class (per item in a batch); it is not retried", async () => {
+  const created = await h.api.admin("POST", "/api/v1/tenants/cl-acme/tokens", { name: "cl-reader", operations: ["decrypt"] });
+  expect(created.status).toBe(201);
+  const reader = client({ token: created.body.token as string, retry: { maxAttempts: 3 } });
+  const denied = await failure(reader.encrypt("x", { requestId: "client-scope" }));
+  expect(denied).toBeInstanceOf(ScopeDeniedError);
+  expect((denied as ScopeDeniedError).status).toBe(403);
+  expect((denied as ScopeDeniedError).operation).toBe("encrypt");
+  expect(await auditFor("cl-acme", "client-scope")).toEqual([expect.objectContaining({ action: "encrypt", outcome: "denied", reason: "scope_denied" })]);
+  // It may decrypt.
+  const ct = await client().encrypt("readable");
+  expect((await reader.decrypt(ct)).toString()).toBe("readable");
+
+  // A class outside a token's classes: in a batch, that item's ScopeDeniedError naming the class.
+  await addClass(h, "cl-acme", "billing", "aws", (await h.aws.createKeyForVendor()).keyArn);
+  const scoped = await h.api.admin("POST", "/api/v1/tenants/cl-acme/tokens", { name: "cl-billing", dataClasses: ["billing"] });
+  const results = await client({ token: scoped.body.token as string }).encryptBatch([{ plaintext: "invoice", dataClass: "billing" }, { plaintext: "not billing" }]);
+  expect(results[0]!.ok).toBe(true);
+  const item = results[1]!;
+  if (item.ok) throw new Error("item 1 should be refused");
+  expect(item.error).toBeInstanceOf(ScopeDeniedError);
+  expect([item.error.status, item.error.index, (item.error as ScopeDeniedError).dataClass, (item.error as ScopeDeniedError).operation]).toEqual([403, 1, "default", "encrypt"]);
 });
 
 test("a lock is TenantLockedError with reason and since; it is not retried", async () => {

@@ -198,4 +198,18 @@ describe("2-of-3 quorum on new service tokens", () => {
     expect(await tokens()).toBe(before + 1);
     expect((await as(1, "POST", `${base}/tokens`, { name: "svc-quorum" })).status).toBe(202);
   });
+
+  test("the approval holds the token's scope: approving a decrypt-only token does not let an unrestricted one be made", async () => {
+    const asked = await as(1, "POST", `${base}/tokens`, { name: "svc-reader", operations: ["decrypt"] });
+    expect(asked.status).toBe(202);
+    expect(JSON.parse(asked.body.approval.params as string)).toEqual({ name: "svc-reader", operations: ["decrypt"] });
+    const id = asked.body.approval.id as string;
+    await as(2, "POST", `${base}/approvals/${id}/approve`);
+    expect((await as(3, "POST", `${base}/approvals/${id}/approve`)).body.status).toBe("executed");
+    // The same name without the scope is another request: it waits for its own approval.
+    expect((await as(1, "POST", `${base}/tokens`, { name: "svc-reader" })).status).toBe(202);
+    const created = await as(1, "POST", `${base}/tokens`, { name: "svc-reader", operations: ["decrypt"] });
+    expect(created.status).toBe(201);
+    expect(created.body.scope).toEqual({ operations: ["decrypt"], dataClasses: null });
+  });
 });

@@ -10,7 +10,8 @@ import { ZAlertThresholdsRequest, ZBreakGlassRequest, ZMaintenanceWindowRequest,
 import { ZQuorumPolicyRequest, type QuorumAction } from "../../contracts/quorum";
 import { ZAuditRetentionRequest } from "../../contracts/route-requests";
 import { ZDataClassName } from "../../contracts/classes";
-import { ZConnectKeyRequest, ZCreateTokenRequest } from "../../contracts/requests";
+import { ZConnectKeyRequest } from "../../contracts/requests";
+import { ZCreateTokenRequest } from "../../contracts/tokens";
 import type { BrokerContext } from "../context";
 import { addMaintenanceWindow } from "./add-maintenance-window";
 import { setAlertThresholds } from "./alert-thresholds";

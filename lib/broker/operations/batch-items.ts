@@ -17,7 +17,7 @@ export type BatchResult<T> = { ok: true; value: T } | { ok: false; error: Broker
  * the tenant does not have. Anything else (a lock of any class an item names, a class without a
  * key, an outage, the audit log or the database down) fails the whole batch.
  */
-const PER_ITEM: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>(["invalid_request", "invalid_ciphertext", "payload_too_large", "forbidden", "purpose_denied", "outside_access_window", "not_found"]);
+const PER_ITEM: ReadonlySet<BrokerErrorCode> = new Set<BrokerErrorCode>(["invalid_request", "invalid_ciphertext", "payload_too_large", "forbidden", "purpose_denied", "scope_denied", "outside_access_window", "not_found"]);
 
 export function isItemRefusal(e: unknown): e is BrokerError {
   return e instanceof BrokerError && PER_ITEM.has(e.code);

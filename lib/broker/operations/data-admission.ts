@@ -15,6 +15,7 @@ import { TenantDroppedError } from "../dek-cache";
 import { BrokerError } from "../errors";
 import { checkDataPolicy, evaluateDataPolicy, type PolicyDecision } from "../governance/data-policy";
 import { requireTenant } from "../tenant-lookup";
+import { requireTokenScope, scopeDenied, scopeDetail, tokenAllows } from "../token-scope";
 import { classById, classByName, type ClassRef, type TenantView } from "../tenant-registry";
 import { auditFailure, classDetail, KMS_RETRY_AFTER_S, lockedError, notReadyError, shreddedError } from "../views";
 
@@ -85,8 +86,9 @@ function resolveClass(tenant: TenantView, selector: ClassSelector): ClassRef {
 export function admitClass(admitted: Admitted, op: DataOp, selector: ClassSelector): ClassRef {
   const { tenant } = admitted;
   const dataClass = resolveClass(tenant, selector);
-  // Checks of the caller against `op` and `dataClass` (a token's scope) belong here, before the
-  // class's lock state: a caller must not learn the state of a class it may not use.
+  // The caller against `op` and `dataClass` (a token's scope), before the class's lock state: a
+  // caller must not learn the state of a class it may not use.
+  if (!tokenAllows(admitted.caller, op, dataClass.name)) throw scopeDenied(admitted.caller, op, dataClass.name);
   const scope = dataClass.scope;
   if (scope.state === "locked") throw new ClassRefusal(lockedError(tenant, dataClass), "locked", scope.lockReason ?? "locked");
   if (!scope.key || scope.state === "pending") throw new ClassRefusal(notReadyError(dataClass), "denied", "tenant_not_ready");
@@ -107,7 +109,8 @@ export async function admitClassAudited(ctx: AdmissionDeps, admitted: Admitted, 
     const { outcome, reason } = classRefusalEntry(e);
     if (outcome === "locked") ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" });
     const named = "name" in selector && selector.name !== undefined ? { ...item.detail, dataClass: selector.name } : item.detail;
-    const detail = typeof e.extra.dataClass === "string" ? { ...item.detail, dataClass: e.extra.dataClass } : named;
+    // scope_denied names `default` to the caller; the audit entry, like every `default` entry, does not.
+    const detail = typeof e.extra.dataClass === "string" ? scopeDetail(e.extra.dataClass, item.detail) : named;
     await recordRefusal(ctx, { ...item, detail, outcome, reason });
     throw e;
   }
@@ -159,6 +162,7 @@ export async function admitDataItems(ctx: AdmissionDeps, caller: Caller, slug: s
     await recordRefusals(ctx, refusals("denied", "token_of_another_tenant"));
     throw new BrokerError("forbidden", "this token does not belong to this tenant");
   }
+  await requireTokenScope(ctx, service, op, undefined, refusals("denied", "scope_denied"));
   if (tenant.shreddedAt) {
     ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" }, items.length);
     await recordRefusals(ctx, refusals("denied", "tenant_shredded"));

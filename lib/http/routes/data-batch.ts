@@ -19,7 +19,9 @@ function decodeItem<T extends Record<K, string>, K extends string, O>(item: Batc
 }
 
 function itemError(r: { ok: false; error: BrokerError }) {
-  return { ok: false as const, error: { code: r.error.code, message: r.error.message } };
+  // A scope refusal names the class and operation, as a single request's error body does.
+  const { dataClass, operation } = r.error.code === "scope_denied" ? (r.error.extra as { dataClass?: string; operation?: "encrypt" | "decrypt" }) : {};
+  return { ok: false as const, error: { code: r.error.code, message: r.error.message, dataClass, operation } };
 }
 
 export function dataBatchRoutes(env: RouteEnv) {

@@ -59,20 +59,20 @@ export function tenantRoutes(env: RouteEnv) {
   defineRoute({
     method: "POST",
     url: "/api/v1/tenants/:slug/tokens",
-    summary: "Create a service token (returned once, stored hashed)",
+    summary: "Create a service token (returned once, stored hashed), optionally limited to operations and data classes",
     tag: "tokens",
     access: "token.create",
     params: ZSlugParams,
     body: ZCreateTokenRequest,
     responses: { 201: ZCreateTokenResponse, ...errors },
     handler: async ({ params, body, caller, reply, requestId }) =>
-      reply.code(201).send(await createToken({ ctx, actor: caller!, tenant: params.slug, requestId, name: body.name })),
+      reply.code(201).send(await createToken({ ctx, actor: caller!, tenant: params.slug, requestId, ...body })),
   });
 
   defineRoute({
     method: "GET",
     url: "/api/v1/tenants/:slug/tokens",
-    summary: "List service tokens (never the tokens themselves)",
+    summary: "List service tokens with their scopes (never the tokens themselves)",
     tag: "tokens",
     access: "token.list",
     params: ZSlugParams,

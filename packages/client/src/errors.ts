@@ -204,7 +204,7 @@ export const ERROR_CLASSES: { [C in ErrorCode]: new (init: ApiErrorInit) => Brok
 };
 
 /** The status a code has on a single call, for batch items (which carry no status of their own). */
-const ITEM_STATUS: Partial<Record<ErrorCode, number>> = { invalid_request: 400, forbidden: 403, payload_too_large: 413, invalid_ciphertext: 422, tenant_locked: 423, kms_unavailable: 503 };
+const ITEM_STATUS: Partial<Record<ErrorCode, number>> = { invalid_request: 400, forbidden: 403, scope_denied: 403, payload_too_large: 413, invalid_ciphertext: 422, tenant_locked: 423, kms_unavailable: 503 };
 
 export function errorFromBody(init: ApiErrorInit): BrokerApiError {
   const Cls = (ERROR_CLASSES as Record<string, (new (init: ApiErrorInit) => BrokerApiError) | undefined>)[init.body.code] ?? BrokerApiError;

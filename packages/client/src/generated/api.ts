@@ -161,6 +161,10 @@ export type EncryptBatchResponse = {
       /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
       code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "scope_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
       message: string;
+      /** scope_denied: the data class the item was for */
+      dataClass?: string;
+      /** scope_denied: the operation the item was for */
+      operation?: "encrypt" | "decrypt";
     };
   }>;
 };
@@ -187,6 +191,10 @@ export type DecryptBatchResponse = {
       /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
       code: "invalid_request" | "invalid_key_ref" | "unauthenticated" | "reauth_required" | "step_up_required" | "step_up_failed" | "quorum_required" | "forbidden" | "purpose_denied" | "scope_denied" | "outside_access_window" | "tenant_not_found" | "not_found" | "conflict" | "tenant_not_ready" | "payload_too_large" | "too_many_requests" | "invalid_ciphertext" | "grant_invalid" | "provider_disabled" | "key_in_use" | "tenant_locked" | "tenant_shredded" | "kms_unavailable" | "audit_unavailable" | "internal_error" | "event_source_unreachable" | "database_unavailable" | "shutting_down";
       message: string;
+      /** scope_denied: the data class the item was for */
+      dataClass?: string;
+      /** scope_denied: the operation the item was for */
+      operation?: "encrypt" | "decrypt";
     };
   }>;
 };
