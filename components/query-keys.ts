@@ -16,6 +16,7 @@ export const qk = {
   alerts: (slug: string) => ["tenant", slug, "alerts"] as const,
   auditPurposes: (slug: string) => ["tenant", slug, "audit", "purposes"] as const,
   fleetAlerts: ["fleet-alerts"] as const,
+  classes: (slug: string) => ["tenant", slug, "classes"] as const,
   lifecycle: (slug: string) => ["tenant", slug, "lifecycle"] as const,
   fleetActivity: ["fleet-activity"] as const,
   fleet: (params: Record<string, unknown>) => ["fleet", params] as const,
