@@ -20,8 +20,8 @@
 
 // The pure, client-safe catalogs components may import as values: audit actions, roles and
 // permissions, and the pure helpers the console shares with the server (sign-in error messages,
-// same-origin callback paths, the KMS key ownership tag). client-catalogs-stay-pure keeps them so.
-const CLIENT_CATALOGS = "^lib/audit/catalog\\.ts$|^lib/auth/(roles|permissions|sign-in-errors|callback-url)\\.ts$|^lib/kms/ownership-tag\\.ts$|^lib/contracts/class-name-rule\\.ts$";
+// same-origin callback paths, the KMS key ownership tag, the data class name rule). client-catalogs-stay-pure keeps them so.
+const CLIENT_CATALOGS = "^lib/audit/catalog\\.ts$|^lib/auth/(roles|permissions|sign-in-errors|callback-url)\\.ts$|^lib/kms/ownership-tag\\.ts$|^lib/contracts/class-name\\.ts$";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {

@@ -1,10 +1,10 @@
 "use client";
 // "Add data class": the name is checked as you type with the rule ZDataClassName is built from
-// (lib/contracts/class-name-rule.ts); the API validates it again and its message is shown as is.
+// (lib/contracts/class-name.ts); the API validates it again and its message is shown as is.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
-import { dataClassNameProblem, DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_RULE } from "@/lib/contracts/class-name-rule";
+import { DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_RULE, isDataClassName } from "@/lib/contracts/class-name";
 import { api, ApiError, tenantPath } from "../api";
 import { qk } from "../query-keys";
 import { useSensitiveAction } from "../reauth";
@@ -13,6 +13,15 @@ import { Field } from "../ui/input";
 import { Alert } from "../ui/state";
 import { connectKeyHref } from "./class-card";
 import type { DataClassCreated } from "./types";
+
+/** Why `name` cannot be a new class (the rules of ZCreateDataClassRequest), or null when it can. */
+function nameProblem(name: string, existing: string[]): string | null {
+  if (name.length === 0) return "Enter a name.";
+  if (!isDataClassName(name)) return `Use ${DATA_CLASS_NAME_RULE}.`;
+  if (name === "default") return "`default` always exists.";
+  if (existing.includes(name)) return `The tenant already has a class ${name}.`;
+  return null;
+}
 
 /** The API's own words for a refused name: the invalid_request issue of `name`, or the message. */
 function refusal(e: unknown): string | null {
@@ -35,7 +44,7 @@ export function AddDataClass({ slug, existing, canConnectKey }: { slug: string; 
     },
   });
   const trimmed = name.trim();
-  const problem = dataClassNameProblem(trimmed) ?? (existing.includes(trimmed) ? `The tenant already has a class ${trimmed}.` : null);
+  const problem = nameProblem(trimmed, existing);
   const shownProblem = touched && trimmed ? problem : null;
   const created = create.data?.dataClass.name;
 

@@ -2,7 +2,7 @@
 // the scope of a service token. The routes of lib/http/routes/classes.ts validate with these; the
 // console's types and the OpenAPI document come from them.
 import { z } from "zod";
-import { DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE, DEFAULT_DATA_CLASS } from "./class-name-rule";
+import { DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE } from "./class-name";
 import { ZKmsProviderName } from "./providers";
 import { ZKey, ZValidationStep } from "./requests";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
@@ -15,7 +15,7 @@ export const ZDataClassName = z
   .regex(DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE)
   .describe("a data class of the tenant; `default` always exists");
 
-export const ZCreateDataClassRequest = z.strictObject({ name: ZDataClassName.refine((n) => n !== DEFAULT_DATA_CLASS, "`default` always exists") });
+export const ZCreateDataClassRequest = z.strictObject({ name: ZDataClassName.refine((n) => n !== "default", "`default` always exists") });
 export const ZDataClassParams = z.object({ slug: z.string(), dataClass: ZDataClassName });
 
 /** The key of a class as a class card shows it; a secondary has the same shape. */
