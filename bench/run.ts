@@ -5,6 +5,7 @@
 // in this run; ratios are against baselines measured in this run.
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { dataClasses } from "./data-classes";
 import { dataPaths } from "./data-paths";
 import { clientCoalescer } from "./client";
 import { kmsEconomy } from "./kms-economy";
@@ -25,6 +26,7 @@ const SCENARIOS: Record<string, (stack: Stack, mode: Mode) => Promise<Section | 
   "data-paths": dataPaths,
   client: clientCoalescer,
   rewrap,
+  "data-classes": dataClasses,
 };
 
 async function main() {

@@ -36,7 +36,10 @@ const auditEventFields = {
 };
 
 const ZKmsCallDetail = z.strictObject({ message: z.string().describe("the KMS's error message, at most 500 characters") });
-const ZLockDetail = z.strictObject({ source: ZLockSource, detectedAt: z.string(), revokedAt: z.string().nullable() });
+/** The data class an entry of a class's control action concerns; absent for `default` (entries as before classes). */
+const dataClassField = { dataClass: z.string().optional().describe("the data class, when not `default`") };
+const ZClassOnly = z.strictObject({ dataClass: z.string() }).describe("the data class (not `default`)");
+const ZLockDetail = z.strictObject({ source: ZLockSource, detectedAt: z.string(), revokedAt: z.string().nullable(), ...dataClassField });
 const ZDrillDetail = z.strictObject({
   lockedAt: z.string(),
   unlockedAt: z.string().nullable(),
@@ -76,13 +79,14 @@ const ZApprovalDetail = z.strictObject({
 const ZFactorDetail = z.strictObject({ factorId: z.string().nullable(), kind: z.enum(["totp", "passkey"]) });
 
 /** What `detail` holds for each action; null where the action records none. */
-/** A data-path entry's detail: null for a single request; its place for a batch item; its phase for a stream. */
+/** A data-path entry's detail: null for a single request of `default`; its place for a batch item; its phase for a stream; its class if not `default`. */
 const ZDataDetail = z
   .strictObject({
     batchIndex: z.number().int().optional().describe("batch item: its position in the request (from 0)"),
     batchSize: z.number().int().optional().describe("batch item: the number of items in the request"),
     stream: z.enum(["opened", "closed"]).optional().describe("stream: opened (the DEK was used, before any output) or closed (how it ended)"),
     frames: z.number().int().optional().describe("stream, closed: frames sealed or verified"),
+    dataClass: z.string().optional().describe("the data class the request was for, when not `default` (issue 12)"),
   })
   .nullable();
 
@@ -95,8 +99,8 @@ const DETAIL_OF = {
   "kms.describe": ZKmsCallDetail.nullable(),
   "kms.reencrypt": ZKmsCallDetail.nullable(),
   "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
-  "key.connect": z.null(),
-  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
+  "key.connect": z.union([z.null(), ZClassOnly]),
+  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })), ...dataClassField }),
   "key.rotate": z.null(),
   "key.rotated": z.strictObject({
     from: z.string().describe("the version new wraps used before"),
@@ -104,10 +108,12 @@ const DETAIL_OF = {
     detectedBy: z.enum(["probe", "push"]).describe("the scheduled probe, or a probe a pushed key event triggered"),
   }),
   "tenant.lock": ZLockDetail,
-  "tenant.unlock": z.null(),
+  "tenant.unlock": z.union([z.null(), ZClassOnly]),
   "tenant.drill": z.union([ZLockDetail, ZDrillDetail, z.null()]).describe("the drill's lock, its report, or null when its preflight failed"),
   "tenant.shred": z.strictObject({ certificate: ZShredCertificate }),
   "tenant.settings": z.union([z.strictObject({ manualResume: z.boolean() }), z.strictObject({ retentionDays: z.number().int().nullable() })]),
+  "class.create": ZClassOnly.describe("a data class was created"),
+  "class.remove": ZClassOnly.describe("a data class (with no DEKs) was removed, with its key connections"),
   "token.create": z.strictObject({ tokenId: z.string(), name: z.string(), prefix: z.string() }),
   "token.revoke": z.strictObject({ tokenId: z.string() }),
   "webhook.create": z.strictObject({ webhookId: z.string(), url: z.string() }),

@@ -2,18 +2,13 @@
 // the scope of a service token. The routes of lib/http/routes/classes.ts validate with these; the
 // console's types and the OpenAPI document come from them.
 import { z } from "zod";
-import { DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE } from "./class-name";
 import { ZKmsProviderName } from "./providers";
-import { ZKey, ZValidationStep } from "./requests";
+import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
+import { ZDataClassName } from "./data-class-name";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
 
-/** A class name: a small alphabet, so it is safe in URLs, headers, metrics labels and audit entries. */
-export const ZDataClassName = z
-  .string()
-  .min(1)
-  .max(DATA_CLASS_NAME_MAX)
-  .regex(DATA_CLASS_NAME_PATTERN, DATA_CLASS_NAME_RULE)
-  .describe("a data class of the tenant; `default` always exists");
+export { ZDataClassName };
+export { ZClassState } from "./status";
 
 export const ZCreateDataClassRequest = z.strictObject({ name: ZDataClassName.refine((n) => n !== "default", "`default` always exists") });
 export const ZDataClassParams = z.object({ slug: z.string(), dataClass: ZDataClassName });
@@ -58,6 +53,27 @@ export const ZDataClass = z.object({
 });
 
 export const ZDataClassList = z.object({ classes: z.array(ZDataClass) });
+
+/** One lock of a class, as the health page's history lists it. */
+export const ZClassLockEntry = z.object({
+  id: z.string(),
+  cause: z.string().describe("kms, kill_switch or drill"),
+  reason: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  detectedAt: z.string().nullable(),
+  effectiveAt: z.string(),
+  timeToLockMs: z.number().nullable().describe("from the revocation (when known) to enforcement"),
+  detectionMs: z.number().nullable(),
+  fanoutMs: z.number().nullable(),
+});
+/** A class on the health page: its card plus its recent locks. */
+export const ZClassHealth = ZDataClass.extend({ locks: z.array(ZClassLockEntry).describe("the class's last locks, newest first") });
+
+/** POST .../lock and .../unlock: without `dataClass`, every class of the tenant. */
+export const ZClassLockRequest = ZLockRequest.extend({ dataClass: ZDataClassName.optional().describe("lock this class only; absent: every class") });
+export const ZUnlockRequest = z
+  .strictObject({ dataClass: ZDataClassName.optional().describe("unlock this class only (its key re-validated); absent: every class, each key re-validated") })
+  .optional();
 export const ZDataClassResponse = z.object({ dataClass: ZDataClass });
 
 /** PUT .../classes/{class}/key and .../classes/{class}/secondary-key: the same body as PUT .../key. */

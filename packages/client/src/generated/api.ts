@@ -8,6 +8,8 @@ export type EncryptRequest = {
   context?: Record<string, string>;
   /** Free text recorded in the audit log, e.g. 'billing-export' */
   purpose?: string;
+  /** the data class to encrypt for (default `default`): its key wraps the DEK, its lock scope applies; decrypt needs no class, the ciphertext names it */
+  dataClass?: string;
 };
 
 export type EncryptResponse = {
@@ -68,6 +70,15 @@ export type StatusResponse = {
   } | null;
   /** when the tenant's data keys were destroyed (crypto-shredding); null if never */
   shreddedAt?: string | null;
+  /** every data class's lock state, `default` first (the top-level state is `default`'s) */
+  classes?: Array<{
+    /** the class; `default` is the tenant's own state */
+    name: string;
+    state: "pending" | "active" | "locked";
+    since: string;
+    reason: string | null;
+    lockSource: string | null;
+  }>;
 };
 
 /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
@@ -134,6 +145,8 @@ export type EncryptBatchRequest = {
     context?: Record<string, string>;
     /** Free text recorded in the audit log, e.g. 'billing-export' */
     purpose?: string;
+    /** the data class to encrypt for (default `default`): its key wraps the DEK, its lock scope applies; decrypt needs no class, the ciphertext names it */
+    dataClass?: string;
   }>;
 };
 
@@ -183,6 +196,8 @@ export type StreamHeaders = {
   "x-cmek-context"?: string;
   /** Free text recorded in the audit log, e.g. 'billing-export' */
   "x-cmek-purpose"?: string;
+  /** encrypt only: the data class to encrypt for (default `default`); a decrypted stream names its class itself */
+  "x-cmek-data-class"?: string;
 };
 
 export const MAX_PLAINTEXT_BYTES = 1048576;
