@@ -11,6 +11,8 @@ import type { Database } from "../db/database";
 import type { KmsProviderName } from "../kms/types";
 import type { DekCache } from "./dek-cache";
 import { BrokerError } from "./errors";
+import type { FailoverMonitor } from "./failover-monitor";
+import { unwrapWithFailover } from "./failover-unwrap";
 import type { KmsGateway } from "./kms-gateway";
 import type { TenantView } from "./tenant-registry";
 
@@ -50,6 +52,8 @@ export class DataKeyService {
     private readonly kms: KmsGateway,
     private readonly useBlock = USE_BLOCK,
     private readonly useLimit = USE_LIMIT,
+    /** Failover to a class's secondary key (issue 12); without it unwraps use the primary only. */
+    private readonly failover: { monitor: FailoverMonitor; hedgeMs: number } | null = null,
   ) {}
 
   async forEncrypt(tenant: TenantView, meta: RequestMeta): Promise<DekForUse> {
@@ -137,22 +141,43 @@ export class DataKeyService {
     return cur;
   }
 
-  /** Loads a wrapped DEK of this tenant (and the key that wrapped it) and unwraps it through the tenant's KMS. */
+  /**
+   * Loads a wrapped DEK of this tenant (and the key that wrapped it), with its form under the
+   * class's connected secondary key if it has one, in one query, and unwraps it: the primary
+   * first, the secondary when the primary is unavailable or slow (lib/broker/failover-unwrap.ts).
+   */
   private async unwrapStored(tenant: TenantView, dekId: string, meta: RequestMeta): Promise<DataKeyMaterial> {
-    const rows = await this.db.query<{ wrapped_key: Buffer | Uint8Array; provider: KmsProviderName; key_ref: string }>(
-      `SELECT d.wrapped_key, k.provider::text AS provider, k.key_ref FROM data_key d JOIN key_connection k ON k.id = d.key_connection_id
+    const rows = await this.db.query<{
+      wrapped_key: Buffer | Uint8Array;
+      provider: KmsProviderName;
+      key_ref: string;
+      data_class_id: string | null;
+      s_wrapped: Buffer | Uint8Array | null;
+      s_provider: KmsProviderName | null;
+      s_key_ref: string | null;
+    }>(
+      `SELECT d.wrapped_key, k.provider::text AS provider, k.key_ref, d.data_class_id, s.wrapped_key AS s_wrapped, s.provider AS s_provider, s.key_ref AS s_key_ref
+         FROM data_key d JOIN key_connection k ON k.id = d.key_connection_id
+         LEFT JOIN LATERAL (
+           SELECT w.wrapped_key, ks.provider::text AS provider, ks.key_ref FROM data_key_wrap w
+             JOIN key_connection ks ON ks.id = w.key_connection_id AND ks.tenant_id = w.tenant_id AND ks.status = 'connected' AND ks.role = 'secondary'
+            WHERE w.dek_id = d.id AND w.tenant_id = d.tenant_id
+            ORDER BY ks.created_at DESC LIMIT 1) s ON true
         WHERE d.id = $1 AND d.tenant_id = $2`,
       [dekId, tenant.id],
     );
     const row = rows[0];
     if (!row) throw new BrokerError("invalid_ciphertext", "ciphertext refers to a data key this tenant does not have");
-    return this.kms.unwrapDataKey({ provider: row.provider, keyRef: row.key_ref }, Buffer.from(row.wrapped_key), dekContext(tenant.id, dekId), {
-      tenantId: tenant.id,
-      actor: meta.actor,
-      requestId: meta.requestId,
-      dekId,
-      dataPath: true,
-    });
+    const kmsMeta = { tenantId: tenant.id, actor: meta.actor, requestId: meta.requestId, dekId, dataPath: true };
+    const primary = { key: { provider: row.provider, keyRef: row.key_ref }, wrapped: Buffer.from(row.wrapped_key) };
+    const secondary = row.s_wrapped && row.s_provider && row.s_key_ref ? { key: { provider: row.s_provider, keyRef: row.s_key_ref }, wrapped: Buffer.from(row.s_wrapped) } : null;
+    if (!this.failover || !secondary) return this.kms.unwrapDataKey(primary.key, primary.wrapped, dekContext(tenant.id, dekId), kmsMeta);
+    return unwrapWithFailover(
+      { kms: this.kms, failover: this.failover.monitor, hedgeMs: this.failover.hedgeMs },
+      { tenantId: tenant.id, classId: row.data_class_id, primary, secondary },
+      dekContext(tenant.id, dekId),
+      kmsMeta,
+    );
   }
 
   forgetTenant(tenantId: string): void {
