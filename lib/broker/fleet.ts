@@ -52,7 +52,7 @@ const PRIORITY_SQL = `CASE
     WHEN kc.id IS NOT NULL AND t.state <> 'pending' AND kc.last_probe_outcome = 'unavailable' THEN 1
     WHEN kc.id IS NULL OR t.state = 'pending' THEN 2
     ELSE 3 END`;
-const FROM_SQL = `FROM tenant t LEFT JOIN key_connection kc ON kc.tenant_id = t.id AND kc.status = 'connected'`;
+const FROM_SQL = `FROM tenant t LEFT JOIN key_connection kc ON kc.tenant_id = t.id AND kc.status = 'connected' AND kc.role = 'primary'`;
 
 interface FleetRow extends Record<string, unknown> {
   id: string;
@@ -174,7 +174,7 @@ export async function tenantHealth(broker: FleetDeps, view: TenantView) {
     last_probe_latency_ms: number | null;
     last_error: string | null;
   }>(
-    `SELECT last_probe_at, last_probe_outcome, last_probe_latency_ms, last_error FROM key_connection WHERE tenant_id = $1 AND status = 'connected' ORDER BY created_at DESC LIMIT 1`,
+    `SELECT last_probe_at, last_probe_outcome, last_probe_latency_ms, last_error FROM key_connection WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary' ORDER BY created_at DESC LIMIT 1`,
     [tenant.id],
   );
   const [deks] = await broker.db.query<{ active: string | number; total: string | number }>(

@@ -16,7 +16,7 @@ export const RETIRING_KEY_REVOKED = "retiring_key_revoked";
  */
 export const STALE_SQL = `(d.key_connection_id <> c.id OR (c.key_version IS NOT NULL AND (d.key_version IS NULL OR d.key_version <> c.key_version)))`;
 
-export const CONNECTED_JOIN = `JOIN key_connection c ON c.tenant_id = d.tenant_id AND c.status = 'connected'`;
+export const CONNECTED_JOIN = `JOIN key_connection c ON c.tenant_id = d.tenant_id AND c.status = 'connected' AND c.role = 'primary'`;
 
 export async function countStale(db: SqlExecutor, tenantId: string, afterId?: string | null): Promise<number> {
   const rows = await db.query<{ n: string }>(

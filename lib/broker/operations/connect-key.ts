@@ -4,13 +4,11 @@ import { actorOf } from "../../auth/caller";
 import { authorize } from "../../auth/authorize";
 import type { KmsProviderName } from "../../kms/types";
 import type { BrokerContext } from "../context";
-import { connectableKeyRef, claimKeyRef, ownershipStep } from "../key-ownership";
-import { validateKeyRoundTrip } from "../key-validation";
-import { stageKmipTrust } from "../kmip-credentials";
-import { kmipDescribeStep } from "../kmip-validation";
+import { claimKeyRef } from "../key-ownership";
+import { validateKeyToConnect } from "../key-connect-check";
 import { countStale } from "../lifecycle/stale-deks";
 import { requireTenant } from "../tenant-lookup";
-import { assertNotShredded, describeKey, describeTenant, validationError } from "../views";
+import { assertNotShredded, describeKey, describeTenant } from "../views";
 import { approvalGate } from "../governance/approval-gate";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
@@ -30,33 +28,10 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, approved
   authorize(actor, "key.connect", slug);
   const tenant = await requireTenant(ctx, slug);
   assertNotShredded(tenant);
-  // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
-  const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
   // A key or cloud switch (the tenant already has a key) can be under quorum; a first key cannot.
-  if (tenant.key) await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "key.connect", params: { provider: providerName, keyId: keyRef } });
-  // KMIP: the validation below already runs with the tenant's client identity and this CA.
-  if (providerName === "kmip") await stageKmipTrust(ctx.kmipCredentials, tenant.id, keyRef, serverCaPem);
-  const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);
+  const gate = tenant.key ? (keyRef: string) => approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "key.connect", params: { provider: providerName, keyId: keyRef } }) : undefined;
+  const { keyRef, result } = await validateKeyToConnect(ctx, tenant.id, actor, requestId, { provider: providerName, keyId, serverCaPem }, gate);
   const who = actorOf(actor);
-  const key = { provider: providerName, keyRef };
-  const described = providerName === "kmip" ? await kmipDescribeStep(ctx.providers, tenant.id, keyRef) : null;
-  const result =
-    ownership && !ownership.ok ? ownership : (described?.failed ?? (await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId })));
-  if (described && !described.failed) result.steps.unshift(described.step);
-  if (ownership?.ok) result.steps.unshift(...ownership.steps);
-  await ctx.audit.record({
-    tenantId: tenant.id,
-    actor: who,
-    action: "key.validate",
-    outcome: result.ok ? "success" : result.unavailable ? "unavailable" : "denied",
-    provider: providerName,
-    keyRef,
-    keyVersion: result.keyVersion,
-    requestId,
-    reason: result.failure ? `${result.failure.step}:${result.failure.reason ?? result.failure.kind}` : undefined,
-    detail: { steps: result.steps.map((s) => ({ step: s.step, ok: s.ok, latencyMs: Math.round(s.latencyMs * 10) / 10 })) },
-  });
-  if (!result.ok) throw validationError(result);
   await ctx.db.transaction(async (tx) => {
     await claimKeyRef(tx, ctx.providers, tenant.id, providerName, keyRef, result.wrappedByKey ?? null);
     const [inserted] = await tx.query<{ id: string }>(
@@ -78,7 +53,7 @@ export async function connectKey({ ctx, actor, tenant: slug, requestId, approved
     const restoring = tenant.state === "locked" && tenant.lockSource === "kms";
     await tx.query(
       `UPDATE key_connection kc SET status = CASE WHEN NOT $3 AND EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = $1 AND d.key_connection_id = kc.id) THEN 'retiring' ELSE 'replaced' END
-        WHERE kc.tenant_id = $1 AND kc.status IN ('connected', 'retiring') AND kc.id <> $2`,
+        WHERE kc.tenant_id = $1 AND kc.role = 'primary' AND kc.status IN ('connected', 'retiring') AND kc.id <> $2`,
       [tenant.id, inserted!.id, restoring],
     );
   });
