@@ -123,6 +123,8 @@ export async function startBrokerContext(ctx: BrokerContext): Promise<Background
       tokens.invalidateTenant(e.tenantId);
     } else if (e.type === "governance_changed") {
       ctx.governance.invalidate(e.tenantId);
+    } else if (e.type === "failover_drill") {
+      ctx.failover.force(e.tenantId, e.classId, e.until);
     }
   });
   bus.onGap(() => void backgroundErrors.guard("cluster.resync", () => resyncAfterGap(ctx)));

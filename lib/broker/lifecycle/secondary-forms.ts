@@ -46,3 +46,16 @@ export async function secondaryCoverage(db: Database, tenantId: string, connecti
   if (!r) return { deks: 0, wrapped: 0, job: null };
   return { deks: Number(r.deks), wrapped: Number(r.wrapped), job: r.state ? { state: r.state, done: (r.done ?? 0) + (r.failed ?? 0), total: r.total ?? 0 } : null };
 }
+
+/** Cancels open add_secondary jobs towards the class's secondary connections (it is being removed or replaced). */
+export async function cancelSecondaryJobs(tx: SqlExecutor, tenantId: string, classId: string | null): Promise<number> {
+  const rows = await tx.query(
+    `UPDATE rewrap_job j SET state = 'cancelled', finished_at = now(), leased_by = NULL, lease_until = NULL, updated_at = now()
+       FROM key_connection s
+      WHERE j.tenant_id = $1 AND j.cause = 'add_secondary' AND j.state IN ('running', 'paused') AND s.id = j.target_connection_id
+        AND s.tenant_id = $1 AND s.role = 'secondary' AND s.data_class_id IS NOT DISTINCT FROM $2::uuid
+      RETURNING j.id`,
+    [tenantId, classId],
+  );
+  return rows.length;
+}
