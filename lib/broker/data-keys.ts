@@ -13,6 +13,7 @@ import type { DekCache } from "./dek-cache";
 import { BrokerError } from "./errors";
 import type { FailoverMonitor } from "./failover-monitor";
 import { unwrapWithFailover } from "./failover-unwrap";
+import { startSecondaryWrap } from "./secondary-wrap";
 import type { KmsGateway } from "./kms-gateway";
 import type { TenantView } from "./tenant-registry";
 
@@ -110,14 +111,11 @@ export class DataKeyService {
     const dekId = randomUUID();
     const material = DataKeyMaterial.generate();
     const plain = material.copy();
+    const kmsMeta = { tenantId: tenant.id, actor: meta.actor, requestId: meta.requestId, dekId, dataPath: true };
+    // Wrapped under the class's secondary too, beside the primary wrap (lib/broker/secondary-wrap.ts).
+    const secondary = tenant.secondary && this.failover ? startSecondaryWrap(this.kms, tenant.secondary, material.copy(), dekContext(tenant.id, dekId), kmsMeta) : null;
     try {
-      const wrapped = await this.kms.wrap({ provider: key.provider, keyRef: key.keyRef }, plain, dekContext(tenant.id, dekId), {
-        tenantId: tenant.id,
-        actor: meta.actor,
-        requestId: meta.requestId,
-        dekId,
-        dataPath: true,
-      });
+      const wrapped = await this.kms.wrap({ provider: key.provider, keyRef: key.keyRef }, plain, dekContext(tenant.id, dekId), kmsMeta);
       await this.db.prisma.dataKey.create({
         data: {
           id: dekId,
@@ -129,6 +127,7 @@ export class DataKeyService {
           usesReserved: BigInt(this.useBlock),
         },
       });
+      await secondary?.store(this.db, this.failover?.hedgeMs ?? 0);
     } catch (e) {
       material.destroy();
       throw e;
