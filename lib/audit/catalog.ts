@@ -20,6 +20,8 @@ export const AUDIT_ACTIONS = [
   "tenant.drill",
   "tenant.shred",
   "tenant.settings",
+  "class.create",
+  "class.remove",
   "token.create",
   "token.revoke",
   "webhook.create",

@@ -31,6 +31,9 @@ export type AuditAction =
   // crypto-shredding: the signed certificate of destruction (lib/audit/shred-certificate.ts)
   | "tenant.shred"
   | "tenant.settings"
+  // data classes (issue 12): lib/broker/operations/*-data-class.ts
+  | "class.create"
+  | "class.remove"
   | "token.create"
   | "token.revoke"
   | "webhook.create"

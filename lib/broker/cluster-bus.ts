@@ -16,10 +16,22 @@ export type ClusterEvent =
       lockReason: string | null;
       lockSource: string | null;
     }
+  | {
+      /** The lock state of one data class other than `default` (whose state is tenant_state's). */
+      type: "class_state";
+      tenantId: string;
+      classId: string;
+      dataClass: string;
+      state: "pending" | "active" | "locked";
+      stateVersion: number;
+      stateSince: string;
+      lockReason: string | null;
+      lockSource: string | null;
+    }
   | { type: "tenant_changed"; tenantId: string }
   | { type: "tokens_changed"; tenantId: string }
   | { type: "governance_changed"; tenantId: string }
-  | { type: "ack"; tenantId: string; stateVersion: number; appliedAt: number }
+  | { type: "ack"; tenantId: string; stateVersion: number; appliedAt: number; /** Set for a class_state ack. */ classId?: string }
   | { type: "heartbeat"; cachedTenants: number }
   | { type: "probe_request"; tenantId: string; revokedAt?: string }
   /** A failover drill: until `until` (epoch ms) every instance unwraps the class's cache misses through its secondary. */

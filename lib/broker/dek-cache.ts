@@ -21,6 +21,8 @@ export interface DekCacheOptions {
 
 interface Entry {
   tenantId: string;
+  /** The DEK's data class (data_class.id; null: `default`), so one class's lock drops only its DEKs. */
+  classId: string | null;
   dekId: string;
   material: DataKeyMaterial;
   expiresAt: number;
@@ -40,6 +42,8 @@ export class DekCache {
   /** Loads in flight by tenant, then DEK id: a request of one tenant never joins another tenant's load. */
   private inflight = new Map<string, Map<string, Promise<DataKeyMaterial>>>();
   private generation = new Map<string, number>();
+  /** Per (tenant, class): bumped by dropClass, so a load of that class in flight is voided too. */
+  private classGeneration = new Map<string, number>();
   private refreshesByTenant = new Map<string, number>();
   private readonly now: () => number;
   private readonly refreshMarginMs: number;
@@ -57,7 +61,7 @@ export class DekCache {
   }
 
   /** Returns the DEK and whether it was a cache hit; `loader` runs at most once for concurrent misses. */
-  async get(tenantId: string, dekId: string, loader: DekLoader): Promise<{ material: DataKeyMaterial; hit: boolean }> {
+  async get(tenantId: string, dekId: string, loader: DekLoader, classId: string | null = null): Promise<{ material: DataKeyMaterial; hit: boolean }> {
     const e = this.entries.get(dekId);
     const t = this.now();
     if (e && e.tenantId === tenantId) {
@@ -73,17 +77,21 @@ export class DekCache {
       this.remove(e, "expirations");
     }
     this.stats.misses++;
-    return { material: await this.load(tenantId, dekId, loader), hit: false };
+    return { material: await this.load(tenantId, dekId, loader, classId), hit: false };
   }
 
   /** Inserts a DEK the broker just generated (and wrapped), so its first uses need no unwrap. */
-  put(tenantId: string, dekId: string, material: DataKeyMaterial): void {
+  put(tenantId: string, dekId: string, material: DataKeyMaterial, classId: string | null = null): void {
     const old = this.entries.get(dekId);
     if (old) this.remove(old, "evictions");
-    this.insert(tenantId, dekId, material);
+    this.insert(tenantId, dekId, material, classId);
   }
 
-  private load(tenantId: string, dekId: string, loader: DekLoader): Promise<DataKeyMaterial> {
+  private classGen(tenantId: string, classId: string | null): number {
+    return this.classGeneration.get(`${tenantId}:${classId ?? ""}`) ?? 0;
+  }
+
+  private load(tenantId: string, dekId: string, loader: DekLoader, classId: string | null): Promise<DataKeyMaterial> {
     let loads = this.inflight.get(tenantId);
     const pending = loads?.get(dekId);
     if (pending) return pending;
@@ -93,14 +101,15 @@ export class DekCache {
     }
     const tenantLoads = loads;
     const gen = this.generation.get(tenantId) ?? 0;
+    const cgen = this.classGen(tenantId, classId);
     const p = (async () => {
       this.stats.loads++;
       const material = await loader();
-      if ((this.generation.get(tenantId) ?? 0) !== gen) {
+      if ((this.generation.get(tenantId) ?? 0) !== gen || this.classGen(tenantId, classId) !== cgen) {
         material.destroy();
         throw new TenantDroppedError("tenant's keys were dropped while loading");
       }
-      this.insert(tenantId, dekId, material);
+      this.insert(tenantId, dekId, material, classId);
       return material;
     })().finally(() => {
       tenantLoads.delete(dekId);
@@ -116,9 +125,10 @@ export class DekCache {
     e.refreshing = true;
     this.refreshesByTenant.set(e.tenantId, running + 1);
     const gen = this.generation.get(e.tenantId) ?? 0;
+    const cgen = this.classGen(e.tenantId, e.classId);
     this.stats.refreshes++;
     const p = loader().then((material) => {
-      if ((this.generation.get(e.tenantId) ?? 0) !== gen) {
+      if ((this.generation.get(e.tenantId) ?? 0) !== gen || this.classGen(e.tenantId, e.classId) !== cgen) {
         material.destroy();
         throw new TenantDroppedError("tenant's keys were dropped while refreshing");
       }
@@ -135,7 +145,7 @@ export class DekCache {
       if (!current) {
         // The entry expired (or was swept or evicted) while this refresh ran, and requests may be
         // waiting on it as their load: the fresh DEK becomes the entry, on the same schedule.
-        this.insert(e.tenantId, e.dekId, material);
+        this.insert(e.tenantId, e.dekId, material, e.classId);
         const fresh = this.entries.get(e.dekId);
         if (fresh) fresh.expiresAt = expiresAt;
         return material;
@@ -160,12 +170,12 @@ export class DekCache {
     });
   }
 
-  private insert(tenantId: string, dekId: string, material: DataKeyMaterial): void {
+  private insert(tenantId: string, dekId: string, material: DataKeyMaterial, classId: string | null): void {
     const t = this.now();
     // Never drop an entry without destroying its bytes (a DEK id taken by another tenant's entry).
     const displaced = this.entries.get(dekId);
     if (displaced && displaced.material !== material) this.remove(displaced, "evictions");
-    this.entries.set(dekId, { tenantId, dekId, material, expiresAt: t + this.opts.ttlMs, uses: 0, refreshing: false });
+    this.entries.set(dekId, { tenantId, classId, dekId, material, expiresAt: t + this.opts.ttlMs, uses: 0, refreshing: false });
     while (this.entries.size > this.opts.maxEntries) {
       const oldest = this.entries.values().next().value as Entry;
       this.remove(oldest, "evictions");
@@ -190,6 +200,21 @@ export class DekCache {
     let n = 0;
     for (const e of [...this.entries.values()]) {
       if (e.tenantId === tenantId) {
+        this.entries.delete(e.dekId);
+        e.material.destroy();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Destroys every cached DEK of one class of the tenant (null: `default`) and voids that class's loads in flight. */
+  dropClass(tenantId: string, classId: string | null): number {
+    const key = `${tenantId}:${classId ?? ""}`;
+    this.classGeneration.set(key, (this.classGeneration.get(key) ?? 0) + 1);
+    let n = 0;
+    for (const e of [...this.entries.values()]) {
+      if (e.tenantId === tenantId && e.classId === classId) {
         this.entries.delete(e.dekId);
         e.material.destroy();
         n++;

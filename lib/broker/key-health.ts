@@ -1,5 +1,7 @@
 // What this instance has seen of each tenant's KMS: last success, last error class and recent
 // latencies. "KMS unreachable" is derived from it, and clears by itself on the next success.
+// Kept per tenant (all its keys together, as the tenant's status shows it) and per key of the
+// tenant (a data class's health is that of its key: lib/broker/data-class-view.ts).
 import type { KmsErrorKind } from "../kms/types";
 
 export interface KeyHealthSnapshot {
@@ -30,20 +32,33 @@ interface TenantHealth {
 
 const LATENCY_WINDOW = 200;
 
+/** A key of a tenant, as the health of one data class is tracked. */
+export interface KeyOfTenant {
+  provider: string;
+  keyRef: string;
+}
+
+const keyId = (tenantId: string, key: KeyOfTenant) => `${tenantId} ${key.provider} ${key.keyRef}`;
+
 export class KeyHealthTracker {
   private byTenant = new Map<string, TenantHealth>();
+  private byKey = new Map<string, TenantHealth>();
 
-  private get(tenantId: string): TenantHealth {
-    let h = this.byTenant.get(tenantId);
+  private get(tenantId: string, map = this.byTenant): TenantHealth {
+    let h = map.get(tenantId);
     if (!h) {
       h = { lastSuccessAt: null, lastErrorAt: null, lastErrorKind: null, lastErrorCode: null, consecutiveFailures: 0, recentErrors: [], latencies: [], calls: 0, errors: 0 };
-      this.byTenant.set(tenantId, h);
+      map.set(tenantId, h);
     }
     return h;
   }
 
-  success(tenantId: string, latencyMs: number): void {
-    const h = this.get(tenantId);
+  success(tenantId: string, latencyMs: number, key?: KeyOfTenant): void {
+    this.recordSuccess(this.get(tenantId), latencyMs);
+    if (key) this.recordSuccess(this.get(keyId(tenantId, key), this.byKey), latencyMs);
+  }
+
+  private recordSuccess(h: TenantHealth, latencyMs: number): void {
     h.calls++;
     h.lastSuccessAt = Date.now();
     h.consecutiveFailures = 0;
@@ -51,8 +66,12 @@ export class KeyHealthTracker {
     if (h.latencies.length > LATENCY_WINDOW) h.latencies.shift();
   }
 
-  failure(tenantId: string, kind: KmsErrorKind, code: string | null): void {
-    const h = this.get(tenantId);
+  failure(tenantId: string, kind: KmsErrorKind, code: string | null, key?: KeyOfTenant): void {
+    this.recordFailure(this.get(tenantId), kind, code);
+    if (key) this.recordFailure(this.get(keyId(tenantId, key), this.byKey), kind, code);
+  }
+
+  private recordFailure(h: TenantHealth, kind: KmsErrorKind, code: string | null): void {
     h.calls++;
     h.errors++;
     h.lastErrorAt = Date.now();
@@ -75,8 +94,17 @@ export class KeyHealthTracker {
     return out;
   }
 
+  /** This instance's view of one key of the tenant (a data class's key); null before its first call. */
+  snapshotKey(tenantId: string, key: KeyOfTenant): KeyHealthSnapshot | null {
+    const h = this.byKey.get(keyId(tenantId, key));
+    return h ? this.describe(h) : null;
+  }
+
   snapshot(tenantId: string): KeyHealthSnapshot {
-    const h = this.byTenant.get(tenantId);
+    return this.describe(this.byTenant.get(tenantId));
+  }
+
+  private describe(h: TenantHealth | undefined): KeyHealthSnapshot {
     if (!h) {
       return { status: "unknown", lastSuccessAt: null, lastErrorAt: null, lastErrorKind: null, lastErrorCode: null, consecutiveFailures: 0, recentErrors: [], latencyMsP50: null, latencyMsP99: null, kmsCalls: 0, kmsErrors: 0 };
     }

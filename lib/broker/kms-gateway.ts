@@ -12,6 +12,11 @@ import type { VendorFaultMonitor } from "./vendor-faults";
 export interface KeyOnRecord {
   provider: KmsProviderName;
   keyRef: string;
+  /**
+   * The data class the key belongs to (data_class.id; null: `default`), when the caller knows it:
+   * a revoked answer then locks exactly that class. Absent: lock-on-revocation looks it up.
+   */
+  dataClassId?: string | null;
 }
 
 export interface KmsCallMeta {
@@ -137,8 +142,7 @@ export class KmsGateway {
       this.openUntil.delete(circuit);
       this.vendorFaults?.success(key.provider);
       const latencyMs = performance.now() - started;
-      // The key health of a tenant is its primaries' (a secondary's shows in its probe and the failover state).
-      if (meta.keyRole !== "secondary") this.health.success(meta.tenantId, latencyMs);
+      this.health.success(meta.tenantId, latencyMs, key);
       this.metrics.kmsCall(key.provider, op, "success", latencyMs);
       await this.audit.record({
         tenantId: meta.tenantId,
@@ -163,7 +167,7 @@ export class KmsGateway {
         this.vendorFaults.report(key.provider, err);
       }
       const code = err.detail.providerCode ?? null;
-      if (meta.keyRole !== "secondary") this.health.failure(meta.tenantId, err.kind, code);
+      this.health.failure(meta.tenantId, err.kind, code, key);
       this.metrics.kmsCall(key.provider, op, err.kind, latencyMs);
       if (err.kind === "unavailable" && this.circuitOpenMs > 0 && meta.opensCircuit !== false) {
         this.openUntil.set(circuit, Date.now() + Math.max(this.circuitOpenMs, (err.detail.retryAfterSeconds ?? 0) * 1000));

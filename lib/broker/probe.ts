@@ -1,7 +1,9 @@
-// One probe of a tenant's key: unwrap the canary the broker wrapped at validation. It needs
-// exactly the permission the data path needs, so a revoked answer here is a revocation (and
-// the gateway locks the tenant); a success on a tenant the KMS had locked resumes it, after a
-// full wrap + unwrap re-validation, unless the tenant chose manual resume.
+// One probe of a key of a tenant (the primary of one data class, `default` unless a connection is
+// named): unwrap the canary the broker wrapped at validation. It needs exactly the permission the
+// data path needs, so a revoked answer here is a revocation (and the gateway locks that class);
+// a success on a class the KMS had locked resumes that class, after a full wrap + unwrap
+// re-validation, unless the tenant chose manual resume (which applies to every class). A class
+// locked by the kill switch or a drill waits for its explicit unlock.
 import { isKmsError, type RevocationReason } from "../kms/types";
 import type { AuditActor } from "../audit/types";
 import type { Database } from "../db/database";
@@ -11,13 +13,15 @@ import type { TenantLockService } from "./tenant-lock";
 import type { TenantRegistry } from "./tenant-registry";
 import { canaryContext, validateKeyRoundTrip } from "./key-validation";
 import { RETIRING_KEY_REVOKED } from "./lifecycle/stale-deks";
-import type { TenantView } from "./tenant-registry";
+import { allClasses, type ClassRef, type ConnectedKey, type TenantView } from "./tenant-registry";
 import type { KeyRotationRecorder, RotationTrigger } from "./key-rotation";
 
 export type ProbeOutcome = "success" | "revoked" | "unavailable" | "invalid" | "skipped" | "resumed";
 
 export interface ProbeResult {
   tenantId: string;
+  /** The class whose key was probed (absent when nothing was). */
+  dataClass?: string;
   outcome: ProbeOutcome;
   latencyMs: number;
   reason?: string;
@@ -43,6 +47,19 @@ export interface ProbeOptions {
   revokedAt?: Date;
   /** What asked for this probe: the schedule, or a pushed key event (recorded on a rotation it finds). */
   trigger?: RotationTrigger;
+  /** The key connection to probe (any class's key); absent: the `default` class's primary. */
+  connectionId?: string;
+}
+
+/** The class and key a probe is about: the named connection's, or the default class's primary. */
+export function probeTarget(tenant: TenantView, connectionId?: string): { cls: ClassRef; key: ConnectedKey } | null {
+  for (const cls of allClasses(tenant)) {
+    const { key, secondary } = cls.scope;
+    if (connectionId === undefined) return key ? { cls, key } : null;
+    if (key?.connectionId === connectionId) return { cls, key };
+    if (secondary?.connectionId === connectionId) return { cls, key: secondary };
+  }
+  return null;
 }
 
 /** Revocation reasons a single disabled or destroyed old version gives (Azure, GCP): the current version may still work. */
@@ -53,19 +70,22 @@ const PROBE_ACTOR: AuditActor = { type: "system", name: "prober" };
 export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, opts: ProbeOptions = {}): Promise<ProbeResult> {
   // Probe against fresh state: another instance may have locked or resumed the tenant.
   const tenant = (await broker.registry.load({ id: tenantIn.id })) ?? tenantIn;
-  const key = tenant.key;
+  const target = probeTarget(tenant, opts.connectionId);
   const started = performance.now();
-  if (!key || !key.canaryWrapped) return { tenantId: tenant.id, outcome: "skipped", latencyMs: 0, reason: "no connected key" };
-  const ref = { provider: key.provider, keyRef: key.keyRef };
+  if (!target || !target.key.canaryWrapped) return { tenantId: tenant.id, outcome: "skipped", latencyMs: 0, reason: "no connected key" };
+  const { cls, key } = target;
+  const scope = cls.scope;
+  const dataClass = cls.name;
+  const ref = { provider: key.provider, keyRef: key.keyRef, dataClassId: cls.id };
   const trigger = opts.trigger ?? "probe";
   // A kill-switch or drill lock is already in force; a revoked answer then changes nothing.
-  const lockOnRevoked = tenant.state !== "locked" || tenant.lockSource === "kms";
+  const lockOnRevoked = scope.state !== "locked" || scope.lockSource === "kms";
   let outcome: ProbeOutcome = "success";
   let reason: string | undefined;
   let retryAfterSeconds: number | undefined;
   let vendorFault: string | undefined;
   let kmsCalls = 1;
-  let canaryWrapped = key.canaryWrapped;
+  let canaryWrapped: Buffer = target.key.canaryWrapped;
   const meta = { tenantId: tenant.id, actor: PROBE_ACTOR, action: "kms.probe" as const, revokedAt: opts.revokedAt };
   try {
     // The rotation check (AWS, Azure: a metadata read that never locks) runs beside the canary
@@ -104,16 +124,18 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
   await broker.db.prisma.keyConnection
     .update({ where: { id: key.connectionId }, data: { lastProbeAt: new Date(), lastProbeOutcome: outcome, lastProbeLatencyMs: Math.round(latencyMs), lastError: reason ?? null } })
     .catch((e: unknown) => broker.backgroundErrors.report("probe.record", e));
-  // A lock because a key the tenant is leaving was revoked is lifted by the re-wrap job once that
+  // A lock because a key the class is leaving was revoked is lifted by the re-wrap job once that
   // key answers again (lib/broker/lifecycle/rewrap-pass.ts), not because the connected key works.
-  const resumable = tenant.lockReason !== RETIRING_KEY_REVOKED;
-  if (outcome === "success" && tenant.state === "locked" && tenant.lockSource === "kms" && !tenant.manualResume && resumable) {
-    const check = await validateKeyRoundTrip(broker.kms, tenant.id, ref, PROBE_ACTOR, { lockOnRevoked: false });
+  const resumable = scope.lockReason !== RETIRING_KEY_REVOKED;
+  if (outcome === "success" && scope.state === "locked" && scope.lockSource === "kms" && !tenant.manualResume && resumable && scope.key) {
+    const primary = { provider: scope.key.provider, keyRef: scope.key.keyRef, dataClassId: cls.id };
+    const check = await validateKeyRoundTrip(broker.kms, tenant.id, primary, PROBE_ACTOR, { lockOnRevoked: false });
     if (check.ok) {
-      await broker.locks.markActive(tenant, "probe", PROBE_ACTOR);
-      return { tenantId: tenant.id, outcome: "resumed", latencyMs, kmsCalls: 3 };
+      // Only a KMS-caused lock is lifted: a kill switch set meanwhile stays.
+      await broker.locks.markActive(tenant, "probe", PROBE_ACTOR, undefined, "kms", dataClass);
+      return { tenantId: tenant.id, dataClass, outcome: "resumed", latencyMs, kmsCalls: 3 };
     }
-    return { tenantId: tenant.id, outcome, latencyMs, reason, kmsCalls: 3 };
+    return { tenantId: tenant.id, dataClass, outcome, latencyMs, reason, kmsCalls: 3 };
   }
-  return { tenantId: tenant.id, outcome, latencyMs, reason, retryAfterSeconds, kmsCalls, ...(vendorFault ? { vendorFault } : {}) };
+  return { tenantId: tenant.id, dataClass, outcome, latencyMs, reason, retryAfterSeconds, kmsCalls, ...(vendorFault ? { vendorFault } : {}) };
 }

@@ -19,7 +19,8 @@ import type { VendorFaultMonitor } from "./vendor-faults";
 import type { DekCache } from "./dek-cache";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsMetrics } from "./metrics";
-import { probeTenantKey, type ProbeDeps, type ProbeOptions, type ProbeResult } from "./probe";
+import { CLAIM_SQL, RECORD_ACTIVITY_SQL } from "./probe-schedule-sql";
+import { probeTarget, probeTenantKey, type ProbeDeps, type ProbeOptions, type ProbeResult } from "./probe";
 import { ProbeCounters, type ProberStats } from "./probe-counters";
 
 export type { ProberStats } from "./probe-counters";
@@ -163,15 +164,7 @@ export class Prober {
     for (const t of this.broker.health.unreachableTenants(UNREACHABLE_FOLLOW_MS, now)) ids.add(t);
     const list = [...ids];
     const rows = await this.broker.db.query<{ n: number }>(
-      `WITH up AS (
-         INSERT INTO key_probe (key_connection_id, tenant_id, next_probe_at, last_activity_at)
-         SELECT kc.id, kc.tenant_id, now(), CASE WHEN kc.tenant_id = ANY($1::uuid[]) THEN now() END
-           FROM key_connection kc JOIN tenant t ON t.id = kc.tenant_id
-          WHERE kc.status = 'connected'
-            AND (kc.tenant_id = ANY($1::uuid[]) OR (t.state = 'locked' AND t.lock_source = 'kms'))
-         ON CONFLICT (key_connection_id) DO UPDATE SET last_activity_at = COALESCE(EXCLUDED.last_activity_at, key_probe.last_activity_at)
-         RETURNING 1)
-       SELECT count(*)::int AS n FROM up`,
+      RECORD_ACTIVITY_SQL,
       [list],
     );
     this.flushedTenants = new Set(cached);
@@ -184,23 +177,7 @@ export class Prober {
     // Active = reported within 2.5 activity periods (one missed report is tolerated).
     const activeWindowMs = 2.5 * this.activityPeriodMs + 1000;
     return this.broker.db.query<Claimed>(
-      `UPDATE key_probe kp
-          SET leased_by = $1,
-              lease_until = now() + make_interval(secs => $2::float8 / 1000),
-              next_probe_at = now() + make_interval(secs => (CASE WHEN due.kms_locked THEN $3::float8 ELSE $4::float8 END) / 1000 * (1 - $5::float8 * random()))
-         FROM (SELECT p.key_connection_id, (t.state = 'locked') AS kms_locked
-                 FROM key_probe p
-                 JOIN key_connection kc ON kc.id = p.key_connection_id AND kc.status = 'connected'
-                 JOIN tenant t ON t.id = p.tenant_id
-                WHERE p.next_probe_at <= now()
-                  AND (p.lease_until IS NULL OR p.lease_until < now())
-                  AND ((t.state = 'active' AND p.last_activity_at > now() - make_interval(secs => $6::float8 / 1000))
-                       OR (t.state = 'locked' AND t.lock_source = 'kms'))
-                ORDER BY p.next_probe_at
-                LIMIT $7
-                  FOR UPDATE OF p SKIP LOCKED) due
-        WHERE kp.key_connection_id = due.key_connection_id
-       RETURNING kp.key_connection_id, kp.tenant_id, kp.consecutive_failures, due.kms_locked`,
+      CLAIM_SQL,
       [this.broker.instanceId, this.leaseMs, this.lockedIntervalMs, this.intervalMs, this.jitter, activeWindowMs, limit],
     );
   }
@@ -209,7 +186,8 @@ export class Prober {
     let result: ProbeResult | null = null;
     try {
       const tenant = await this.broker.registry.getById(row.tenant_id);
-      if (tenant) result = await probeTenantKey(this.broker, tenant);
+      // The claimed connection may be any class's key: the probe judges (and locks) that class.
+      if (tenant) result = await probeTenantKey(this.broker, tenant, { connectionId: row.key_connection_id });
     } catch (e) {
       // A failure outside the KMS call (database) is retried at the next interval.
       this.broker.backgroundErrors.report("prober.probe", e);
@@ -248,12 +226,14 @@ export class Prober {
   }
 
   /**
-   * Probes the tenant's key now, outside the schedule (push events, drills, tests). Concurrent
-   * calls for one tenant share the running probe plus at most one probe started after it, so
-   * an event that arrives mid-probe is still acted on, and a burst of events costs two calls.
+   * Probes a key of the tenant now, outside the schedule (push events, drills, tests): the default
+   * class's primary, or `opts.connectionId`. Concurrent calls for one key share the running probe
+   * plus at most one probe started after it, so an event that arrives mid-probe is still acted
+   * on, and a burst of events costs two calls.
    */
   probeNow(tenantId: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
-    const current = this.onDemand.get(tenantId);
+    const slot = `${tenantId}:${opts.connectionId ?? ""}`;
+    const current = this.onDemand.get(slot);
     if (current) {
       // The running probe's failure belongs to its own callers; the trailing probe runs regardless.
       current.trailing ??= current.running.catch(() => null).then(() => this.runOnDemand(tenantId, opts));
@@ -263,15 +243,15 @@ export class Prober {
     entry.running = this.runOnDemand(tenantId, opts).finally(() => {
       if (entry.trailing) {
         const next = { running: entry.trailing, trailing: null };
-        this.onDemand.set(tenantId, next);
+        this.onDemand.set(slot, next);
         void entry.trailing.finally(() => {
-          if (this.onDemand.get(tenantId) === next) this.onDemand.delete(tenantId);
+          if (this.onDemand.get(slot) === next) this.onDemand.delete(slot);
         });
-      } else if (this.onDemand.get(tenantId) === entry) {
-        this.onDemand.delete(tenantId);
+      } else if (this.onDemand.get(slot) === entry) {
+        this.onDemand.delete(slot);
       }
     });
-    this.onDemand.set(tenantId, entry);
+    this.onDemand.set(slot, entry);
     return entry.running;
   }
 
@@ -282,11 +262,12 @@ export class Prober {
     this.counters.onDemand++;
     this.counters.count(result, "on_demand");
     // This probe counts for the interval: the scheduled one need not follow right behind it.
-    if (tenant.key && result.outcome !== "unavailable") {
+    const probed = probeTarget(tenant, opts.connectionId)?.key;
+    if (probed && result.outcome !== "unavailable") {
       const next = result.outcome === "revoked" ? this.lockedIntervalMs : this.intervalMs;
       await this.broker.db
         .query(`UPDATE key_probe SET next_probe_at = GREATEST(next_probe_at, now() + make_interval(secs => $2::float8 / 1000)) WHERE key_connection_id = $1`, [
-          tenant.key.connectionId,
+          probed.connectionId,
           next * (1 - this.jitter * Math.random()),
         ])
         .catch((e: unknown) => this.broker.backgroundErrors.report("prober.reschedule", e));

@@ -1,19 +1,27 @@
-// The per-tenant lock state machine: pending -> active -> locked -> active.
-// A lock destroys the tenant's cached DEKs at once, is written to the database, and only then
-// refuses requests on this instance and is broadcast, so that a lock which is acknowledged is
-// durable and one whose write failed leaves nothing behind (it used to stay in this instance's
-// memory only: not broadcast, not audited, lifted by the next reload). Unlocking always
-// re-validates the key with a real wrap + unwrap round trip first.
+// The lock state machine of each lock scope: pending -> active -> locked -> active. A tenant's
+// scopes are its data classes: `default` is the tenant row itself (lock state on `tenant`), every
+// other class has its own data_class row with the same columns and the same rules
+// (lib/broker/lock-scope-sql.ts), so revoking one class's key locks that class only.
+// A lock destroys the scope's cached DEKs at once, is written to the database, and only then
+// refuses requests on this instance and is broadcast (`tenant_state` for default, `class_state`
+// for the others), so that a lock which is acknowledged is durable and one whose write failed
+// leaves nothing behind. Unlocking always re-validates the key with a real wrap + unwrap round
+// trip first (the callers run it).
 import type { AuditActor, AuditSink } from "../audit/types";
 import type { Database } from "../db/database";
 import type { BackgroundErrors } from "../observability/background-errors";
-import type { ClusterBus, Envelope } from "./cluster-bus";
+import type { ClusterBus, ClusterEvent, Envelope } from "./cluster-bus";
 import type { DekCache } from "./dek-cache";
 import { BrokerError } from "./errors";
+import { ackKey, LockFanout } from "./lock-fanout";
+import { activateScopeRow, lockScopeRow } from "./lock-scope-sql";
 import type { KmsMetrics } from "./metrics";
-import type { TenantRegistry, TenantView } from "./tenant-registry";
+import { classByName, type ClassRef, type ClassScope, type ClassState, type TenantRegistry, type TenantView } from "./tenant-registry";
 
 export type LockSource = "kms" | "kill_switch" | "drill";
+
+/** The reason crypto-shredding locks with: such a lock wipes every class's cached DEKs, not only default's. */
+export const SHREDDED_LOCK_REASON = "tenant_shredded";
 
 export interface LockInput {
   source: LockSource;
@@ -22,31 +30,36 @@ export interface LockInput {
   detectedAt?: Date;
   revokedAt?: Date;
   requestId?: string;
+  /** The class to lock; absent (or `default`): the tenant row, as before classes existed. */
+  dataClass?: string;
 }
 
 export interface LockOutcome {
   tenant: TenantView;
-  /** False when the tenant was already locked. */
+  /** The class that was locked (`default`: the tenant row). */
+  dataClass: string;
+  /** False when the scope was already locked. */
   changed: boolean;
   /** Resolves with the measured fan-out (ms until every live peer acknowledged), or null if no peers. */
   fanout: Promise<number | null>;
 }
 
-interface PendingAck {
-  stateVersion: number;
-  startedAt: number;
-  waiting: Set<string>;
-  acked: number;
-  resolve: (ms: number | null) => void;
-  timer: NodeJS.Timeout;
+export type ActivationCause = "admin" | "probe" | "validation" | "drill";
+
+/** The class of the tenant by name; a typed 404 when it has none. */
+export function requireClass(tenant: TenantView, dataClass: string | undefined): ClassRef {
+  const cls = classByName(tenant, dataClass);
+  if (!cls) throw new BrokerError("not_found", `tenant has no data class '${dataClass}'`, { dataClass });
+  return cls;
 }
 
-const PEER_TTL_MS = 15_000;
-const ACK_TIMEOUT_MS = 3_000;
+/** The audit detail that names a non-default class (none for `default`: its entries stay as they were). */
+export function classDetail(cls: Pick<ClassRef, "id" | "name">): { dataClass?: string } {
+  return cls.id === null ? {} : { dataClass: cls.name };
+}
 
 export class TenantLockService {
-  private peers = new Map<string, number>();
-  private pendingAcks = new Map<string, PendingAck>();
+  private readonly fanouts: LockFanout;
 
   constructor(
     private readonly db: Database,
@@ -57,67 +70,70 @@ export class TenantLockService {
     private readonly metrics: KmsMetrics,
     private readonly backgroundErrors?: BackgroundErrors,
   ) {
+    this.fanouts = new LockFanout(bus.instanceId);
     bus.onEvent((e) => this.onClusterEvent(e));
   }
 
-  /** Enforces a committed lock on this instance: no DEK of the tenant survives this call. */
-  private enforceLocally(tenant: TenantView, reason: string, source: LockSource, since: Date): void {
-    this.cache.dropTenant(tenant.id);
+  /** Destroys the scope's cached DEKs; a shredding lock takes every class's with it. */
+  private dropKeys(tenantId: string, classId: string | null, reason: string | null): void {
+    if (classId === null && reason === SHREDDED_LOCK_REASON) this.cache.dropTenant(tenantId);
+    else this.cache.dropClass(tenantId, classId);
+  }
+
+  /** The same scope in the registry's current view of the tenant (requests are served from that one). */
+  private currentScope(tenantId: string, cls: ClassRef): ClassScope | undefined {
+    const view = this.registry.cached(tenantId);
+    if (!view) return undefined;
+    if (cls.id === null) return view;
+    const c = view.classes.get(cls.name);
+    return c?.id === cls.id ? c : undefined;
+  }
+
+  /** Enforces a committed lock on this instance: no DEK of the scope survives this call. */
+  private enforceLocally(tenantId: string, cls: ClassRef, reason: string, source: LockSource, since: Date): void {
+    this.dropKeys(tenantId, cls.id, reason);
     // The caller's view may no longer be the one requests are served from (a concurrent reload
     // replaces it), so the lock goes on both. Runs once the write committed; applyCommitted sets the version.
-    for (const view of new Set([tenant, this.registry.cached(tenant.id)])) {
+    for (const view of new Set([cls.scope, this.currentScope(tenantId, cls)])) {
       if (view && view.state !== "locked") Object.assign(view, { state: "locked", lockReason: reason, lockSource: source, stateSince: since });
     }
   }
 
   /** Applies a committed transition to the caller's view and to the registry's current one. */
-  private applyCommitted(tenant: TenantView, s: Pick<TenantView, "state" | "stateVersion" | "stateSince" | "lockReason" | "lockSource">): void {
-    Object.assign(tenant, s);
-    this.registry.applyState(tenant.id, s);
+  private applyCommitted(tenantId: string, cls: ClassRef, s: ClassState): void {
+    Object.assign(cls.scope, s);
+    if (cls.id === null) this.registry.applyState(tenantId, s);
+    else this.registry.applyClassState(tenantId, cls.id, s);
+  }
+
+  private stateEvent(tenantId: string, cls: ClassRef, s: ClassState): ClusterEvent {
+    const common = { tenantId, state: s.state, stateVersion: s.stateVersion, stateSince: s.stateSince.toISOString(), lockReason: s.lockReason, lockSource: s.lockSource };
+    return cls.id === null ? { type: "tenant_state", ...common } : { type: "class_state", classId: cls.id, dataClass: cls.name, ...common };
   }
 
   async lock(tenant: TenantView, input: LockInput): Promise<LockOutcome> {
+    const cls = requireClass(tenant, input.dataClass);
     const now = new Date();
-    const wasLocked = tenant.state === "locked";
+    const wasLocked = cls.scope.state === "locked";
     // Destroying cached keys claims no state, so it need not wait for the write: loads in flight are voided too.
-    this.cache.dropTenant(tenant.id);
-    // A kill switch supersedes a KMS-caused lock (it must survive the key coming back), never the reverse.
-    // A real revocation found during a drill supersedes the drill's lock, so the drill cannot end it.
-    const rows = await this.db.query<{ state_version: number; state_since: Date }>(
-      `UPDATE tenant SET state = 'locked', state_version = state_version + 1, state_since = $2, lock_reason = $3, lock_source = $4, updated_at = $2
-         WHERE id = $1 AND (state <> 'locked' OR ($4 = 'kill_switch' AND lock_source IS DISTINCT FROM 'kill_switch') OR ($4 = 'kms' AND lock_source = 'drill'))
-       RETURNING state_version, state_since`,
-      [tenant.id, now, input.reason, input.source],
-    );
-    const row = rows[0];
+    this.dropKeys(tenant.id, cls.id, input.reason);
+    const row = await lockScopeRow(this.db, tenant.id, cls.id, now, input.reason, input.source);
     if (!row) {
       await this.registry.load({ id: tenant.id });
-      return { tenant, changed: false, fanout: Promise.resolve(null) };
+      return { tenant, dataClass: cls.name, changed: false, fanout: Promise.resolve(null) };
     }
     // Durable now: refuse here (dropping keys loaded during the write), then tell the others.
-    this.enforceLocally(tenant, input.reason, input.source, now);
-    this.applyCommitted(tenant, {
-      state: "locked",
-      stateVersion: row.state_version,
-      stateSince: new Date(row.state_since),
-      lockReason: input.reason,
-      lockSource: input.source,
-    });
-    const fanout = this.expectAcks(tenant.id, row.state_version);
-    await this.bus.publish({
-      type: "tenant_state",
-      tenantId: tenant.id,
-      state: "locked",
-      stateVersion: row.state_version,
-      stateSince: tenant.stateSince.toISOString(),
-      lockReason: input.reason,
-      lockSource: input.source,
-    });
+    this.enforceLocally(tenant.id, cls, input.reason, input.source, now);
+    const state: ClassState = { state: "locked", stateVersion: row.stateVersion, stateSince: row.stateSince, lockReason: input.reason, lockSource: input.source };
+    this.applyCommitted(tenant.id, cls, state);
+    const fanout = this.fanouts.expect(ackKey(tenant.id, cls.id, row.stateVersion));
+    await this.bus.publish(this.stateEvent(tenant.id, cls, state));
     const effectiveAt = new Date();
     const transition = await this.db.prisma.tenantTransition.create({
       data: {
         tenantId: tenant.id,
-        fromState: wasLocked ? "locked" : tenant.key ? "active" : "pending",
+        dataClass: cls.id === null ? null : cls.name,
+        fromState: wasLocked ? "locked" : cls.scope.key ? "active" : "pending",
         toState: "locked",
         cause: input.source,
         reason: input.reason,
@@ -143,93 +159,62 @@ export class TenantLockService {
       outcome: "success",
       reason: input.reason,
       requestId: input.requestId,
-      detail: { source: input.source, detectedAt: (input.detectedAt ?? now).toISOString(), revokedAt: input.revokedAt?.toISOString() ?? null },
+      detail: { source: input.source, detectedAt: (input.detectedAt ?? now).toISOString(), revokedAt: input.revokedAt?.toISOString() ?? null, ...classDetail(cls) },
     });
-    return { tenant, changed: true, fanout };
+    return { tenant, dataClass: cls.name, changed: true, fanout };
   }
 
-  /** Marks the tenant active after a successful re-validation (the caller ran it). */
-  /** With `onlyIfSource`, only a lock of that source is lifted (a drill must not end a kill switch set meanwhile). */
-  async markActive(tenant: TenantView, cause: "admin" | "probe" | "validation" | "drill", actor: AuditActor, requestId?: string, onlyIfSource?: LockSource): Promise<TenantView> {
+  /**
+   * Marks the scope active after a successful re-validation (the caller ran it). With
+   * `onlyIfSource`, only a lock of that source is lifted (a drill must not end a kill switch set
+   * meanwhile). `dataClass` absent: the tenant row (`default`). A class without a key goes back
+   * to `pending` (a kill switch can lock it before its key is connected).
+   */
+  async markActive(tenant: TenantView, cause: ActivationCause, actor: AuditActor, requestId?: string, onlyIfSource?: LockSource, dataClass?: string): Promise<TenantView> {
+    const cls = requireClass(tenant, dataClass);
     const now = new Date();
-    const from = tenant.state;
-    const rows = await this.db.query<{ state_version: number }>(
-      `UPDATE tenant SET state = 'active', state_version = state_version + 1, state_since = $2, lock_reason = NULL, lock_source = NULL, updated_at = $2
-         WHERE id = $1 AND state <> 'active' AND ($3::text IS NULL OR lock_source = $3::text) RETURNING state_version`,
-      [tenant.id, now, onlyIfSource ?? null],
-    );
-    const row = rows[0];
+    const from = cls.scope.state;
+    const to = cls.id !== null && !cls.scope.key ? "pending" : "active";
+    const row = await activateScopeRow(this.db, tenant.id, cls.id, now, to, onlyIfSource ?? null);
     if (!row) return (await this.registry.load({ id: tenant.id })) ?? tenant;
-    this.applyCommitted(tenant, { state: "active", stateVersion: row.state_version, stateSince: now, lockReason: null, lockSource: null });
-    await this.bus.publish({
-      type: "tenant_state",
-      tenantId: tenant.id,
-      state: "active",
-      stateVersion: row.state_version,
-      stateSince: now.toISOString(),
-      lockReason: null,
-      lockSource: null,
-    });
+    const state: ClassState = { state: to, stateVersion: row.stateVersion, stateSince: now, lockReason: null, lockSource: null };
+    this.applyCommitted(tenant.id, cls, state);
+    await this.bus.publish(this.stateEvent(tenant.id, cls, state));
     await this.db.prisma.tenantTransition.create({
-      data: { tenantId: tenant.id, fromState: from, toState: "active", cause, actor: actorLabel(actor), effectiveAt: now },
+      data: { tenantId: tenant.id, dataClass: cls.id === null ? null : cls.name, fromState: from, toState: to, cause, actor: actorLabel(actor), effectiveAt: now },
     });
     // A deletion window shown while locked is over once the key works again (the deletion was cancelled).
-    await this.db.query(`UPDATE key_connection SET unrecoverable_after = NULL WHERE tenant_id = $1 AND unrecoverable_after IS NOT NULL`, [tenant.id]);
+    await this.db.query(`UPDATE key_connection SET unrecoverable_after = NULL WHERE tenant_id = $1 AND data_class_id IS NOT DISTINCT FROM $2::uuid AND unrecoverable_after IS NOT NULL`, [
+      tenant.id,
+      cls.id,
+    ]);
     if (from === "locked") {
-      await this.audit.record({ tenantId: tenant.id, actor, action: "tenant.unlock", outcome: "success", reason: cause, requestId });
+      await this.audit.record({ tenantId: tenant.id, actor, action: "tenant.unlock", outcome: "success", reason: cause, requestId, ...(cls.id === null ? {} : { detail: classDetail(cls) }) });
     }
     return tenant;
   }
 
-  private expectAcks(tenantId: string, stateVersion: number): Promise<number | null> {
-    const now = Date.now();
-    const live = [...this.peers].filter(([id, seen]) => id !== this.bus.instanceId && now - seen < PEER_TTL_MS).map(([id]) => id);
-    if (live.length === 0) return Promise.resolve(null);
-    const key = `${tenantId}:${stateVersion}`;
-    return new Promise((resolve) => {
-      const pending: PendingAck = {
-        stateVersion,
-        startedAt: performance.now(),
-        waiting: new Set(live),
-        acked: 0,
-        resolve,
-        timer: setTimeout(() => {
-          this.pendingAcks.delete(key);
-          resolve(null);
-        }, ACK_TIMEOUT_MS),
-      };
-      this.pendingAcks.set(key, pending);
-    });
-  }
-
   private onClusterEvent(e: Envelope): void {
-    this.peers.set(e.origin, Date.now());
+    this.fanouts.seen(e.origin);
     if (e.origin === this.bus.instanceId) return;
-    if (e.type === "tenant_state") {
-      const applied = this.registry.applyState(e.tenantId, {
-        state: e.state,
-        stateVersion: e.stateVersion,
-        stateSince: new Date(e.stateSince),
-        lockReason: e.lockReason,
-        lockSource: e.lockSource,
-      });
-      if (e.state === "locked") this.cache.dropTenant(e.tenantId);
-      else if (!applied) this.registry.invalidate(e.tenantId);
+    if (e.type === "tenant_state" || e.type === "class_state") {
+      const s: ClassState = { state: e.state, stateVersion: e.stateVersion, stateSince: new Date(e.stateSince), lockReason: e.lockReason, lockSource: e.lockSource };
+      const classId = e.type === "class_state" ? e.classId : null;
+      const applied = classId === null ? this.registry.applyState(e.tenantId, s) : this.registry.applyClassState(e.tenantId, classId, s);
+      if (e.state === "locked") this.dropKeys(e.tenantId, classId, e.lockReason);
+      // A class this instance does not know yet (created after its view loaded) is read fresh.
+      if (!applied && (e.state !== "locked" || classId !== null)) this.registry.invalidate(e.tenantId);
       // A lost ack only leaves the deciding instance's fan-out measurement open (it times out); reported.
-      void this.bus.publish({ type: "ack", tenantId: e.tenantId, stateVersion: e.stateVersion, appliedAt: Date.now() }).catch((err: unknown) => this.backgroundErrors?.report("lock.ack", err));
+      void this.bus
+        .publish({ type: "ack", tenantId: e.tenantId, stateVersion: e.stateVersion, appliedAt: Date.now(), ...(classId === null ? {} : { classId }) })
+        .catch((err: unknown) => this.backgroundErrors?.report("lock.ack", err));
     } else if (e.type === "ack") {
-      const pending = this.pendingAcks.get(`${e.tenantId}:${e.stateVersion}`);
-      if (pending && pending.waiting.delete(e.origin) && pending.waiting.size === 0) {
-        clearTimeout(pending.timer);
-        this.pendingAcks.delete(`${e.tenantId}:${e.stateVersion}`);
-        pending.resolve(performance.now() - pending.startedAt);
-      }
+      this.fanouts.acked(e.origin, ackKey(e.tenantId, e.classId, e.stateVersion));
     }
   }
 
   livePeers(): string[] {
-    const now = Date.now();
-    return [...this.peers].filter(([id, seen]) => id !== this.bus.instanceId && now - seen < PEER_TTL_MS).map(([id]) => id);
+    return this.fanouts.livePeers();
   }
 
   assertNotLocked(tenant: TenantView): void {

@@ -78,6 +78,13 @@ export function allClasses(tenant: TenantView): ClassRef[] {
   return [{ name: DEFAULT_CLASS, id: null, scope: tenant }, ...[...tenant.classes.values()].map((c) => ({ name: c.name, id: c.id, scope: c }))];
 }
 
+/** The lock-state fields of a scope (tenant or class), as transitions and notifications carry them. */
+export type ClassState = Pick<ClassScope, "state" | "stateVersion" | "stateSince" | "lockReason" | "lockSource">;
+
+function pickState(s: ClassState): ClassState {
+  return { state: s.state, stateVersion: s.stateVersion, stateSince: s.stateSince, lockReason: s.lockReason, lockSource: s.lockSource };
+}
+
 const NEGATIVE_TTL_MS = 1000;
 
 function connectedKey(k: { id: string; provider: KmsProviderName; keyRef: string; keyVersion: string | null; canaryWrapped: Uint8Array | null; lastValidatedAt: Date | null }): ConnectedKey {
@@ -170,9 +177,19 @@ export class TenantRegistry {
         ]),
       ),
     };
-    // A slower load must not overwrite a newer state applied meanwhile by a notification.
+    // A slower load must not overwrite a newer state applied meanwhile by a notification: the
+    // tenant's own (the default class's), nor any class's (each class is its own lock scope).
     const current = this.bySlug.get(t.slug);
-    if (current && current.stateVersion > view.stateVersion) return current;
+    if (current) {
+      if (current.stateVersion > view.stateVersion) {
+        for (const c of view.classes.values()) this.applyClassState(t.id, c.id, c);
+        return current;
+      }
+      for (const c of current.classes.values()) {
+        const loaded = view.classes.get(c.name);
+        if (loaded && loaded.id === c.id && c.stateVersion > loaded.stateVersion) Object.assign(loaded, pickState(c));
+      }
+    }
     this.missing.delete(t.slug);
     this.bySlug.set(t.slug, view);
     this.slugById.set(t.id, t.slug);
@@ -189,6 +206,19 @@ export class TenantRegistry {
     if (!view || view.stateVersion >= s.stateVersion) return null;
     Object.assign(view, s);
     return view;
+  }
+
+  /** Applies a class's state change carried by a notification, if it is newer than what we hold. Returns the class view when applied. */
+  applyClassState(tenantId: string, classId: string, s: ClassState): DataClassView | null {
+    const view = this.cached(tenantId);
+    if (!view) return null;
+    for (const c of view.classes.values()) {
+      if (c.id !== classId) continue;
+      if (c.stateVersion >= s.stateVersion) return null;
+      Object.assign(c, pickState(s));
+      return c;
+    }
+    return null;
   }
 
   /** The view requests are served from right now, if one is cached. */

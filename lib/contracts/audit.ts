@@ -40,7 +40,10 @@ const ZKmsCallDetail = z.strictObject({
   keyRole: z.enum(["primary", "secondary"]).optional().describe("set for a call to a class's secondary key (issue 12)"),
   failover: z.enum(["hedge", "drill"]).optional().describe("a secondary's unwrap because the primary was unavailable or slower than the hedge budget, or forced by a failover drill"),
 });
-const ZLockDetail = z.strictObject({ source: ZLockSource, detectedAt: z.string(), revokedAt: z.string().nullable() });
+/** The data class an entry of a class's control action concerns; absent for `default` (entries as before classes). */
+const dataClassField = { dataClass: z.string().optional().describe("the data class, when not `default`") };
+const ZClassOnly = z.strictObject({ dataClass: z.string() }).describe("the data class (not `default`)");
+const ZLockDetail = z.strictObject({ source: ZLockSource, detectedAt: z.string(), revokedAt: z.string().nullable(), ...dataClassField });
 const ZDrillDetail = z.strictObject({
   lockedAt: z.string(),
   unlockedAt: z.string().nullable(),
@@ -101,8 +104,8 @@ const DETAIL_OF = {
   "kms.describe": ZKmsCallDetail.nullable(),
   "kms.reencrypt": ZKmsCallDetail.nullable(),
   "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
-  "key.connect": z.null(),
-  "key.validate": z.strictObject({ dataClass: z.string().optional(), role: z.enum(["primary", "secondary"]).optional(), steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })) }),
+  "key.connect": z.union([z.null(), ZClassOnly]),
+  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })), ...dataClassField, role: z.enum(["primary", "secondary"]).optional() }),
   "key.rotate": z.null(),
   "key.rotated": z.strictObject({
     from: z.string().describe("the version new wraps used before"),
@@ -110,10 +113,12 @@ const DETAIL_OF = {
     detectedBy: z.enum(["probe", "push"]).describe("the scheduled probe, or a probe a pushed key event triggered"),
   }),
   "tenant.lock": ZLockDetail,
-  "tenant.unlock": z.null(),
+  "tenant.unlock": z.union([z.null(), ZClassOnly]),
   "tenant.drill": z.union([ZLockDetail, ZDrillDetail, z.null()]).describe("the drill's lock, its report, or null when its preflight failed"),
   "tenant.shred": z.strictObject({ certificate: ZShredCertificate }),
   "tenant.settings": z.union([z.strictObject({ manualResume: z.boolean() }), z.strictObject({ retentionDays: z.number().int().nullable() })]),
+  "class.create": ZClassOnly.describe("a data class was created"),
+  "class.remove": ZClassOnly.describe("a data class (with no DEKs) was removed, with its key connections"),
   "token.create": z.strictObject({ tokenId: z.string(), name: z.string(), prefix: z.string() }),
   "token.revoke": z.strictObject({ tokenId: z.string() }),
   "webhook.create": z.strictObject({ webhookId: z.string(), url: z.string() }),

@@ -66,14 +66,21 @@ export class KmsEventDispatcher {
       this.seen.add(key);
       if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.values().next().value!);
     }
-    const tenants = await this.affectedTenants(hint.provider, hint.matches);
+    const keys = await this.affectedKeys(hint.provider, hint.matches);
+    const tenants = [...new Set(keys.map((k) => k.tenantId))];
     this.count(hint.provider, tenants.length ? "matched" : "unmatched");
     const revokedAt = usableEventTime(hint.eventTime);
-    for (const id of tenants) this.probe(id, revokedAt);
+    // The default class's primary is probed as before (the tenant's key); any other key by its connection.
+    for (const k of keys) this.probe(k.tenantId, revokedAt, k.dataClassId === null && k.role === "primary" ? undefined : k.connectionId);
     return { tenants: tenants.length, duplicate: false };
   }
 
   async affectedTenants(provider: KmsProviderName, matches: KeyMatch[]): Promise<string[]> {
+    return [...new Set((await this.affectedKeys(provider, matches)).map((k) => k.tenantId))];
+  }
+
+  /** The connected keys (of any data class) an event's key matches name. */
+  async affectedKeys(provider: KmsProviderName, matches: KeyMatch[]): Promise<Array<{ tenantId: string; connectionId: string; dataClassId: string | null; role: string }>> {
     const exact = [...new Set(matches.filter((m) => m.kind === "exact").map((m) => m.value.toLowerCase()))];
     const patterns = [
       ...new Set(
@@ -83,19 +90,19 @@ export class KmsEventDispatcher {
       ),
     ];
     if (exact.length === 0 && patterns.length === 0) return [];
-    const rows = await this.broker.db.query<{ tenant_id: string }>(
-      `SELECT DISTINCT tenant_id FROM key_connection
+    const rows = await this.broker.db.query<{ tenant_id: string; id: string; data_class_id: string | null; role: string }>(
+      `SELECT tenant_id, id, data_class_id, role FROM key_connection
         WHERE status = 'connected' AND provider = $1::"KmsProviderName"
           AND (lower(key_ref) = ANY($2::text[]) OR lower(key_ref) LIKE ANY($3::text[]))`,
       [provider, exact, patterns],
     );
-    return rows.map((r) => r.tenant_id);
+    return rows.map((r) => ({ tenantId: r.tenant_id, connectionId: r.id, dataClassId: r.data_class_id, role: r.role }));
   }
 
   /** The prober shares a running probe between concurrent requests, so a burst of events costs at most two KMS calls per key. */
-  private probe(tenantId: string, revokedAt?: Date): void {
+  private probe(tenantId: string, revokedAt?: Date, connectionId?: string): void {
     // KMS answers are classified inside the probe; what can reach here is a database failure.
-    this.broker.prober.probeNow(tenantId, { revokedAt, trigger: "push" }).catch((e: unknown) => this.broker.backgroundErrors.report("kms_events.probe", e));
+    this.broker.prober.probeNow(tenantId, { revokedAt, trigger: "push", ...(connectionId ? { connectionId } : {}) }).catch((e: unknown) => this.broker.backgroundErrors.report("kms_events.probe", e));
   }
 }
 
