@@ -15,6 +15,8 @@ import { cancelSecondaryJobs, countMissingSecondary } from "../lifecycle/seconda
 import { requireTenant } from "../tenant-lookup";
 import { classByName, type ClassRef, type TenantView } from "../tenant-registry";
 import { assertNotShredded } from "../views";
+import { describeDataClass } from "../data-class-view";
+import { withSecondaryState } from "../secondary-view";
 import type { TenantOperation } from "./types";
 
 export interface ConnectSecondaryKeyInput {
@@ -24,7 +26,7 @@ export interface ConnectSecondaryKeyInput {
   serverCaPem?: string;
 }
 
-type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "bus" | "cache" | "kmipCredentials" | "lifecycle">;
+type Deps = Pick<BrokerContext, "providers" | "config" | "kms" | "audit" | "db" | "keys" | "registry" | "bus" | "cache" | "kmipCredentials" | "lifecycle" | "health" | "failover">;
 
 /** The class by name, or 404 naming it. */
 export function requireClass(tenant: TenantView, name: string): ClassRef {
@@ -79,5 +81,6 @@ export async function connectSecondaryKey({ ctx, actor, tenant: slug, requestId,
   await ctx.bus.publish({ type: "tenant_changed", tenantId: tenant.id });
   // Existing DEKs get their secondary form now (or, while another job is open, from the sweep after it).
   if (deks > 0) await ctx.lifecycle.startSecondaryJob(tenant.id, connectionId, who, requestId);
-  return { tenant: view, cls: requireClass(view, cls.name), validation: { steps: result.steps } };
+  const [card] = await withSecondaryState(ctx, view, [await describeDataClass(ctx, view, cls.name)]);
+  return { dataClass: card!, validation: { steps: result.steps } };
 }

@@ -11,9 +11,11 @@ import { cancelSecondaryJobs } from "../lifecycle/secondary-forms";
 import { requireTenant } from "../tenant-lookup";
 import { assertNotShredded } from "../views";
 import { requireClass } from "./connect-secondary-key";
+import { describeDataClass } from "../data-class-view";
+import { withSecondaryState } from "../secondary-view";
 import type { TenantOperation } from "./types";
 
-type Deps = Pick<BrokerContext, "audit" | "db" | "keys" | "registry" | "bus" | "cache" | "failover">;
+type Deps = Pick<BrokerContext, "audit" | "db" | "keys" | "registry" | "bus" | "cache" | "failover" | "health">;
 
 export async function removeSecondaryKey({ ctx, actor, tenant: slug, requestId, dataClass }: TenantOperation<Deps> & { dataClass: string }) {
   authorize(actor, "class.secondary_remove", slug);
@@ -47,5 +49,6 @@ export async function removeSecondaryKey({ ctx, actor, tenant: slug, requestId, 
   ctx.keys.forgetTenant(tenant.id);
   const view = (await ctx.registry.load({ id: tenant.id }))!;
   await ctx.bus.publish({ type: "tenant_changed", tenantId: tenant.id });
-  return { tenant: view, cls: requireClass(view, cls.name) };
+  const [card] = await withSecondaryState(ctx, view, [await describeDataClass(ctx, view, cls.name)]);
+  return { dataClass: card! };
 }
