@@ -174,7 +174,7 @@ export async function tenantHealth(broker: FleetDeps, view: TenantView) {
     last_probe_latency_ms: number | null;
     last_error: string | null;
   }>(
-    `SELECT last_probe_at, last_probe_outcome, last_probe_latency_ms, last_error FROM key_connection WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary' ORDER BY created_at DESC LIMIT 1`,
+    `SELECT last_probe_at, last_probe_outcome, last_probe_latency_ms, last_error FROM key_connection WHERE tenant_id = $1 AND status = 'connected' AND data_class_id IS NULL AND role = 'primary' ORDER BY created_at DESC LIMIT 1`,
     [tenant.id],
   );
   const [deks] = await broker.db.query<{ active: string | number; total: string | number }>(
@@ -191,7 +191,7 @@ export async function tenantHealth(broker: FleetDeps, view: TenantView) {
     fanout_ms: number | null;
   }>(
     `SELECT id::text, cause, reason, revoked_at, detected_at, effective_at, fanout_ms FROM tenant_transition
-      WHERE tenant_id = $1 AND to_state = 'locked' ORDER BY id DESC LIMIT 10`,
+      WHERE tenant_id = $1 AND to_state = 'locked' AND data_class IS NULL ORDER BY id DESC LIMIT 10`,
     [tenant.id],
   );
   const latency = await broker.db.query<{ minute: Date; p50: number | null; max: number | null; calls: string | number; errors: string | number }>(

@@ -33,7 +33,7 @@ export function canaryContext(tenantId: string): Record<string, string> {
 export async function validateKeyRoundTrip(
   kms: KmsGateway,
   tenantId: string,
-  key: { provider: KmsProviderName; keyRef: string },
+  key: { provider: KmsProviderName; keyRef: string; dataClassId?: string | null },
   actor: AuditActor,
   opts: { lockOnRevoked: boolean; requestId?: string },
 ): Promise<ValidationResult> {

@@ -40,7 +40,8 @@ export type KeyInfo = ReturnType<typeof describeKey>;
 
 /** The last lock of the tenant with its time-to-lock, or null if it was never locked. */
 export async function describeLastLock(db: Database, tenantId: string) {
-  const last = await db.prisma.tenantTransition.findFirst({ where: { tenantId, toState: "locked" }, orderBy: { id: "desc" } });
+  // The tenant's own (the `default` class's); other classes' locks are on their class cards.
+  const last = await db.prisma.tenantTransition.findFirst({ where: { tenantId, toState: "locked", dataClass: null }, orderBy: { id: "desc" } });
   return last
     ? {
         cause: last.cause,

@@ -3,8 +3,10 @@
 // console's types and the OpenAPI document come from them.
 import { z } from "zod";
 import { ZKmsProviderName } from "./providers";
-import { ZKey, ZValidationStep } from "./requests";
+import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
+
+export { ZClassState } from "./status";
 
 /** A class name: a small alphabet, so it is safe in URLs, headers, metrics labels and audit entries. */
 export const ZDataClassName = z
@@ -57,6 +59,27 @@ export const ZDataClass = z.object({
 });
 
 export const ZDataClassList = z.object({ classes: z.array(ZDataClass) });
+
+/** One lock of a class, as the health page's history lists it. */
+export const ZClassLockEntry = z.object({
+  id: z.string(),
+  cause: z.string().describe("kms, kill_switch or drill"),
+  reason: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+  detectedAt: z.string().nullable(),
+  effectiveAt: z.string(),
+  timeToLockMs: z.number().nullable().describe("from the revocation (when known) to enforcement"),
+  detectionMs: z.number().nullable(),
+  fanoutMs: z.number().nullable(),
+});
+/** A class on the health page: its card plus its recent locks. */
+export const ZClassHealth = ZDataClass.extend({ locks: z.array(ZClassLockEntry).describe("the class's last locks, newest first") });
+
+/** POST .../lock and .../unlock: without `dataClass`, every class of the tenant. */
+export const ZClassLockRequest = ZLockRequest.extend({ dataClass: ZDataClassName.optional().describe("lock this class only; absent: every class") });
+export const ZUnlockRequest = z
+  .strictObject({ dataClass: ZDataClassName.optional().describe("unlock this class only (its key re-validated); absent: every class, each key re-validated") })
+  .optional();
 export const ZDataClassResponse = z.object({ dataClass: ZDataClass });
 
 /** PUT .../classes/{class}/key and .../classes/{class}/secondary-key: the same body as PUT .../key. */

@@ -9,7 +9,7 @@ export const MAX_PLAINTEXT_BYTES = 1024 * 1024;
 
 import { isSafeText, SAFE_TEXT_MESSAGE, ZSafeString } from "../validation/safe-text";
 import { ZValidationStepName } from "./errors";
-import { ZDeletionWindow } from "./status";
+import { ZClassState, ZDeletionWindow } from "./status";
 
 export { isSafeText, SAFE_TEXT_MESSAGE, ZSafeString };
 
@@ -86,7 +86,12 @@ export const ZKey = z.object({
   keyVersion: z.string().nullable(),
   lastValidatedAt: z.string().nullable(),
 });
-export const ZTenantResponse = z.object({ tenant: ZTenant, key: ZKey.nullable().optional(), deletion: ZDeletionWindow.nullable().optional() });
+export const ZTenantResponse = z.object({
+  tenant: ZTenant,
+  key: ZKey.nullable().optional(),
+  deletion: ZDeletionWindow.nullable().optional(),
+  classes: z.array(ZClassState).optional().describe("every data class's lock state, `default` first (the tenant's own state is `default`'s)"),
+});
 
 export const ZConnectKeyRequest = z.strictObject({
   provider: ZKmsProviderName,

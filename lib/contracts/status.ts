@@ -39,6 +39,15 @@ export const ZDeletionWindow = z
   })
   .describe("the key is scheduled for deletion; null when no deletion is pending or its date is not visible to the broker");
 
+/** One data class's lock state, as status and tenant responses list them (lib/broker/data-class-view.ts). */
+export const ZClassState = z.object({
+  name: z.string().describe("the class; `default` is the tenant's own state"),
+  state: ZTenantState,
+  since: z.string(),
+  reason: z.string().nullable(),
+  lockSource: z.string().nullable(),
+});
+
 export const ZStatusResponse = z.object({
   state: ZTenantState,
   since: z.string(),
@@ -48,4 +57,5 @@ export const ZStatusResponse = z.object({
   lastLock: ZLastLock.nullable().optional(),
   deletion: ZDeletionWindow.nullable().optional(),
   shreddedAt: z.string().nullable().optional().describe("when the tenant's data keys were destroyed (crypto-shredding); null if never"),
+  classes: z.array(ZClassState).optional().describe("every data class's lock state, `default` first (the top-level state is `default`'s)"),
 });

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { ZKey, ZTenant } from "./requests";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock } from "./status";
+import { ZClassHealth } from "./classes";
 
 export const ZFleetHealth = z.enum(["locked", "unreachable", "pending", "ok"]);
 
@@ -39,6 +40,7 @@ export const ZTenantHealth = z.object({
   latency: z.array(z.object({ minute: z.string(), p50: z.number().nullable(), max: z.number().nullable(), calls: z.number().int(), errors: z.number().int() })),
   audit: z.object({ events: z.number().int(), lastAt: z.string().nullable() }),
   deletion: ZDeletionWindow.nullable().optional(),
+  classes: z.array(ZClassHealth).optional().describe("every data class, `default` first: key, probe, health, DEKs, lock state and history"),
 });
 
 /** GET /tenants/:slug/connect-info: the grants the tenant gives the vendor. */

@@ -13,6 +13,7 @@ import { dataBatchRoutes } from "./routes/data-batch";
 import { dataStreamRoutes } from "./routes/data-stream";
 import { systemRoutes } from "./routes/system";
 import { tenantRoutes } from "./routes/tenants";
+import { classRoutes } from "./routes/classes";
 import { consoleRoutes } from "./routes/console";
 import { fleetRoutes } from "./routes/fleet";
 import { kmsEventRoutes } from "./routes/kms-events";
@@ -97,6 +98,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   routes.length = 0;
   for (const group of [
     tenantRoutes,
+    classRoutes,
     dataRoutes,
     dataBatchRoutes,
     dataStreamRoutes,

@@ -78,6 +78,13 @@ function toJob(r: Row): RewrapJob {
   };
 }
 
+export interface StartOptions {
+  /** Start no job for a target (connection and version) that already had one. */
+  onlyIfNewTarget?: boolean;
+  /** The key connection the job is for (a data class's primary); default: the newest connected primary. */
+  targetConnectionId?: string;
+}
+
 export class RewrapJobStore {
   constructor(private readonly db: Database) {}
 
@@ -104,16 +111,20 @@ export class RewrapJobStore {
    * With `onlyIfNewTarget`, no job is started for a target (connection and version) that already
    * had one: the scheduler's sweep starts one job per rotation or switch, not one per sweep.
    */
-  async start(tenantId: string, cause: JobCause, total: (db: SqlExecutor) => Promise<number>, opts: { onlyIfNewTarget?: boolean } = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
+  async start(tenantId: string, cause: JobCause, total: (db: SqlExecutor) => Promise<number>, opts: StartOptions = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
     return this.db.transaction((tx) => this.startIn(tx, tenantId, cause, total, opts));
   }
 
   /** start() inside the caller's transaction (a cancel swaps keys and opens the way back atomically). */
-  async startIn(tx: SqlExecutor, tenantId: string, cause: JobCause, total: (db: SqlExecutor) => Promise<number>, opts: { onlyIfNewTarget?: boolean } = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
+  async startIn(tx: SqlExecutor, tenantId: string, cause: JobCause, total: (db: SqlExecutor) => Promise<number>, opts: StartOptions = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
     await tx.query(`SELECT id FROM tenant WHERE id = $1 FOR UPDATE`, [tenantId]);
     const open = await tx.query<Row>(`SELECT ${COLUMNS} FROM rewrap_job WHERE tenant_id = $1 AND state IN ('running', 'paused') LIMIT 1`, [tenantId]);
     if (open[0]) return { job: toJob(open[0]), created: false };
-    const target = await tx.query<{ id: string; key_version: string | null }>(`SELECT id, key_version FROM key_connection WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary' ORDER BY created_at DESC LIMIT 1`, [tenantId]);
+    // The job's recorded target: the key named (a class's key that switched or rotated), else the newest connected primary.
+    const target = await tx.query<{ id: string; key_version: string | null }>(
+      `SELECT id, key_version FROM key_connection WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary' AND ($2::uuid IS NULL OR id = $2::uuid) ORDER BY created_at DESC LIMIT 1`,
+      [tenantId, opts.targetConnectionId ?? null],
+    );
     const t = target[0];
     if (!t) return { job: null, created: false };
     if (opts.onlyIfNewTarget) {

@@ -12,7 +12,7 @@ import type { Database } from "../../db/database";
 import type { KmsError } from "../../kms/types";
 import type { KmsGateway } from "../kms-gateway";
 import type { TenantLockService } from "../tenant-lock";
-import type { TenantRegistry, TenantView } from "../tenant-registry";
+import { allClasses, type TenantRegistry, type TenantView } from "../tenant-registry";
 import type { RewrapJob, RewrapJobStore } from "./job-store";
 import type { RewrapRateLimiter } from "./rate-limiter";
 import type { RewrapMetrics } from "./rewrap-metrics";
@@ -81,10 +81,12 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
     if (probeFailure.kind === "unavailable") return pause(deps, opts, job, isThrottling(probeFailure) ? "kms_throttled" : "kms_unavailable", backoffMs(job, probeFailure));
     if (fresh?.state === "locked") return pause(deps, opts, job, fresh.lockReason === RETIRING_KEY_REVOKED ? RETIRING_KEY_REVOKED : "revoked", backoffMs(job));
   }
-  const target = { connectionId: tenant.key.connectionId, key: { provider: tenant.key.provider, keyRef: tenant.key.keyRef } };
-  if (target.connectionId !== job.targetConnectionId || tenant.key.keyVersion !== job.targetVersion) {
-    // The tenant switched keys or its key rotated meanwhile: the same job moves everything to the newest.
-    job = (await deps.store.retarget(job, deps.instanceId, target.connectionId, tenant.key.keyVersion, await countStale(deps.db, tenant.id))) ?? job;
+  // Each DEK goes to the primary of its own class (nextStale names it); the job records one target,
+  // the key whose switch or rotation started it. When that key is no longer a connected primary, or
+  // rotated meanwhile, the same job moves everything to the newest keys.
+  const targetKey = allClasses(tenant).find((c) => c.scope.key?.connectionId === job.targetConnectionId)?.scope.key ?? tenant.key;
+  if (targetKey.connectionId !== job.targetConnectionId || targetKey.keyVersion !== job.targetVersion) {
+    job = (await deps.store.retarget(job, deps.instanceId, targetKey.connectionId, targetKey.keyVersion, await countStale(deps.db, tenant.id))) ?? job;
   }
   // One extra round per pass at most: a DEK that stays stale after its swap (a provider reporting
   // another version format than the connection records) must not make the pass loop forever.
@@ -116,6 +118,7 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
     let stop: KmsError | null = null;
     for (const dek of batch) {
       if (deps.signal.aborted) break;
+      const target = { connectionId: dek.target.connectionId, key: { provider: dek.target.provider, keyRef: dek.target.keyRef, dataClassId: dek.dataClassId } };
       await deps.limiter.acquire(tenant.id, target.key.provider, callsPerDek(dek.fromProvider, target.key.provider, opts.reencrypt), deps.signal);
       const r = await rewrapOne(deps, tenant.id, dek, target, opts.actor, opts.reencrypt);
       calls += r.kmsCalls;

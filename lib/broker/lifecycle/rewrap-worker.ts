@@ -10,7 +10,7 @@ import type { KmsGateway } from "../kms-gateway";
 import type { KmsMetrics } from "../metrics";
 import type { TenantLockService } from "../tenant-lock";
 import type { TenantRegistry } from "../tenant-registry";
-import { RewrapJobStore, type JobCause, type RewrapJob } from "./job-store";
+import { RewrapJobStore, type JobCause, type RewrapJob, type StartOptions } from "./job-store";
 import { RewrapRateLimiter } from "./rate-limiter";
 import { runPass } from "./rewrap-pass";
 import { countMissingSecondary } from "./secondary-forms";
@@ -86,7 +86,7 @@ export class RewrapWorker {
   }
 
   /** Opens a job for the tenant (or returns the open one) and audits its start. */
-  async startJob(tenantId: string, cause: JobCause, actor: AuditActor, requestId?: string, opts: { onlyIfNewTarget?: boolean } = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
+  async startJob(tenantId: string, cause: JobCause, actor: AuditActor, requestId?: string, opts: StartOptions = {}): Promise<{ job: RewrapJob | null; created: boolean }> {
     const r = await this.store.start(tenantId, cause, (tx) => countStale(tx, tenantId), opts);
     if (r.created && r.job) await this.started(r.job, actor, requestId);
     return r;
@@ -147,17 +147,20 @@ export class RewrapWorker {
 
   /** Tenants with stale DEKs, active, with no open job and none yet for their current key and version. */
   private async startDueJobs(): Promise<void> {
-    const rows = await this.deps.db.query<{ tenant_id: string; switched: boolean }>(
-      `SELECT c.tenant_id, EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = c.tenant_id AND d.key_connection_id <> c.id) AS switched
-         FROM key_connection c JOIN tenant t ON t.id = c.tenant_id AND t.state = 'active'
-        WHERE c.status = 'connected' AND c.role = 'primary'
-          AND NOT EXISTS (SELECT 1 FROM rewrap_job j WHERE j.tenant_id = c.tenant_id AND (j.state IN ('running', 'paused')
-                 OR (j.target_connection_id = c.id AND j.target_version IS NOT DISTINCT FROM c.key_version)))
-          AND EXISTS (SELECT 1 FROM data_key d ${CONNECTED_JOIN} WHERE d.tenant_id = c.tenant_id AND ${STALE_SQL})
+    // Per class: each connected primary `k` whose class has stale DEKs and an active lock scope.
+    const rows = await this.deps.db.query<{ tenant_id: string; id: string; switched: boolean }>(
+      `SELECT k.tenant_id, k.id,
+              EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = k.tenant_id AND d.data_class_id IS NOT DISTINCT FROM k.data_class_id AND d.key_connection_id <> k.id) AS switched
+         FROM key_connection k JOIN tenant t ON t.id = k.tenant_id AND t.state = 'active'
+         LEFT JOIN data_class dc ON dc.id = k.data_class_id
+        WHERE k.status = 'connected' AND k.role = 'primary' AND (k.data_class_id IS NULL OR dc.state = 'active')
+          AND NOT EXISTS (SELECT 1 FROM rewrap_job j WHERE j.tenant_id = k.tenant_id AND (j.state IN ('running', 'paused')
+                 OR (j.target_connection_id = k.id AND j.target_version IS NOT DISTINCT FROM k.key_version)))
+          AND EXISTS (SELECT 1 FROM data_key d ${CONNECTED_JOIN} WHERE d.tenant_id = k.tenant_id AND c.id = k.id AND ${STALE_SQL})
         LIMIT 50`,
     );
     for (const r of rows) {
-      await this.startJob(r.tenant_id, r.switched ? "key_switch" : "rotation", REWRAP_ACTOR, undefined, { onlyIfNewTarget: true });
+      await this.startJob(r.tenant_id, r.switched ? "key_switch" : "rotation", REWRAP_ACTOR, undefined, { onlyIfNewTarget: true, targetConnectionId: r.id });
     }
     await this.startDueSecondaryJobs();
   }

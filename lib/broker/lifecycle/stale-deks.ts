@@ -1,8 +1,9 @@
 // Which DEKs need re-wrapping. The contract shared with rotation detection: DataKey.keyVersion is
 // the exact version that wrapped the DEK (null: unknown, e.g. written before versions were
 // recorded), KeyConnection.keyVersion the key's current version. A DEK is stale when it is not
-// under the tenant's connected key, or its version is unknown or not the current one. So both a
-// key switch and a rotation become re-wrap work, without either part calling the other.
+// under the connected primary key of its own data class (each class has its own key: a `pii` DEK
+// is never compared with the `default` key), or its version is unknown or not the current one. So
+// both a key switch and a rotation, in any class, become re-wrap work, without either part calling the other.
 import type { Database, SqlExecutor } from "../../db/database";
 import type { KmsProviderName } from "../../kms/types";
 
@@ -10,13 +11,14 @@ import type { KmsProviderName } from "../../kms/types";
 export const RETIRING_KEY_REVOKED = "retiring_key_revoked";
 
 /**
- * SQL condition on `d` (data_key) and `c` (the tenant's connected key_connection row).
+ * SQL condition on `d` (data_key) and `c` (the connected primary key_connection of d's class).
  * A connected key of unknown version leaves version-unknown DEKs alone: re-wrapping them would
  * record an unknown version again, forever.
  */
 export const STALE_SQL = `(d.key_connection_id <> c.id OR (c.key_version IS NOT NULL AND (d.key_version IS NULL OR d.key_version <> c.key_version)))`;
 
-export const CONNECTED_JOIN = `JOIN key_connection c ON c.tenant_id = d.tenant_id AND c.status = 'connected' AND c.role = 'primary'`;
+/** Joins `c`: the connected primary key of the DEK's own class (data_class_id NULL: `default`). */
+export const CONNECTED_JOIN = `JOIN key_connection c ON c.tenant_id = d.tenant_id AND c.status = 'connected' AND c.role = 'primary' AND c.data_class_id IS NOT DISTINCT FROM d.data_class_id`;
 
 export async function countStale(db: SqlExecutor, tenantId: string, afterId?: string | null): Promise<number> {
   const rows = await db.query<{ n: string }>(
@@ -33,18 +35,42 @@ export interface StaleDek {
   fromConnectionId: string;
   fromProvider: KmsProviderName;
   fromKeyRef: string;
+  /** The DEK's class (null: `default`) and that class's connected primary: where it goes. */
+  dataClassId: string | null;
+  target: { connectionId: string; provider: KmsProviderName; keyRef: string };
 }
 
 /** The next stale DEKs after `afterId`, in id order (the job's cursor). */
 export async function nextStale(db: Database, tenantId: string, afterId: string | null, limit: number): Promise<StaleDek[]> {
-  const rows = await db.query<{ id: string; wrapped_key: Buffer | Uint8Array; key_version: string | null; kc_id: string; provider: KmsProviderName; key_ref: string }>(
-    `SELECT d.id, d.wrapped_key, d.key_version, k.id AS kc_id, k.provider::text AS provider, k.key_ref
+  const rows = await db.query<{
+    id: string;
+    wrapped_key: Buffer | Uint8Array;
+    key_version: string | null;
+    kc_id: string;
+    provider: KmsProviderName;
+    key_ref: string;
+    data_class_id: string | null;
+    to_id: string;
+    to_provider: KmsProviderName;
+    to_key_ref: string;
+  }>(
+    `SELECT d.id, d.wrapped_key, d.key_version, k.id AS kc_id, k.provider::text AS provider, k.key_ref,
+            d.data_class_id, c.id AS to_id, c.provider::text AS to_provider, c.key_ref AS to_key_ref
        FROM data_key d ${CONNECTED_JOIN} JOIN key_connection k ON k.id = d.key_connection_id
       WHERE d.tenant_id = $1 AND ${STALE_SQL} AND ($2::uuid IS NULL OR d.id > $2::uuid)
       ORDER BY d.id LIMIT $3`,
     [tenantId, afterId, limit],
   );
-  return rows.map((r) => ({ id: r.id, wrapped: Buffer.from(r.wrapped_key), keyVersion: r.key_version, fromConnectionId: r.kc_id, fromProvider: r.provider, fromKeyRef: r.key_ref }));
+  return rows.map((r) => ({
+    id: r.id,
+    wrapped: Buffer.from(r.wrapped_key),
+    keyVersion: r.key_version,
+    fromConnectionId: r.kc_id,
+    fromProvider: r.provider,
+    fromKeyRef: r.key_ref,
+    dataClassId: r.data_class_id,
+    target: { connectionId: r.to_id, provider: r.to_provider, keyRef: r.to_key_ref },
+  }));
 }
 
 export interface DeksByVersion {

@@ -9,10 +9,12 @@ import type { Caller } from "../../auth/caller";
 import { ZAlertThresholdsRequest, ZBreakGlassRequest, ZMaintenanceWindowRequest, ZPurposePolicyRequest, ZTimeZoneRequest, ZAccessWindowsRequest } from "../../contracts/governance";
 import { ZQuorumPolicyRequest, type QuorumAction } from "../../contracts/quorum";
 import { ZAuditRetentionRequest } from "../../contracts/route-requests";
+import { ZDataClassName } from "../../contracts/classes";
 import { ZConnectKeyRequest, ZCreateTokenRequest } from "../../contracts/requests";
 import type { BrokerContext } from "../context";
 import { addMaintenanceWindow } from "./add-maintenance-window";
 import { setAlertThresholds } from "./alert-thresholds";
+import { connectClassKey } from "./connect-class-key";
 import { connectKey } from "./connect-key";
 import { grantBreakGlass } from "./grant-break-glass";
 import { setAccessWindows } from "./set-access-windows";
@@ -55,10 +57,15 @@ const ZPolicyParams = z.looseObject({ resource: z.string() });
 
 export const EXECUTORS: Record<QuorumAction, Executor> = {
   "tenant.unlock": async ({ ctx, actor, tenant, requestId, params }) => {
-    z.strictObject({}).parse(params);
-    return unlockTenant({ ctx, actor, tenant, requestId, approved: true });
+    const { dataClass } = z.strictObject({ dataClass: ZDataClassName.optional() }).parse(params);
+    return unlockTenant({ ctx, actor, tenant, requestId, approved: true, dataClass });
   },
-  "key.connect": async ({ ctx, actor, tenant, requestId, params }) => connectKey({ ctx, actor, tenant, requestId, approved: true, ...ZConnectKeyRequest.parse(params) }),
+  // A data class's key switch carries its class (lib/broker/key-connect.ts); `default`'s does not.
+  "key.connect": async ({ ctx, actor, tenant, requestId, params }) => {
+    const { dataClass, ...key } = ZConnectKeyRequest.extend({ dataClass: ZDataClassName.optional() }).parse(params);
+    if (dataClass !== undefined) return connectClassKey({ ctx, actor, tenant, requestId, approved: true, dataClass, ...key });
+    return connectKey({ ctx, actor, tenant, requestId, approved: true, ...key });
+  },
   "tenant.shred": async ({ ctx, actor, tenant, requestId, params }) => shredTenant({ ctx, actor, tenant, requestId, approved: true, ...ZShredRequest.parse(params) }),
   "token.create": ({ params }) => {
     // Nothing is created here: the token's secret is shown once, to whoever creates it, so the

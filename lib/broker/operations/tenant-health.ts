@@ -3,6 +3,7 @@
 import { authorize } from "../../auth/authorize";
 import type { BrokerContext } from "../context";
 import { describeDeletionWindow } from "../deletion-window";
+import { describeDataClasses } from "../data-class-view";
 import { tenantHealth as health } from "../fleet";
 import { loadTenant } from "../tenant-lookup";
 import type { TenantOperation } from "./types";
@@ -12,6 +13,6 @@ export { ZTenantHealth } from "../../contracts/tenants";
 export async function tenantHealth({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "db" | "health" | "registry">>) {
   authorize(actor, "tenant.view", tenant);
   const t = await loadTenant(ctx, tenant);
-  const [view, deletion] = await Promise.all([health(ctx, t), describeDeletionWindow(ctx, t)]);
-  return { ...view, deletion };
+  const [view, deletion, classes] = await Promise.all([health(ctx, t), describeDeletionWindow(ctx, t), describeDataClasses(ctx, t, { history: 10 })]);
+  return { ...view, deletion, classes };
 }

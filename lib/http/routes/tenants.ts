@@ -12,7 +12,7 @@ import { revokeToken } from "../../broker/operations/revoke-token";
 import { setManualResume, ZSettingsRequest } from "../../broker/operations/set-manual-resume";
 import { shredTenant, ZShredRequest, ZShredResponse } from "../../broker/operations/shred-tenant";
 import { tenantStatus, ZStatusResponse } from "../../broker/operations/tenant-status";
-import { unlockTenant } from "../../broker/operations/unlock-tenant";
+import { unlockTenant, ZUnlockRequest } from "../../broker/operations/unlock-tenant";
 import { ZError, ZSlugParams } from "../schemas";
 
 export function tenantRoutes(env: RouteEnv) {
@@ -97,27 +97,28 @@ export function tenantRoutes(env: RouteEnv) {
   defineRoute({
     method: "POST",
     url: "/api/v1/tenants/:slug/lock",
-    summary: "Kill switch: lock the tenant now, on every instance; stays locked until an explicit unlock",
+    summary: "Kill switch: lock the tenant (every data class, or only `dataClass`) now, on every instance; stays locked until an explicit unlock",
     tag: "locks",
     access: "tenant.lock",
     params: ZSlugParams,
     body: ZLockRequest,
     responses: { 200: ZTenantResponse, ...errors },
     handler: async ({ params, body, caller, requestId }) => {
-      const r = await lockTenant({ ctx, actor: caller!, tenant: params.slug, requestId, reason: body.reason });
-      return { tenant: r.tenant };
+      const r = await lockTenant({ ctx, actor: caller!, tenant: params.slug, requestId, reason: body.reason, dataClass: body.dataClass });
+      return { tenant: r.tenant, classes: r.classes };
     },
   });
 
   defineRoute({
     method: "POST",
     url: "/api/v1/tenants/:slug/unlock",
-    summary: "Re-validate the key (wrap + unwrap) and resume the tenant",
+    summary: "Re-validate the key (wrap + unwrap) and resume the tenant: every data class (each key re-validated), or only `dataClass`",
     tag: "locks",
     access: "tenant.unlock",
     params: ZSlugParams,
-    responses: { 200: ZConnectKeyResponse.omit({ key: true }), 410: ZError, 422: ZError, 503: ZError, ...errors },
-    handler: async ({ params, caller, requestId }) => unlockTenant({ ctx, actor: caller!, tenant: params.slug, requestId }),
+    body: ZUnlockRequest,
+    responses: { 200: ZConnectKeyResponse.omit({ key: true }).extend({ classes: ZTenantResponse.shape.classes }), 409: ZError, 410: ZError, 422: ZError, 503: ZError, ...errors },
+    handler: async ({ params, body, caller, requestId }) => unlockTenant({ ctx, actor: caller!, tenant: params.slug, requestId, dataClass: body?.dataClass }),
   });
 
   defineRoute({

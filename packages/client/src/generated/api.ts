@@ -68,6 +68,15 @@ export type StatusResponse = {
   } | null;
   /** when the tenant's data keys were destroyed (crypto-shredding); null if never */
   shreddedAt?: string | null;
+  /** every data class's lock state, `default` first (the top-level state is `default`'s) */
+  classes?: Array<{
+    /** the class; `default` is the tenant's own state */
+    name: string;
+    state: "pending" | "active" | "locked";
+    since: string;
+    reason: string | null;
+    lockSource: string | null;
+  }>;
 };
 
 /** Machine-readable error code; the HTTP status follows from it (lib/http/errors.ts) */
