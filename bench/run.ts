@@ -5,6 +5,7 @@
 // in this run; ratios are against baselines measured in this run.
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { dataClasses } from "./data-classes";
 import { dataPaths } from "./data-paths";
 import { failover } from "./failover";
 import { clientCoalescer } from "./client";
@@ -27,6 +28,7 @@ const SCENARIOS: Record<string, (stack: Stack, mode: Mode) => Promise<Section | 
   client: clientCoalescer,
   rewrap,
   failover,
+  "data-classes": dataClasses,
 };
 
 async function main() {

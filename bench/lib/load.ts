@@ -39,6 +39,8 @@ function once(t: Target, connections: number, durationS: number) {
     method: "POST",
     headers: { "content-type": "application/json", ...t.headers },
     body: t.body,
+    // Several bodies: each connection sends them in turn (autocannon cycles through `requests`).
+    ...(t.bodies ? { requests: t.bodies.map((body) => ({ method: "POST" as const, body })) } : {}),
     connections,
     pipelining: 1,
     duration: durationS,

@@ -14,6 +14,8 @@ export interface Target {
   pid: number;
   path: string;
   body: string;
+  /** Closed-loop runs only: bodies sent in turn on each connection (instead of `body`). */
+  bodies?: string[];
   headers?: Record<string, string>;
 }
 

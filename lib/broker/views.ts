@@ -4,7 +4,7 @@ import type { AuditActor } from "../audit/types";
 import type { Database } from "../db/database";
 import { BrokerError } from "./errors";
 import type { ValidationResult } from "./key-validation";
-import type { TenantView } from "./tenant-registry";
+import type { ClassRef, TenantView } from "./tenant-registry";
 
 export const SYSTEM_ACTOR: AuditActor = { type: "system", name: "broker" };
 
@@ -55,13 +55,34 @@ export async function describeLastLock(db: Database, tenantId: string) {
     : null;
 }
 
-export function lockedError(t: TenantView): BrokerError {
+/** 423 for a locked lock scope: the tenant (its `default` class), or one data class of it, named in the answer's `dataClass`. */
+export function lockedError(t: TenantView, dataClass?: ClassRef): BrokerError {
   // Shredding also locks the tenant (to wipe every instance's cache); what the caller must learn is that the data is gone.
   if (t.shreddedAt) return shreddedError(t);
+  if (dataClass && dataClass.id !== null) {
+    const s = dataClass.scope;
+    return new BrokerError("tenant_locked", `data class '${dataClass.name}' of the tenant is locked (${s.lockReason ?? "locked"}) since ${s.stateSince.toISOString()}`, {
+      reason: s.lockReason,
+      since: s.stateSince.toISOString(),
+      dataClass: dataClass.name,
+    });
+  }
   return new BrokerError("tenant_locked", `tenant is locked (${t.lockReason ?? "locked"}) since ${t.stateSince.toISOString()}`, {
     reason: t.lockReason,
     since: t.stateSince.toISOString(),
   });
+}
+
+/** 409 for a class (the tenant, for `default`) that has no validated key yet. */
+export function notReadyError(dataClass: ClassRef): BrokerError {
+  if (dataClass.id === null) return new BrokerError("tenant_not_ready", "tenant has no validated key; connect one first");
+  return new BrokerError("tenant_not_ready", `data class '${dataClass.name}' has no validated key; connect one first`, { dataClass: dataClass.name });
+}
+
+/** The audit detail of a data request of `dataClass`: `detail.dataClass` for every class but `default` (whose entries stay as they were). */
+export function classDetail(dataClass: ClassRef | undefined, detail?: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (!dataClass || dataClass.id === null) return detail;
+  return { ...detail, dataClass: dataClass.name };
 }
 
 export function shreddedError(t: TenantView): BrokerError {

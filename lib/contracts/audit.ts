@@ -85,13 +85,14 @@ const ZApprovalDetail = z.strictObject({
 const ZFactorDetail = z.strictObject({ factorId: z.string().nullable(), kind: z.enum(["totp", "passkey"]) });
 
 /** What `detail` holds for each action; null where the action records none. */
-/** A data-path entry's detail: null for a single request; its place for a batch item; its phase for a stream. */
+/** A data-path entry's detail: null for a single request of `default`; its place for a batch item; its phase for a stream; its class if not `default`. */
 const ZDataDetail = z
   .strictObject({
     batchIndex: z.number().int().optional().describe("batch item: its position in the request (from 0)"),
     batchSize: z.number().int().optional().describe("batch item: the number of items in the request"),
     stream: z.enum(["opened", "closed"]).optional().describe("stream: opened (the DEK was used, before any output) or closed (how it ended)"),
     frames: z.number().int().optional().describe("stream, closed: frames sealed or verified"),
+    dataClass: z.string().optional().describe("the data class the request was for, when not `default` (issue 12)"),
   })
   .nullable();
 

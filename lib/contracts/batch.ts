@@ -3,6 +3,7 @@
 // match is answered in its own result (invalid_request) instead of failing the batch, so one
 // bad item never costs the others. Results come back in item order.
 import { z, type ZodType } from "zod";
+import { ZDataClassName } from "./data-class-name";
 import { ZDecryptRequest, ZEncryptRequest, ZPurpose, ZSafeString } from "./requests";
 import { ZErrorCode } from "./errors";
 
@@ -58,4 +59,5 @@ export const ZStreamHeaders = z.object({
     .optional()
     .describe("base64url of the JSON encryption context object ({\"k\": \"v\"}); the same context must be given to decrypt"),
   "x-cmek-purpose": ZPurpose.optional(),
+  "x-cmek-data-class": ZDataClassName.optional().describe("encrypt only: the data class to encrypt for (default `default`); a decrypted stream names its class itself"),
 });

@@ -4,17 +4,11 @@
 import { z } from "zod";
 import { ZKmsProviderName } from "./providers";
 import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
+import { ZDataClassName } from "./data-class-name";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
 
 export { ZClassState } from "./status";
-
-/** A class name: a small alphabet, so it is safe in URLs, headers, metrics labels and audit entries. */
-export const ZDataClassName = z
-  .string()
-  .min(1)
-  .max(32)
-  .regex(/^[a-z][a-z0-9_-]*$/, "lowercase letters, digits, '_' and '-', starting with a letter (at most 32)")
-  .describe("a data class of the tenant; `default` always exists");
+export { ZDataClassName };
 
 export const ZCreateDataClassRequest = z.strictObject({ name: ZDataClassName.refine((n) => n !== "default", "`default` always exists") });
 export const ZDataClassParams = z.object({ slug: z.string(), dataClass: ZDataClassName });

@@ -1,6 +1,7 @@
 // Request and response schemas of the HTTP API. The same schemas validate requests and
 // produce /api/v1/openapi.json.
 import { z } from "zod";
+import { ZDataClassName } from "./data-class-name";
 import { ZKmsProviderName } from "./providers";
 
 export const MAX_PLAINTEXT_BYTES = 1024 * 1024;
@@ -56,6 +57,7 @@ export const ZEncryptRequest = z.strictObject({
   plaintext: base64.describe("base64 of at most 1 MiB"),
   context: ZEncryptionContext.optional(),
   purpose: ZPurpose.optional(),
+  dataClass: ZDataClassName.optional().describe("the data class to encrypt for (default `default`): its key wraps the DEK, its lock scope applies; decrypt needs no class, the ciphertext names it"),
 });
 export const ZEncryptResponse = z.object({ ciphertext: z.string() });
 

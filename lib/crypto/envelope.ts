@@ -1,4 +1,5 @@
-// The broker's ciphertext record (format version 1):
+// The broker's ciphertext record. Format version 1 (the `default` data class, and every record
+// made before data classes existed):
 //
 //   offset  size  field
 //   0       1     format version (0x01)
@@ -8,21 +9,38 @@
 //   45      n     AES-256-GCM ciphertext
 //   45+n    16    GCM tag
 //
-// AAD = bytes 0..44 (the whole header) || canonical encryption context, so a record opens only
-// under the tenant, DEK and context it was sealed for, and no header byte can be changed.
+// Format version 2 (every other data class, issue 12) adds the class after the DEK id:
+//
+//   0       1     format byte (0x03: 0x02 is the first byte of a stream, lib/crypto/stream-frames.ts)
+//   1       16    tenant id
+//   17      16    DEK id
+//   33      16    data class id (data_class.id)
+//   49      12    nonce
+//   61      n     ciphertext
+//   61+n    16    GCM tag
+//
+// AAD = the whole header || canonical encryption context, so a record opens only under the
+// tenant, DEK, class and context it was sealed for, and no header byte can be changed (the class
+// id included; the broker also checks it against the DEK's own class before opening).
 import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import { canonicalContext, type EncryptionContext } from "./canonical-context";
 import type { DataKeyMaterial } from "./data-key-material";
 import { InvalidCiphertextError } from "./errors";
 
 export const ENVELOPE_VERSION = 1;
-const HEADER_BYTES = 1 + 16 + 16 + 12;
+/** The first byte of a format 2 record (a record of a data class other than `default`). */
+export const ENVELOPE_VERSION_CLASSED = 3;
+const V1_HEADER_BYTES = 1 + 16 + 16 + 12;
+const V2_HEADER_BYTES = 1 + 16 + 16 + 16 + 12;
 const TAG_BYTES = 16;
+const NONCE_BYTES = 12;
 
 export interface EnvelopeHeader {
   version: number;
   tenantId: string;
   dekId: string;
+  /** The data class the record names (format 2); null for format 1, the `default` class. */
+  classId: string | null;
 }
 
 export function uuidToBytes(uuid: string): Buffer {
@@ -36,17 +54,21 @@ export function bytesToUuid(bytes: Buffer): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/** Seals `plaintext`; `classId` (a class other than `default`) selects format 2, which names it. */
 export function sealEnvelope(
   dek: DataKeyMaterial,
-  header: { tenantId: string; dekId: string },
+  header: { tenantId: string; dekId: string; classId?: string | null },
   plaintext: Buffer,
   context?: EncryptionContext,
 ): Buffer {
-  const head = Buffer.alloc(HEADER_BYTES);
-  head[0] = ENVELOPE_VERSION;
+  const classed = header.classId !== undefined && header.classId !== null;
+  const headerBytes = classed ? V2_HEADER_BYTES : V1_HEADER_BYTES;
+  const head = Buffer.alloc(headerBytes);
+  head[0] = classed ? ENVELOPE_VERSION_CLASSED : ENVELOPE_VERSION;
   uuidToBytes(header.tenantId).copy(head, 1);
   uuidToBytes(header.dekId).copy(head, 17);
-  const nonce = head.subarray(33, 45);
+  if (classed) uuidToBytes(header.classId!).copy(head, 33);
+  const nonce = head.subarray(headerBytes - NONCE_BYTES, headerBytes);
   randomFillSync(nonce);
   const cipher = createCipheriv("aes-256-gcm", dek.key(), nonce);
   cipher.setAAD(Buffer.concat([head, canonicalContext(context)]));
@@ -54,22 +76,33 @@ export function sealEnvelope(
   return Buffer.concat([head, body, cipher.getAuthTag()]);
 }
 
-/** Reads the header without authenticating it; the result only says which DEK to fetch. */
+function headerBytesOf(record: Buffer): number {
+  const version = record[0];
+  if (version === ENVELOPE_VERSION) return V1_HEADER_BYTES;
+  if (version === ENVELOPE_VERSION_CLASSED) return V2_HEADER_BYTES;
+  if (version === 0x02 || version === 0x04) throw new InvalidCiphertextError("this is a stream, not a single ciphertext record; use /decrypt/stream");
+  throw new InvalidCiphertextError("unknown ciphertext format version");
+}
+
+/** Reads the header without authenticating it; the result only says which DEK (and class) to fetch. */
 export function readEnvelopeHeader(record: Buffer): EnvelopeHeader {
-  if (record.length < HEADER_BYTES + TAG_BYTES) throw new InvalidCiphertextError("ciphertext is too short");
-  if (record[0] !== ENVELOPE_VERSION) throw new InvalidCiphertextError("unknown ciphertext format version");
+  if (record.length === 0) throw new InvalidCiphertextError("ciphertext is too short");
+  const headerBytes = headerBytesOf(record);
+  if (record.length < headerBytes + TAG_BYTES) throw new InvalidCiphertextError("ciphertext is too short");
   return {
-    version: record[0],
+    version: record[0]!,
     tenantId: bytesToUuid(record.subarray(1, 17)),
     dekId: bytesToUuid(record.subarray(17, 33)),
+    classId: headerBytes === V2_HEADER_BYTES ? bytesToUuid(record.subarray(33, 49)) : null,
   };
 }
 
 export function openEnvelope(dek: DataKeyMaterial, record: Buffer, context?: EncryptionContext): Buffer {
   readEnvelopeHeader(record);
-  const head = record.subarray(0, HEADER_BYTES);
-  const nonce = record.subarray(33, 45);
-  const body = record.subarray(HEADER_BYTES, record.length - TAG_BYTES);
+  const headerBytes = headerBytesOf(record);
+  const head = record.subarray(0, headerBytes);
+  const nonce = record.subarray(headerBytes - NONCE_BYTES, headerBytes);
+  const body = record.subarray(headerBytes, record.length - TAG_BYTES);
   const tag = record.subarray(record.length - TAG_BYTES);
   try {
     const decipher = createDecipheriv("aes-256-gcm", dek.key(), nonce);

@@ -7,6 +7,9 @@
 //     17   16  DEK id (UUID bytes)
 //     33   16  stream nonce (random, 128 bits, one per stream)
 //     49   4   frame size: plaintext bytes of every frame but the last (uint32 BE, 1 .. 1 MiB)
+//   a stream of a data class other than `default` (issue 12) has format byte 0x04 and 16 more
+//   header bytes, the class id (data_class.id), after the frame size (69 bytes in all); the rest
+//   is the same, and the class is bound like every header byte (HKDF info, frame AAD)
 //   frames, in order, numbered from 0
 //     0    1   kind: 0x00 regular, 0x01 final (exactly one final frame, the last)
 //     1    4   plaintext length (uint32 BE): the frame size for a regular frame, 0 .. frame size for the final one
@@ -28,7 +31,11 @@ import { bytesToUuid, uuidToBytes } from "./envelope";
 import { InvalidCiphertextError } from "./errors";
 
 export const STREAM_FORMAT_BYTE = 0x02;
+/** The format byte of a stream of a data class other than `default`. */
+export const STREAM_FORMAT_BYTE_CLASSED = 0x04;
+/** The header of a `default` stream; a class's stream has CLASSED_STREAM_HEADER_BYTES. */
 export const STREAM_HEADER_BYTES = 1 + 16 + 16 + 16 + 4;
+export const CLASSED_STREAM_HEADER_BYTES = STREAM_HEADER_BYTES + 16;
 export const FRAME_PREFIX_BYTES = 5;
 export const FRAME_TAG_BYTES = 16;
 export const DEFAULT_FRAME_BYTES = 64 * 1024;
@@ -54,30 +61,43 @@ export class StreamFrameError extends InvalidCiphertextError {
 export interface StreamHeader {
   tenantId: string;
   dekId: string;
+  /** The data class the stream names (format byte 0x04); null for a `default` stream. */
+  classId: string | null;
   frameBytes: number;
-  /** The header's 53 bytes, as sent: bound into every frame's AAD. */
+  /** The header's bytes (53, or 69 with a class), as sent: bound into every frame's AAD. */
   bytes: Buffer;
 }
 
-export function newStreamHeader(ids: { tenantId: string; dekId: string }, frameBytes = DEFAULT_FRAME_BYTES): StreamHeader {
+export function newStreamHeader(ids: { tenantId: string; dekId: string; classId?: string | null }, frameBytes = DEFAULT_FRAME_BYTES): StreamHeader {
   if (!Number.isInteger(frameBytes) || frameBytes < 1 || frameBytes > MAX_FRAME_BYTES) throw new RangeError(`frame size must be 1 .. ${MAX_FRAME_BYTES} bytes`);
-  const bytes = Buffer.alloc(STREAM_HEADER_BYTES);
-  bytes[0] = STREAM_FORMAT_BYTE;
+  const classId = ids.classId ?? null;
+  const bytes = Buffer.alloc(classId === null ? STREAM_HEADER_BYTES : CLASSED_STREAM_HEADER_BYTES);
+  bytes[0] = classId === null ? STREAM_FORMAT_BYTE : STREAM_FORMAT_BYTE_CLASSED;
   uuidToBytes(ids.tenantId).copy(bytes, 1);
   uuidToBytes(ids.dekId).copy(bytes, 17);
   randomFillSync(bytes, 33, 16);
   bytes.writeUInt32BE(frameBytes, 49);
-  return { tenantId: ids.tenantId, dekId: ids.dekId, frameBytes, bytes };
+  if (classId !== null) uuidToBytes(classId).copy(bytes, STREAM_HEADER_BYTES);
+  return { tenantId: ids.tenantId, dekId: ids.dekId, classId, frameBytes, bytes };
 }
 
-/** Parses the first STREAM_HEADER_BYTES of a stream, unauthenticated: it only says which DEK to fetch. */
+/** How many header bytes a stream whose first byte is `formatByte` has; throws for a byte that starts no stream. */
+export function streamHeaderLength(formatByte: number): number {
+  if (formatByte === STREAM_FORMAT_BYTE) return STREAM_HEADER_BYTES;
+  if (formatByte === STREAM_FORMAT_BYTE_CLASSED) return CLASSED_STREAM_HEADER_BYTES;
+  throw new StreamFrameError("bad_header", formatByte === 0x01 || formatByte === 0x03 ? "this is a single ciphertext record, not a stream; use /decrypt" : "unknown stream format");
+}
+
+/** Parses the header at the start of `bytes` (streamHeaderLength of its first byte), unauthenticated: it only says which DEK to fetch. */
 export function parseStreamHeader(bytes: Buffer): StreamHeader {
-  if (bytes.length < STREAM_HEADER_BYTES) throw new StreamFrameError("truncated", "stream ends inside its header");
-  if (bytes[0] !== STREAM_FORMAT_BYTE) throw new StreamFrameError("bad_header", bytes[0] === 0x01 ? "this is a single ciphertext record, not a stream; use /decrypt" : "unknown stream format");
+  if (bytes.length < 1) throw new StreamFrameError("truncated", "stream ends inside its header");
+  const length = streamHeaderLength(bytes[0]!);
+  if (bytes.length < length) throw new StreamFrameError("truncated", "stream ends inside its header");
   const frameBytes = bytes.readUInt32BE(49);
   if (frameBytes < 1 || frameBytes > MAX_FRAME_BYTES) throw new StreamFrameError("bad_header", `frame size ${frameBytes} is outside 1 .. ${MAX_FRAME_BYTES}`);
-  const head = Buffer.from(bytes.subarray(0, STREAM_HEADER_BYTES));
-  return { tenantId: bytesToUuid(head.subarray(1, 17)), dekId: bytesToUuid(head.subarray(17, 33)), frameBytes, bytes: head };
+  const head = Buffer.from(bytes.subarray(0, length));
+  const classId = length === CLASSED_STREAM_HEADER_BYTES ? bytesToUuid(head.subarray(STREAM_HEADER_BYTES, CLASSED_STREAM_HEADER_BYTES)) : null;
+  return { tenantId: bytesToUuid(head.subarray(1, 17)), dekId: bytesToUuid(head.subarray(17, 33)), classId, frameBytes, bytes: head };
 }
 
 /** The per-stream key and base IV, derived from a live DEK; zeroed by destroy(). */

@@ -101,6 +101,32 @@ describe("DekCache", () => {
     expect(cache.countForTenant("A")).toBe(0);
   });
 
+  test("dropClass zeroes that class's DEKs only and voids that class's in-flight loads; entries carry their class", async () => {
+    const cache = new DekCache({ ttlMs: 60_000, maxUses: 1e9, maxEntries: 10 });
+    const def = DataKeyMaterial.generate();
+    const pii = DataKeyMaterial.generate();
+    const billing = DataKeyMaterial.generate();
+    cache.put("A", "d", def);
+    cache.put("A", "p", pii, "pii-id");
+    cache.put("A", "b", billing, "billing-id");
+    const releases: Array<() => void> = [];
+    const slow = (classId: string | null) => cache.get("A", `late-${classId}`, () => new Promise((r) => releases.push(() => r(DataKeyMaterial.generate()))), classId);
+    const latePii = slow("pii-id");
+    const lateDefault = slow(null);
+    await waitFor(() => releases.length === 2, { what: "both loads to start" });
+    expect(cache.dropClass("A", "pii-id")).toBe(1);
+    expect([def.destroyed, pii.destroyed, billing.destroyed]).toEqual([false, true, false]);
+    for (const r of releases) r();
+    await expect(latePii).rejects.toBeInstanceOf(TenantDroppedError);
+    expect((await lateDefault).classId).toBeNull();
+    expect([cache.countForClass("A", "pii-id"), cache.countForClass("A", "billing-id"), cache.countForClass("A", null)]).toEqual([0, 1, 2]);
+    // A hit says which class the DEK serves, also to a caller that expected another class.
+    expect(await cache.get("A", "b", () => Promise.reject(new Error("no load")), "billing-id")).toMatchObject({ hit: true, classId: "billing-id" });
+    expect((await cache.get("A", "b", () => Promise.reject(new Error("no load")), null)).classId).toBe("billing-id");
+    expect(cache.dropClass("A", null)).toBe(2);
+    expect(cache.countForTenant("A")).toBe(1);
+  });
+
   test("refresh-ahead reloads a hot DEK in the background before expiry", async () => {
     const c = clock();
     const cache = new DekCache({ ttlMs: 1000, maxUses: 1e9, maxEntries: 10, now: c.now });

@@ -16,7 +16,7 @@ describe("envelope", () => {
 
   test("round-trips and exposes the header", () => {
     expect(openEnvelope(dek, sealed, { row: "42", table: "payments" })).toEqual(plaintext);
-    expect(readEnvelopeHeader(sealed)).toEqual({ version: 1, tenantId: tenantA, dekId });
+    expect(readEnvelopeHeader(sealed)).toEqual({ version: 1, tenantId: tenantA, dekId, classId: null });
   });
 
   test("uses a fresh nonce each time", () => {

@@ -22,6 +22,8 @@ export interface StreamCall {
   context?: Record<string, string>;
   purpose?: string;
   requestId?: string;
+  /** Further request headers (e.g. x-cmek-data-class). */
+  headers?: Record<string, string>;
   onData?: (chunk: Buffer) => void;
   collect?: boolean;
 }
@@ -35,6 +37,7 @@ export function streamCall(baseUrl: string, path: string, call: StreamCall): Pro
   if (call.context) headers["x-cmek-context"] = contextHeader(call.context);
   if (call.purpose) headers["x-cmek-purpose"] = call.purpose;
   if (call.requestId) headers["x-request-id"] = call.requestId;
+  Object.assign(headers, call.headers);
   return new Promise((resolve, reject) => {
     const req = http.request(baseUrl + path, { method: "POST", headers, agent: false });
     req.on("error", (e) => {

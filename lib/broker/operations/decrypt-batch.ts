@@ -1,8 +1,9 @@
 // POST /api/v1/tenants/{slug}/decrypt/batch: up to 1,000 decryptions in one request, one
-// result per item in order. Items may name different DEKs: each distinct DEK is looked up once
-// (concurrently). A ciphertext that is malformed, another tenant's, names a DEK this tenant does
-// not have, or fails to open is that item's invalid_ciphertext; a lock or an outage fails the
-// batch (423, 503). Each item is its own audit entry, all in one group commit before the answer;
+// result per item in order. Items may name different DEKs and data classes: each distinct DEK
+// (with the class its header names) is looked up once (concurrently). A ciphertext that is
+// malformed, another tenant's, names a DEK this tenant does not have or a class its DEK does not
+// serve, or fails to open is that item's invalid_ciphertext; a lock of any class an item names,
+// or an outage, fails the batch (423, 503). Each item is its own audit entry, all in one group commit before the answer;
 // if that write fails every plaintext is zeroed and the batch is 503.
 import type { AuditEntryInput } from "../../audit/types";
 import { openEnvelope, readEnvelopeHeader } from "../../crypto/envelope";
@@ -12,7 +13,9 @@ import type { DekForUse } from "../data-keys";
 import { BrokerError } from "../errors";
 import { auditFailure } from "../views";
 import { isItemRefusal, itemEntry, itemRefs, refusalReason, wholeBatchRefusals, type BatchResult, type BatchScope } from "./batch-items";
-import { admitDataItems, admitItem, dataKeyFailure, exceptionReason, lockedRefusal, type DataDeps } from "./data-admission";
+import { DataClassMismatchError } from "../data-keys";
+import type { ClassRef } from "../tenant-registry";
+import { admitClass, admitDataItems, admitItem, classRefusalEntry, dataKeyFailure, exceptionReason, lockedRefusal, recordRefusals, type DataDeps } from "./data-admission";
 import type { DecryptInput } from "./decrypt";
 import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
@@ -25,6 +28,9 @@ export interface DecryptBatchInput {
 
 interface Lookup {
   dekId: string;
+  dataClass: ClassRef;
+  /** The accepted items naming this DEK under this class. */
+  items: number[];
   dek?: DekForUse;
   error?: unknown;
 }
@@ -35,13 +41,15 @@ export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId
   const scope: BatchScope = { tenantId: tenant.id, actor, action: "decrypt", requestId, size: items.length };
   const results = new Array<BatchResult<Buffer>>(items.length);
   const entries: AuditEntryInput[] = [];
-  const refuse = (i: number, error: BrokerError, fields: Partial<AuditEntryInput>, outcome: AuditEntryInput["outcome"], reason: string) => {
+  const refuse = (i: number, error: BrokerError, fields: Partial<AuditEntryInput>, outcome: AuditEntryInput["outcome"], reason: string, dataClass?: ClassRef) => {
     results[i] = { ok: false, error };
-    entries.push({ ...itemEntry(scope, i, fields), outcome, reason });
+    entries.push({ ...itemEntry(scope, i, fields, dataClass), outcome, reason });
   };
-  /** Accepted items by the DEK their header names. */
-  const byDek = new Map<string, number[]>();
+  /** Accepted items by the DEK and class their header names ("dek/class"). */
+  const byDek = new Map<string, Lookup>();
+  const classes = new Array<ClassRef | undefined>(items.length);
   const grants = new Map<number, string | null>();
+  const bytesOf = (v: DecryptInput) => v.ciphertext.length;
   for (const [i, item] of items.entries()) {
     if (!item.ok) {
       refuse(i, item.error, {}, "invalid", item.error.code);
@@ -55,40 +63,62 @@ export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId
       refuse(i, e, fields, "denied", refusalReason(e));
       continue;
     }
+    let header;
     try {
-      const header = readEnvelopeHeader(item.value.ciphertext);
+      header = readEnvelopeHeader(item.value.ciphertext);
       if (header.tenantId !== tenant.id) throw new InvalidCiphertextError("ciphertext belongs to another tenant");
-      byDek.set(header.dekId, [...(byDek.get(header.dekId) ?? []), i]);
     } catch (e) {
       refuse(i, new BrokerError("invalid_ciphertext", (e as Error).message), fields, "invalid", "invalid_ciphertext");
+      continue;
     }
+    let dataClass: ClassRef;
+    try {
+      dataClass = admitClass(admitted, "decrypt", { header });
+    } catch (e) {
+      if (!(e instanceof BrokerError)) throw e;
+      const { outcome, reason } = classRefusalEntry(e);
+      if (!isItemRefusal(e)) {
+        // A lock or a class without a key: the batch is refused as a single request of that class would be.
+        if (outcome === "locked") ctx.metrics.dataRequests.inc({ operation: "decrypt", outcome: "locked", cache: "none" }, items.length);
+        await recordRefusals(ctx, wholeBatchRefusals(scope, items, bytesOf, (k) => classes[k]).map((r) => ({ ...r, outcome, reason })));
+        throw e;
+      }
+      refuse(i, e, fields, outcome, reason);
+      continue;
+    }
+    classes[i] = dataClass;
+    const key = `${header.dekId}/${dataClass.id ?? ""}`;
+    const lookup = byDek.get(key);
+    if (lookup) lookup.items.push(i);
+    else byDek.set(key, { dekId: header.dekId, dataClass, items: [i] });
   }
   const input = (i: number) => (items[i] as { value: DecryptInput }).value;
-  const refusals = wholeBatchRefusals(scope, items, (v) => v.ciphertext.length);
+  const refusals = wholeBatchRefusals(scope, items, bytesOf, (k) => classes[k]);
   const looked = await Promise.all(
-    [...byDek.keys()].map((dekId): Promise<Lookup> =>
-      ctx.keys.forDecrypt(tenant, dekId, { actor, requestId }).then(
-        (dek) => ({ dekId, dek }),
-        (error: unknown) => ({ dekId, error }),
+    [...byDek.values()].map((l): Promise<Lookup> =>
+      ctx.keys.forDecrypt(tenant, l.dekId, { actor, requestId }, l.dataClass.id).then(
+        (dek) => ({ ...l, dek }),
+        (error: unknown) => ({ ...l, error }),
       ),
     ),
   );
   // A DEK this tenant does not have, or one its KMS calls invalid, concerns only the items naming it.
   const dataError = (e: unknown) => (e instanceof BrokerError && e.code === "invalid_ciphertext") || (isKmsError(e) && e.kind === "invalid");
   const fatal = looked.find((l) => l.error !== undefined && !dataError(l.error));
-  if (fatal) throw await dataKeyFailure(ctx, tenant, refusals, fatal.error);
-  if (tenant.state === "locked") throw await lockedRefusal(ctx, tenant, refusals);
+  if (fatal) throw await dataKeyFailure(ctx, tenant, refusals, fatal.error, fatal.dataClass);
+  const locked = looked.find((l) => l.dataClass.scope.state === "locked");
+  if (locked) throw await lockedRefusal(ctx, tenant, refusals, locked.dataClass);
   const plaintexts: Buffer[] = [];
   let hits = 0;
   let invalid = 0;
-  for (const { dekId, dek, error } of looked) {
-    for (const i of byDek.get(dekId)!) {
+  for (const { dekId, dataClass, items: naming, dek, error } of looked) {
+    for (const i of naming) {
       const { ciphertext, context, purpose } = input(i);
       const fields = { purpose, bytes: ciphertext.length, dekId, cacheHit: dek?.hit };
       if (!dek) {
         invalid++;
-        const reason = error instanceof BrokerError ? "unknown_dek" : "kms_invalid";
-        refuse(i, new BrokerError("invalid_ciphertext", error instanceof BrokerError ? error.message : "the stored data key could not be unwrapped for this tenant"), fields, "invalid", reason);
+        const reason = error instanceof DataClassMismatchError ? "data_class_mismatch" : error instanceof BrokerError ? "unknown_dek" : "kms_invalid";
+        refuse(i, new BrokerError("invalid_ciphertext", error instanceof BrokerError ? error.message : "the stored data key could not be unwrapped for this tenant"), fields, "invalid", reason, dataClass);
         continue;
       }
       let plaintext: Buffer;
@@ -100,13 +130,13 @@ export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId
           throw await lockedRefusal(ctx, tenant, refusals);
         }
         invalid++;
-        refuse(i, new BrokerError("invalid_ciphertext", e instanceof InvalidCiphertextError ? e.message : "ciphertext is invalid"), fields, "invalid", "invalid_ciphertext");
+        refuse(i, new BrokerError("invalid_ciphertext", e instanceof InvalidCiphertextError ? e.message : "ciphertext is invalid"), fields, "invalid", "invalid_ciphertext", dataClass);
         continue;
       }
       plaintexts.push(plaintext);
       results[i] = { ok: true, value: plaintext };
       if (dek.hit) hits++;
-      entries.push({ ...itemEntry(scope, i, { ...fields, bytes: plaintext.length }), outcome: "success", reason: exceptionReason(grants.get(i) ?? null) });
+      entries.push({ ...itemEntry(scope, i, { ...fields, bytes: plaintext.length }, dataClass), outcome: "success", reason: exceptionReason(grants.get(i) ?? null) });
     }
   }
   await ctx.audit.recordAll(entries).catch((e) => {

@@ -1,14 +1,16 @@
 // POST /api/v1/tenants/{slug}/decrypt/stream: opens a stream of the framed format and streams
-// its plaintext out in constant memory. A frame's plaintext leaves only after its tag verified,
+// its plaintext out in constant memory. Its data class comes from the stream's header (format
+// byte 0x02: `default`) and is admitted (lock scope, key) before the DEK is looked up; the DEK
+// must be of that class. A frame's plaintext leaves only after its tag verified,
 // and the final frame's only after the input ended right behind it and the stream's end is
 // durable in the audit log. A failure before the first byte of output is an ordinary error
 // answer (422 invalid_ciphertext, 423, 503); a failure after it errors the returned stream (the
 // HTTP layer aborts the response, so the client never sees a clean end) and is audited.
 import { Readable } from "node:stream";
 import type { EncryptionContext } from "../../crypto/canonical-context";
-import { parseStreamHeader, STREAM_HEADER_BYTES, StreamFrameError } from "../../crypto/stream-frames";
+import { parseStreamHeader, streamHeaderLength, StreamFrameError } from "../../crypto/stream-frames";
 import { StreamOpener } from "../../crypto/stream-opener";
-import { admitDataRequest, type DataDeps } from "./data-admission";
+import { admitTenantRequest, type DataDeps } from "./data-admission";
 import { asBuffer, StreamSession, type ByteSource } from "./stream-session";
 import type { TenantOperation } from "./types";
 
@@ -20,7 +22,7 @@ export interface DecryptStreamInput {
 
 /** Admits the request and returns the plaintext stream; the header, DEK and frames are read as it is consumed. */
 export async function decryptStream({ ctx, actor: caller, tenant: slug, requestId, input, context, purpose }: TenantOperation<DataDeps> & DecryptStreamInput): Promise<Readable> {
-  const admitted = await admitDataRequest(ctx, caller, slug, "decrypt", requestId, purpose);
+  const admitted = await admitTenantRequest(ctx, caller, slug, "decrypt", requestId, purpose);
   const session = new StreamSession(ctx, admitted, "decrypt", requestId, purpose);
   const { tenant, actor } = admitted;
 
@@ -33,9 +35,11 @@ export async function decryptStream({ ctx, actor: caller, tenant: slug, requestI
         let buf = asBuffer(chunk);
         if (head) {
           head = Buffer.concat([head, buf]);
-          if (head.length < STREAM_HEADER_BYTES) continue;
-          opener = await start(head.subarray(0, STREAM_HEADER_BYTES));
-          buf = head.subarray(STREAM_HEADER_BYTES);
+          if (head.length < 1) continue;
+          const headerBytes = streamHeaderLength(head[0]!);
+          if (head.length < headerBytes) continue;
+          opener = await start(head.subarray(0, headerBytes));
+          buf = head.subarray(headerBytes);
           head = null;
         }
         if (opener!.keyLost) opener!.rekey(await session.reacquire());
@@ -61,12 +65,13 @@ export async function decryptStream({ ctx, actor: caller, tenant: slug, requestI
     }
   }
 
-  /** Reads the header, checks it names this tenant, looks up its DEK and records the opening. */
+  /** Reads the header, checks it names this tenant, admits its class, looks up its DEK and records the opening. */
   async function start(headerBytes: Buffer): Promise<StreamOpener> {
     const header = parseStreamHeader(headerBytes);
     if (header.tenantId !== tenant.id) throw new StreamFrameError("bad_header", "stream belongs to another tenant");
     session.dekId = header.dekId;
-    const material = await session.dataKey(() => ctx.keys.forDecrypt(tenant, header.dekId, { actor, requestId }));
+    const dataClass = await session.admitClass({ header });
+    const material = await session.dataKey(() => ctx.keys.forDecrypt(tenant, header.dekId, { actor, requestId }, dataClass.id));
     const opener = new StreamOpener(material, header, context);
     await session.open();
     return opener;

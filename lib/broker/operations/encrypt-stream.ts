@@ -1,5 +1,6 @@
 // POST /api/v1/tenants/{slug}/encrypt/stream: seals a byte stream of any length into the framed
-// stream format (lib/crypto/stream-frames.ts) under the tenant's current DEK, in constant
+// stream format (lib/crypto/stream-frames.ts) under the current DEK of the request's data class
+// (`dataClass`, default `default`; a class's stream names it in its header), in constant
 // memory: one frame is read, sealed and handed on at a time, and the next is read only when the
 // consumer has taken it (backpressure end to end). The stream's opening is audited before its
 // header is returned, its end (bytes, frames) before its final frame. Input that fails or stops
@@ -17,15 +18,17 @@ export interface EncryptStreamInput {
   purpose?: string;
   /** Plaintext bytes per frame (the format's default, 64 KiB, unless set). */
   frameBytes?: number;
+  /** The data class to encrypt for (undefined: `default`). */
+  dataClass?: string;
 }
 
 /** Resolves, once the DEK is in hand and the opening is durable, to the sealed stream. */
-export async function encryptStream({ ctx, actor: caller, tenant: slug, requestId, input, context, purpose, frameBytes }: TenantOperation<DataDeps> & EncryptStreamInput): Promise<Readable> {
-  const admitted = await admitDataRequest(ctx, caller, slug, "encrypt", requestId, purpose);
-  const session = new StreamSession(ctx, admitted, "encrypt", requestId, purpose);
-  const { tenant, actor } = admitted;
-  const material = await session.dataKey(() => ctx.keys.forEncrypt(tenant, { actor, requestId }));
-  const sealer = new StreamSealer(material, newStreamHeader({ tenantId: tenant.id, dekId: session.dekId! }, frameBytes), context);
+export async function encryptStream({ ctx, actor: caller, tenant: slug, requestId, input, context, purpose, frameBytes, dataClass: className }: TenantOperation<DataDeps> & EncryptStreamInput): Promise<Readable> {
+  const admitted = await admitDataRequest(ctx, caller, slug, "encrypt", requestId, purpose, { name: className });
+  const { tenant, actor, dataClass } = admitted;
+  const session = new StreamSession(ctx, admitted, "encrypt", requestId, purpose, dataClass);
+  const material = await session.dataKey(() => ctx.keys.forEncrypt(tenant, { actor, requestId }, dataClass));
+  const sealer = new StreamSealer(material, newStreamHeader({ tenantId: tenant.id, dekId: session.dekId!, classId: dataClass.id }, frameBytes), context);
   try {
     await session.open();
   } catch (e) {

@@ -38,7 +38,7 @@ export function dataBatchRoutes(env: RouteEnv) {
     responses: { 200: ZEncryptBatchResponse, ...errors },
     onRefused: ({ params, requestId, error, caller }) => auditRefusal(ctx, params.slug, "encrypt", requestId, error, caller),
     handler: async ({ params, body, caller, requestId }) => {
-      const items = body.items.map((it) => decodeItem(it, "plaintext", MAX_PLAINTEXT_BYTES, (plaintext, v) => ({ plaintext, context: v.context, purpose: v.purpose })));
+      const items = body.items.map((it) => decodeItem(it, "plaintext", MAX_PLAINTEXT_BYTES, (plaintext, v) => ({ plaintext, context: v.context, purpose: v.purpose, dataClass: v.dataClass })));
       const results = await encryptBatch({ ctx, actor: caller!, tenant: params.slug, requestId, items });
       return { results: results.map((r) => (r.ok ? { ok: true as const, ciphertext: r.value.toString("base64") } : itemError(r))) };
     },

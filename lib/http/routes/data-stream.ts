@@ -1,8 +1,9 @@
 // Streaming encrypt and decrypt: application/octet-stream in and out, for payloads of any size
-// in constant memory. The context and purpose travel in headers (x-cmek-context: base64url of the
-// JSON context object; x-cmek-purpose). A stream that completes ends with the trailer
-// `x-cmek-stream: complete`; one that fails after its first byte is aborted (the connection is
-// reset, so the chunked body never ends cleanly), which every HTTP client reports as an error.
+// in constant memory. The context, purpose and (encrypt) data class travel in headers
+// (x-cmek-context: base64url of the JSON context object; x-cmek-purpose; x-cmek-data-class). A
+// stream that completes ends with the trailer `x-cmek-stream: complete`; one that fails after its
+// first byte is aborted (the connection is reset, so the chunked body never ends cleanly), which
+// every HTTP client reports as an error.
 import type { Readable } from "node:stream";
 import type { FastifyReply } from "fastify";
 import { BrokerError } from "../../broker/errors";
@@ -74,7 +75,7 @@ export function dataStreamRoutes(env: RouteEnv) {
       if (!isReadable(req.body)) return wrongType(reply);
       const headers = ZStreamHeaders.parse(req.headers);
       const input = req.body.iterator({ destroyOnReturn: false });
-      const out = await encryptStream({ ctx, actor: caller!, tenant: params.slug, requestId, input, context: streamContext(headers["x-cmek-context"]), purpose: headers["x-cmek-purpose"] });
+      const out = await encryptStream({ ctx, actor: caller!, tenant: params.slug, requestId, input, context: streamContext(headers["x-cmek-context"]), purpose: headers["x-cmek-purpose"], dataClass: headers["x-cmek-data-class"] });
       return sendStream(reply, out);
     },
   });

@@ -38,7 +38,7 @@ export function dataRoutes(env: RouteEnv) {
   defineRoute({
     method: "POST",
     url: "/api/v1/tenants/:slug/encrypt",
-    summary: "Encrypt up to 1 MiB under the tenant's current DEK",
+    summary: "Encrypt up to 1 MiB under the current DEK of the tenant's data class (`dataClass`, default `default`)",
     tag: "data",
     access: "data.encrypt",
     params: ZSlugParams,
@@ -47,7 +47,7 @@ export function dataRoutes(env: RouteEnv) {
     onRefused: ({ params, requestId, error, caller }) => auditRefusal(ctx, params.slug, "encrypt", requestId, error, caller),
     handler: async ({ params, body, caller, requestId }) => {
       const plaintext = decodeBase64(body.plaintext, "plaintext", MAX_PLAINTEXT_BYTES);
-      const sealed = await encrypt({ ctx, actor: caller!, tenant: params.slug, requestId, plaintext, context: body.context, purpose: body.purpose });
+      const sealed = await encrypt({ ctx, actor: caller!, tenant: params.slug, requestId, plaintext, context: body.context, purpose: body.purpose, dataClass: body.dataClass });
       return { ciphertext: sealed.toString("base64") };
     },
   });

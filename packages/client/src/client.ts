@@ -51,8 +51,8 @@ export class BrokerClient {
 
   /** Encrypts bytes (or a string, as UTF-8); resolves with the ciphertext as base64. */
   encrypt(plaintext: Uint8Array | string, opts: DataOptions = {}): Promise<string> {
-    if (this.coalescer) return this.coalescer.encrypt({ plaintext, context: opts.context, purpose: opts.purpose }, opts);
-    return this.call<{ ciphertext: string }>("POST", "/encrypt", { plaintext: toBase64(plaintext), context: opts.context, purpose: opts.purpose }, opts).then((r) => r.ciphertext);
+    if (this.coalescer) return this.coalescer.encrypt({ plaintext, context: opts.context, purpose: opts.purpose, dataClass: opts.dataClass }, opts);
+    return this.call<{ ciphertext: string }>("POST", "/encrypt", { plaintext: toBase64(plaintext), context: opts.context, purpose: opts.purpose, dataClass: opts.dataClass }, opts).then((r) => r.ciphertext);
   }
 
   /** Decrypts a ciphertext of this tenant, with the context it was encrypted with. */
@@ -67,7 +67,7 @@ export class BrokerClient {
    * credential rejects the whole call, as a single call would.
    */
   async encryptBatch(items: readonly EncryptItem[], opts: CallOptions = {}): Promise<Array<BatchResult<string>>> {
-    const wire = items.map((i) => ({ plaintext: toBase64(i.plaintext), context: i.context, purpose: i.purpose }));
+    const wire = items.map((i) => ({ plaintext: toBase64(i.plaintext), context: i.context, purpose: i.purpose, dataClass: i.dataClass }));
     return this.batch(wire, opts, async (chunk, o) => {
       const body: EncryptBatchRequest = { items: chunk };
       const r = await this.call<EncryptBatchResponse>("POST", "/encrypt/batch", body, o);

@@ -13,6 +13,8 @@ import type { CallOptions, EncryptionContext } from "./types.js";
 export interface StreamOptions extends CallOptions {
   context?: EncryptionContext;
   purpose?: string;
+  /** Encrypt only: the tenant's data class to encrypt for (default `default`); sent as x-cmek-data-class. */
+  dataClass?: string;
 }
 
 export type StreamSource = Readable | AsyncIterable<Uint8Array> | Uint8Array;
@@ -45,6 +47,7 @@ export class StreamCalls {
     const headers: Record<string, string> = { "content-type": "application/octet-stream" };
     if (opts.context) headers["x-cmek-context"] = Buffer.from(JSON.stringify(opts.context)).toString("base64url");
     if (opts.purpose !== undefined) headers["x-cmek-purpose"] = opts.purpose;
+    if (opts.dataClass !== undefined && op === "encrypt") headers["x-cmek-data-class"] = opts.dataClass;
     const body = source instanceof Readable ? source : Readable.from(source instanceof Uint8Array ? [source] : source);
     let res: IncomingMessage;
     try {

@@ -33,12 +33,16 @@ export interface DataOptions extends CallOptions {
   context?: EncryptionContext;
   /** Recorded in the audit log (e.g. "billing-export"). */
   purpose?: string;
+  /** Encrypt only: the tenant's data class to encrypt for (default `default`); a ciphertext names its class, so decrypt takes none. */
+  dataClass?: string;
 }
 
 export interface EncryptItem {
   plaintext: Uint8Array | string;
   context?: EncryptionContext;
   purpose?: string;
+  /** The tenant's data class to encrypt for (default `default`). */
+  dataClass?: string;
 }
 
 export interface DecryptItem {

@@ -8,6 +8,8 @@ export type EncryptRequest = {
   context?: Record<string, string>;
   /** Free text recorded in the audit log, e.g. 'billing-export' */
   purpose?: string;
+  /** the data class to encrypt for (default `default`): its key wraps the DEK, its lock scope applies; decrypt needs no class, the ciphertext names it */
+  dataClass?: string;
 };
 
 export type EncryptResponse = {
@@ -143,6 +145,8 @@ export type EncryptBatchRequest = {
     context?: Record<string, string>;
     /** Free text recorded in the audit log, e.g. 'billing-export' */
     purpose?: string;
+    /** the data class to encrypt for (default `default`): its key wraps the DEK, its lock scope applies; decrypt needs no class, the ciphertext names it */
+    dataClass?: string;
   }>;
 };
 
@@ -192,6 +196,8 @@ export type StreamHeaders = {
   "x-cmek-context"?: string;
   /** Free text recorded in the audit log, e.g. 'billing-export' */
   "x-cmek-purpose"?: string;
+  /** encrypt only: the data class to encrypt for (default `default`); a decrypted stream names its class itself */
+  "x-cmek-data-class"?: string;
 };
 
 export const MAX_PLAINTEXT_BYTES = 1048576;
