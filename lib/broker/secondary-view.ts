@@ -1,6 +1,6 @@
 // The secondary-key part of a class card (issue 12): how far the secondary covers the class
 // (ZSecondaryCoverage) and this instance's failover state. The class view builder
-// (lib/broker/data-class-view.ts) fills every card through here.
+// (lib/broker/data-class-view.ts) fills every card from here.
 import type { Database } from "../db/database";
 import type { FailoverMonitor, FailoverState } from "./failover-monitor";
 import { secondaryCoverage, type SecondaryCoverage } from "./lifecycle/secondary-forms";
@@ -24,10 +24,4 @@ export async function secondaryStates(deps: SecondaryViewDeps, tenant: TenantVie
     });
   }
   return out;
-}
-
-/** Fills `coverage` and `failover` of class cards. */
-export async function withSecondaryState<C extends { name: string; coverage: unknown; failover: unknown }>(deps: SecondaryViewDeps, tenant: TenantView, cards: C[]): Promise<C[]> {
-  const states = await secondaryStates(deps, tenant, cards.map((c) => c.name));
-  return cards.map((c) => ({ ...c, ...(states.get(c.name) ?? {}) }));
 }

@@ -124,7 +124,8 @@ test("(a) primary black-holed under decrypt load with cold DEKs: requests keep s
   expect(card.body.dataClass.failover.count).toBeGreaterThan(0);
   const health = await h.api.admin("GET", `/api/v1/tenants/${t.slug}/health`);
   expect(health.status).toBe(200);
-  expect(health.body.failover).toMatchObject({ active: true });
+  const healthCard = (health.body.classes as Array<{ name: string; failover: unknown }>).find((c) => c.name === "default");
+  expect(healthCard?.failover).toMatchObject({ active: true });
   const metrics = await fetch(`${h.runtime.url}/api/metrics`).then((r) => r.text());
   expect(metrics).toMatch(/cmek_failover_unwraps_total\{provider="gcp"\} [1-9]/);
   // The outage was never a revocation.

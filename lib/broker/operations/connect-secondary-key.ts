@@ -16,7 +16,6 @@ import { requireTenant } from "../tenant-lookup";
 import { classByName, type ClassRef, type TenantView } from "../tenant-registry";
 import { assertNotShredded } from "../views";
 import { describeDataClass } from "../data-class-view";
-import { withSecondaryState } from "../secondary-view";
 import type { TenantOperation } from "./types";
 
 export interface ConnectSecondaryKeyInput {
@@ -81,6 +80,6 @@ export async function connectSecondaryKey({ ctx, actor, tenant: slug, requestId,
   await ctx.bus.publish({ type: "tenant_changed", tenantId: tenant.id });
   // Existing DEKs get their secondary form now (or, while another job is open, from the sweep after it).
   if (deks > 0) await ctx.lifecycle.startSecondaryJob(tenant.id, connectionId, who, requestId);
-  const [card] = await withSecondaryState(ctx, view, [await describeDataClass(ctx, view, cls.name)]);
-  return { dataClass: card!, validation: { steps: result.steps } };
+  const card = await describeDataClass(ctx, view, cls.name);
+  return { dataClass: card, validation: { steps: result.steps } };
 }

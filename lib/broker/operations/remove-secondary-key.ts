@@ -12,7 +12,6 @@ import { requireTenant } from "../tenant-lookup";
 import { assertNotShredded } from "../views";
 import { requireClass } from "./connect-secondary-key";
 import { describeDataClass } from "../data-class-view";
-import { withSecondaryState } from "../secondary-view";
 import type { TenantOperation } from "./types";
 
 type Deps = Pick<BrokerContext, "audit" | "db" | "keys" | "registry" | "bus" | "cache" | "failover" | "health">;
@@ -49,6 +48,6 @@ export async function removeSecondaryKey({ ctx, actor, tenant: slug, requestId, 
   ctx.keys.forgetTenant(tenant.id);
   const view = (await ctx.registry.load({ id: tenant.id }))!;
   await ctx.bus.publish({ type: "tenant_changed", tenantId: tenant.id });
-  const [card] = await withSecondaryState(ctx, view, [await describeDataClass(ctx, view, cls.name)]);
-  return { dataClass: card! };
+  const card = await describeDataClass(ctx, view, cls.name);
+  return { dataClass: card };
 }
