@@ -7,7 +7,8 @@
 //   (f) a failover drill reports what the secondary unwrapped;
 //   (e) removing the secondary drops its wrapped forms;
 //   (b) revoking the primary locks the class: no fallback to the secondary;
-//   (c) revoking only the secondary locks the class too.
+//   (c) revoking only the secondary of a class (pii) locks that class too, the default class keeps
+//       serving, and pii resumes once both of its keys work again.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { waitFor } from "../support/wait";
@@ -170,22 +171,49 @@ test("(b) revoking the primary locks the class: the secondary is not used to pap
   expect(served).toHaveLength(0);
 });
 
-test("(c) revoking only the secondary locks the class", async () => {
-  const t = await tenantWithSecondary("sec-revoke-secondary", 2);
-  await h.gcp.setVendorBinding(t.secondaryKey, false);
-  const view = (await h.runtime.ctx.registry.load({ id: t.tenantId }))!;
-  const result = await h.runtime.ctx.prober.probeNow(t.tenantId, { connectionId: view.secondary!.connectionId });
+test("(c) revoking only the secondary of class pii locks pii; default keeps serving; granted again, pii resumes", async () => {
+  const slug = "sec-revoke-secondary";
+  const token = await h.api.readyTenant(slug, "aws", (await h.aws.createKeyForVendor()).keyArn);
+  expect((await h.api.admin("POST", `/api/v1/tenants/${slug}/classes`, { name: "pii" })).status).toBe(201);
+  const piiKey = await h.aws.createKeyForVendor();
+  const pk = await h.api.admin("PUT", `/api/v1/tenants/${slug}/classes/pii/key`, { provider: "aws", keyId: piiKey.keyArn });
+  expect(pk.status, JSON.stringify(pk.body)).toBe(200);
+  const encryptPii = () => h.api.call("POST", `/api/v1/tenants/${slug}/encrypt`, { token, body: { plaintext: Buffer.from("pii record").toString("base64"), dataClass: "pii" } });
+  const piiRecord = (await encryptPii()).body.ciphertext as string;
+  const defaultRecord = (await h.api.encrypt(slug, token, "default record")).body.ciphertext as string;
+  const secondaryKey = await h.gcp.createKeyForVendor();
+  const sk = await h.api.admin("PUT", `/api/v1/tenants/${slug}/classes/pii/secondary-key`, { provider: "gcp", keyId: secondaryKey });
+  expect(sk.status, JSON.stringify(sk.body)).toBe(200);
+  const tenantId = (await h.runtime.ctx.registry.getBySlug(slug))!.id;
+  // Only pii's DEK gets a secondary form (default has no secondary).
+  const forms = await waitFor(
+    async () => {
+      const [r] = await h.runtime.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM data_key_wrap w JOIN data_key d ON d.id = w.dek_id WHERE w.tenant_id = $1 AND d.data_class_id IS NOT NULL`, [tenantId]);
+      return r!.n > 0 ? r!.n : null;
+    },
+    { what: "pii's DEK wrapped under its secondary", timeoutMs: 10_000, intervalMs: 50 },
+  );
+  expect(forms).toBe(1);
+  expect((await h.runtime.db.query(`SELECT 1 FROM data_key_wrap w JOIN data_key d ON d.id = w.dek_id WHERE w.tenant_id = $1 AND d.data_class_id IS NULL`, [tenantId])).length).toBe(0);
+
+  await h.gcp.setVendorBinding(secondaryKey, false);
+  const view = (await h.runtime.ctx.registry.load({ id: tenantId }))!;
+  const secondaryId = view.classes.get("pii")!.secondary!.connectionId;
+  const result = await h.runtime.ctx.prober.probeNow(tenantId, { connectionId: secondaryId });
   expect(result.outcome).toBe("revoked");
-  const after = (await h.runtime.ctx.registry.load({ id: t.tenantId }))!;
-  expect(after.state).toBe("locked");
-  expect(after.lockReason).toMatch(/^kms:gcp:/);
-  const r = await h.api.decrypt(t.slug, t.token, t.records[0]!.ciphertext);
-  expect(r.status).toBe(423);
-  // The primary still works, but the class stays locked while the secondary is revoked (no flapping).
-  const primaryProbe = await h.runtime.ctx.prober.probeNow(t.tenantId);
+  const pii = (await h.runtime.ctx.registry.load({ id: tenantId }))!.classes.get("pii")!;
+  expect(pii.state).toBe("locked");
+  expect(pii.lockReason).toMatch(/^kms:gcp:/);
+  const refused = await h.api.decrypt(slug, token, piiRecord);
+  expect(refused.status).toBe(423);
+  expect(refused.body.error.dataClass).toBe("pii");
+  expect((await h.api.decrypt(slug, token, defaultRecord)).status).toBe(200);
+  // pii's primary still works, but pii stays locked while its secondary is revoked (no resume-and-relock flapping).
+  const primaryProbe = await h.runtime.ctx.prober.probeNow(tenantId, { connectionId: pii.key!.connectionId });
   expect(primaryProbe.outcome).not.toBe("resumed");
-  // Granted again: the secondary's probe resumes the class (both keys pass a round trip).
-  await h.gcp.setVendorBinding(t.secondaryKey, true);
-  const back = await h.runtime.ctx.prober.probeNow(t.tenantId, { connectionId: view.secondary!.connectionId });
+  // Granted again: the secondary's probe resumes pii (both keys pass a round trip).
+  await h.gcp.setVendorBinding(secondaryKey, true);
+  const back = await h.runtime.ctx.prober.probeNow(tenantId, { connectionId: secondaryId });
   expect(back.outcome).toBe("resumed");
+  expect((await h.api.decrypt(slug, token, piiRecord)).status).toBe(200);
 });
