@@ -7,8 +7,8 @@ import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
 import { ZDataClassName } from "./data-class-name";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
 
-export { ZDataClassName };
 export { ZClassState } from "./status";
+export { ZDataClassName };
 
 export const ZCreateDataClassRequest = z.strictObject({ name: ZDataClassName.refine((n) => n !== "default", "`default` always exists") });
 export const ZDataClassParams = z.object({ slug: z.string(), dataClass: ZDataClassName });
