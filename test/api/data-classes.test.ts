@@ -135,11 +135,11 @@ describe("data classes on the data path", () => {
     const e = await encrypt("x", "pii", "cls-locked-enc");
     const d = await decrypt(pct, "cls-locked-dec");
     for (const r of [e, d]) {
-      expect([r.status, r.body.error.code, r.body.error.dataClass, r.body.error.reason]).toEqual([423, "tenant_locked", "pii", "test lock"]);
+      expect([r.status, r.body.error.code, r.body.error.dataClass, r.body.error.reason]).toEqual([423, "tenant_locked", "pii", "kill_switch: test lock"]);
       expect(r.body.error.message).toContain("'pii'");
     }
-    expect((await auditOf("cls-locked-enc")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:test lock:pii"]);
-    expect((await auditOf("cls-locked-dec")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:test lock:pii"]);
+    expect((await auditOf("cls-locked-enc")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:kill_switch: test lock:pii"]);
+    expect((await auditOf("cls-locked-dec")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:kill_switch: test lock:pii"]);
     expect((await encrypt("default still works")).status).toBe(200);
     expect(plain(await decrypt(dct))).toBe("default before lock");
     expect((await encrypt("billing still works", "billing")).status).toBe(200);
