@@ -116,7 +116,7 @@ test("a second class with its own key, a secondary key with full coverage and a 
 
     await piiCard.getByRole("button", { name: "Unlock class pii" }).click();
     await expect(piiCard).toHaveAttribute("data-state", "active");
-    await expect(piiCard.getByTestId("class-last-lock")).toContainText("kill_switch");
+    await expect(piiCard.getByTestId("class-locks")).toContainText("kill_switch");
     expect((await encryptIn(t.slug, t.serviceToken!, "pii", "after the unlock")).status).toBe(200);
   } finally {
     aws.close();

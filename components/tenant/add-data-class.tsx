@@ -6,12 +6,12 @@ import Link from "next/link";
 import { useState } from "react";
 import { DATA_CLASS_NAME_MAX, DATA_CLASS_NAME_RULE, isDataClassName } from "@/lib/contracts/class-name";
 import { api, ApiError, tenantPath } from "../api";
-import { qk } from "../query-keys";
 import { useSensitiveAction } from "../reauth";
 import { Button } from "../ui/button";
 import { Field } from "../ui/input";
 import { Alert } from "../ui/state";
 import { connectKeyHref } from "./class-card";
+import { refreshClasses } from "./class-refresh";
 import type { DataClassCreated } from "./types";
 
 /** Why `name` cannot be a new class (the rules of ZCreateDataClassRequest), or null when it can. */
@@ -40,7 +40,7 @@ export function AddDataClass({ slug, existing, canConnectKey }: { slug: string; 
     onSuccess: () => {
       setName("");
       setTouched(false);
-      return qc.invalidateQueries({ queryKey: qk.classes(slug) });
+      return refreshClasses(qc, slug);
     },
   });
   const trimmed = name.trim();

@@ -5,13 +5,13 @@ import { useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { api, tenantPath } from "../api";
 import { fmtAgo, fmtMs, fmtTime, PROVIDER_LABEL } from "../format";
-import { qk } from "../query-keys";
 import { HealthBadge } from "../ui/badge";
 import { Card, CardTitle } from "../ui/card";
 import { ClassLockSwitch } from "./class-lock-switch";
 import { ConfirmedAction } from "./confirmed-action";
 import { SecondaryKeyPanel } from "./secondary-key-panel";
-import type { DataClassInfo } from "./types";
+import { refreshClasses } from "./class-refresh";
+import type { ClassHealth } from "./types";
 
 /** What the signed-in role may do to a class (can() of lib/auth/permissions.ts, decided on the page). */
 export interface ClassPermissions {
@@ -38,7 +38,30 @@ const LOCK_SOURCE_TEXT: Record<string, string> = {
   drill: "a revocation drill is running",
 };
 
-export function ClassCard({ slug, dataClass: c, can }: { slug: string; dataClass: DataClassInfo; can: ClassPermissions }) {
+/** How many of the class's last locks the card lists. */
+const LOCKS_SHOWN = 3;
+
+function ClassLockHistory({ locks }: { locks: ClassHealth["locks"] }) {
+  if (locks.length === 0) return <span>never locked</span>;
+  return (
+    <ul style={{ margin: 0, paddingLeft: 0, listStyle: "none" }}>
+      {locks.slice(0, LOCKS_SHOWN).map((l) => (
+        <li key={l.id} data-testid="class-lock-entry" data-cause={l.cause}>
+          {fmtTime(l.effectiveAt)} · {l.cause}
+          {l.reason ? (
+            <>
+              {" "}
+              · <code>{l.reason}</code>
+            </>
+          ) : null}
+          {l.timeToLockMs != null ? <span className="muted"> · locked in {fmtMs(l.timeToLockMs)}</span> : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function ClassCard({ slug, dataClass: c, can }: { slug: string; dataClass: ClassHealth; can: ClassPermissions }) {
   const qc = useQueryClient();
   const locked = c.state === "locked";
   const key = c.key;
@@ -85,22 +108,9 @@ export function ClassCard({ slug, dataClass: c, can }: { slug: string; dataClass
         <dd data-testid="class-deks">
           {c.deks.active} / {c.deks.total}
         </dd>
-        <dt>Last lock</dt>
-        <dd data-testid="class-last-lock">
-          {c.lastLock ? (
-            <>
-              {fmtTime(c.lastLock.effectiveAt)} · {c.lastLock.cause}
-              {c.lastLock.reason ? (
-                <>
-                  {" "}
-                  · <code>{c.lastLock.reason}</code>
-                </>
-              ) : null}
-              {c.lastLock.detectionMs != null ? <span className="muted"> · detected in {fmtMs(c.lastLock.detectionMs)}</span> : null}
-            </>
-          ) : (
-            "never locked"
-          )}
+        <dt>Last locks</dt>
+        <dd data-testid="class-locks">
+          <ClassLockHistory locks={c.locks} />
         </dd>
       </dl>
       <SecondaryKeyPanel slug={slug} dataClass={c} canRemove={can.removeSecondary} canDrill={can.failoverDrill} />
@@ -123,7 +133,7 @@ export function ClassCard({ slug, dataClass: c, can }: { slug: string; dataClass
             confirmLabel="Remove class"
             failureTitle="Could not remove the class"
             run={() => api(tenantPath(slug, `/classes/${encodeURIComponent(c.name)}`), { method: "DELETE" })}
-            onDone={() => qc.invalidateQueries({ queryKey: qk.classes(slug) })}
+            onDone={() => refreshClasses(qc, slug)}
           >
             <p>
               The class has no data keys, so no data is lost. Its key connections go; services asking for <code>{c.name}</code> get HTTP 404 until it is created again.

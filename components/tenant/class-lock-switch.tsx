@@ -4,12 +4,12 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, ApiError, tenantPath } from "../api";
-import { qk } from "../query-keys";
 import { useSensitiveAction } from "../reauth";
 import { Button } from "../ui/button";
 import { Dialog } from "../ui/dialog";
 import { Field } from "../ui/input";
 import { Alert, ErrorState } from "../ui/state";
+import { refreshClasses } from "./class-refresh";
 import type { DataClassInfo, ValidationStep } from "./types";
 import { ValidationSteps } from "./validation-steps";
 
@@ -24,7 +24,7 @@ export function ClassLockSwitch({ slug, dataClass }: { slug: string; dataClass: 
   const [reason, setReason] = useState("");
   const [unlockSteps, setUnlockSteps] = useState<ValidationStep[] | null>(null);
   const name = dataClass.name;
-  const refresh = () => Promise.all([qc.invalidateQueries({ queryKey: qk.classes(slug) }), qc.invalidateQueries({ queryKey: qk.health(slug) })]);
+  const refresh = () => refreshClasses(qc, slug);
 
   const lock = useMutation({
     mutationFn: (r: string) => sensitive(() => api(tenantPath(slug, "/lock"), { method: "POST", body: { reason: r, dataClass: name } })),

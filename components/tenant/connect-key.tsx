@@ -49,7 +49,7 @@ export function ConnectKeyWizard({ slug, initialTarget }: { slug: string; initia
   const qc = useQueryClient();
   const sensitive = useSensitiveAction();
   const [target, setTarget] = useState<ConnectTarget>(initialTarget);
-  const classes = useDataClasses(slug, { poll: false });
+  const classes = useDataClasses(slug);
   const showTarget = initialTarget.dataClass !== "default" || initialTarget.role === "secondary" || (classes.data?.length ?? 0) > 1;
   const [provider, setProvider] = useState<Provider>("aws");
   const [keyId, setKeyId] = useState("");

@@ -8,12 +8,9 @@ import { useState } from "react";
 import { api, tenantPath } from "../api";
 import { qk } from "../query-keys";
 import { Button } from "../ui/button";
-import { ErrorState, LoadingBlock } from "../ui/state";
 import { AddDataClass } from "./add-data-class";
 import { ClassCard, connectKeyHref, type ClassPermissions } from "./class-card";
-import type { DataClassInfo, DataClassList } from "./types";
-
-export const CLASSES_POLL_MS = 2_000;
+import type { ClassHealth, DataClassInfo, DataClassList } from "./types";
 
 /** `default` first, then by name: the order of the cards, the wizard's selector and the token form. */
 export function byClassOrder(a: DataClassInfo, b: DataClassInfo): number {
@@ -22,23 +19,23 @@ export function byClassOrder(a: DataClassInfo, b: DataClassInfo): number {
   return a.name.localeCompare(b.name);
 }
 
-export function useDataClasses(slug: string, opts: { poll?: boolean } = {}) {
+/** GET /classes, for the connect wizard's class selector (the tenant page reads the classes from its health). */
+export function useDataClasses(slug: string) {
   return useQuery({
     queryKey: qk.classes(slug),
     queryFn: ({ signal }) => api<DataClassList>(tenantPath(slug, "/classes"), { signal }),
     select: (l) => [...l.classes].sort(byClassOrder),
-    refetchInterval: opts.poll === false ? false : CLASSES_POLL_MS,
   });
 }
 
-export function DataClasses({ slug, can }: { slug: string; can: ClassPermissions }) {
-  const q = useDataClasses(slug);
+/** The classes come with the tenant's health (polled by the overview), so the cards and the key card above never disagree. */
+export function DataClasses({ slug, classes, can }: { slug: string; classes: ClassHealth[]; can: ClassPermissions }) {
   const [adding, setAdding] = useState(false);
-  const classes = q.data ?? [];
-  const onlyDefault = classes.length <= 1 && !classes[0]?.secondary;
-  const defaultClass = classes.find((c) => c.name === "default");
+  const sorted = [...classes].sort(byClassOrder);
+  const onlyDefault = sorted.length <= 1 && !sorted[0]?.secondary;
+  const defaultClass = sorted.find((c) => c.name === "default");
   return (
-    <section aria-labelledby="data-classes-title" className="stack" data-testid="data-classes" data-count={classes.length}>
+    <section aria-labelledby="data-classes-title" className="stack" data-testid="data-classes" data-count={sorted.length}>
       <div className="card-title">
         <h2 id="data-classes-title" style={{ margin: 0 }}>
           Data classes
@@ -49,7 +46,7 @@ export function DataClasses({ slug, can }: { slug: string; can: ClassPermissions
               Add secondary key
             </Link>
           ) : null}
-          {can.create && q.isSuccess ? (
+          {can.create ? (
             <Button variant="ghost" size="sm" aria-expanded={adding} aria-controls="add-data-class" onClick={() => setAdding((a) => !a)}>
               New data class…
             </Button>
@@ -58,14 +55,12 @@ export function DataClasses({ slug, can }: { slug: string; can: ClassPermissions
       </div>
       {adding && can.create ? (
         <div id="add-data-class">
-          <AddDataClass slug={slug} existing={classes.map((c) => c.name)} canConnectKey={can.connectKey} />
+          <AddDataClass slug={slug} existing={sorted.map((c) => c.name)} canConnectKey={can.connectKey} />
         </div>
       ) : null}
-      {q.isPending ? <LoadingBlock label="Loading data classes" lines={1} /> : null}
-      {q.isError ? <ErrorState error={q.error} onRetry={() => void q.refetch()} title="Could not load the data classes" /> : null}
-      {q.isSuccess && !onlyDefault ? (
+      {!onlyDefault ? (
         <div className="grid-2" data-testid="class-cards">
-          {classes.map((c) => (
+          {sorted.map((c) => (
             <ClassCard key={c.name} slug={slug} dataClass={c} can={can} />
           ))}
         </div>

@@ -10,6 +10,7 @@ import { qk } from "../query-keys";
 import { useSensitiveAction } from "../reauth";
 import { Button } from "../ui/button";
 import { Alert, ErrorState } from "../ui/state";
+import { refreshClasses } from "./class-refresh";
 import type { FailoverDrillReport } from "./types";
 
 const DRILL_SECONDS = [3, 10, 30] as const;
@@ -21,7 +22,7 @@ export function FailoverDrill({ slug, dataClass }: { slug: string; dataClass: st
   const drill = useMutation({
     mutationFn: () =>
       sensitive(() => api<FailoverDrillReport>(tenantPath(slug, `/classes/${encodeURIComponent(dataClass)}/failover-drill`), { method: "POST", body: { seconds } })),
-    onSettled: () => Promise.all([qc.invalidateQueries({ queryKey: qk.classes(slug) }), qc.invalidateQueries({ queryKey: qk.audit(slug) })]),
+    onSettled: () => Promise.all([refreshClasses(qc, slug), qc.invalidateQueries({ queryKey: qk.audit(slug) })]),
   });
   const r = drill.data;
   const selectId = `drill-seconds-${dataClass}`;

@@ -160,7 +160,7 @@ export function TenantOverview({
         </>
       )}
 
-      {!tenant.shreddedAt ? <DataClasses slug={slug} can={classPermissions} /> : null}
+      {!tenant.shreddedAt ? <DataClasses slug={slug} classes={h.classes ?? []} can={classPermissions} /> : null}
 
       {key && !tenant.shreddedAt ? <KeyLifecycle slug={slug} canRewrap={canRewrap} canCancel={canCancelRewrap} /> : null}
 

@@ -5,10 +5,10 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { api, tenantPath } from "../api";
 import { fmtAgo, fmtMs, PROVIDER_LABEL } from "../format";
-import { qk } from "../query-keys";
 import { Badge } from "../ui/badge";
 import { ConfirmedAction } from "./confirmed-action";
 import { FailoverDrill } from "./failover-drill";
+import { refreshClasses } from "./class-refresh";
 import type { DataClassInfo } from "./types";
 
 type Coverage = NonNullable<DataClassInfo["coverage"]>;
@@ -78,7 +78,7 @@ export function SecondaryKeyPanel({ slug, dataClass, canRemove, canDrill }: { sl
             confirmLabel="Remove secondary key"
             failureTitle="Could not remove the secondary key"
             run={() => api(tenantPath(slug, `/classes/${encodeURIComponent(name)}/secondary-key`), { method: "DELETE" })}
-            onDone={() => qc.invalidateQueries({ queryKey: qk.classes(slug) })}
+            onDone={() => refreshClasses(qc, slug)}
           >
             <p>
               The data keys of {name} lose their form wrapped under <code>{s.keyId}</code>. The class then depends on its primary key alone: a KMS outage of the primary makes its
