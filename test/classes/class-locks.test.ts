@@ -125,6 +125,27 @@ describe("a data class is its own lock scope, on two instances", () => {
     expect(audit.events[0].detail).toMatchObject({ source: "kill_switch", dataClass: "pii" });
   });
 
+  test("manual resume (a tenant setting) holds a KMS-locked class after its key is back, until its explicit unlock", async () => {
+    expect((await apis[0].admin("PUT", `/api/v1/tenants/${SLUG}/settings`, { manualResume: true })).status).toBe(200);
+    await h.gcp.setVendorBinding(piiKey, false);
+    await poll(async () => (await classState("pii"))?.state === "locked", { what: "pii locked by its probe", timeoutMs: BOUND_MS + 3000 });
+    await h.gcp.setVendorBinding(piiKey, true);
+    // Probes see the key working again (they go on while the class is KMS-locked) and resume nothing.
+    const probed = Date.now();
+    await poll(
+      async () => {
+        const card = (await apis[0].admin("GET", `/api/v1/tenants/${SLUG}/classes/pii`)).body.dataClass;
+        return card.key.probe.outcome === "success" && new Date(card.key.probe.lastProbeAt).getTime() > probed;
+      },
+      { what: "a successful probe of the restored pii key", timeoutMs: 3 * INTERVAL_MS + 2000 },
+    );
+    expect(await classState("pii")).toMatchObject({ state: "locked", lockSource: "kms" });
+    for (const api of apis) expect((await api.decrypt(SLUG, token, items.default[0]!.ciphertext)).status).toBe(200);
+    expect((await apis[1].admin("POST", `/api/v1/tenants/${SLUG}/unlock`, { dataClass: "pii" })).status).toBe(200);
+    await allAnswer("pii", 200, "pii served after its explicit unlock");
+    expect((await apis[0].admin("PUT", `/api/v1/tenants/${SLUG}/settings`, { manualResume: false })).status).toBe(200);
+  });
+
   test("the whole tenant's kill switch locks every class; unlock re-validates each class's key and resumes all", async () => {
     const lock = await apis[1].admin("POST", `/api/v1/tenants/${SLUG}/lock`, { reason: "everything" });
     expect(lock.status, JSON.stringify(lock.body)).toBe(200);
@@ -207,7 +228,12 @@ describe("class resources", () => {
     const defaults = before.filter((d) => d.data_class_id === null);
     expect(defaults.length).toBeGreaterThan(0);
     for (const d of defaults) expect(after.get(d.id), "a default DEK moved").toBe(d.key_connection_id);
-    for (const d of before.filter((x) => x.data_class_id !== null)) expect(after.get(d.id)).toBe(target);
+    const piiDeks = before.filter((x) => x.data_class_id !== null);
+    expect(piiDeks.length).toBeGreaterThan(0);
+    for (const d of piiDeks) {
+      expect(d.key_connection_id).not.toBe(target);
+      expect(after.get(d.id)).toBe(target);
+    }
     for (const api of apis) {
       for (const cls of ["default", "pii"] as const) {
         for (const it of items[cls]) {
