@@ -3,8 +3,8 @@
 // console's types and the OpenAPI document come from them.
 import { z } from "zod";
 import { ZKmsProviderName } from "./providers";
-import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
 import { ZDataClassName } from "./data-class-name";
+import { ZKey, ZLockRequest, ZValidationStep } from "./requests";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock, ZTenantState } from "./status";
 
 export { ZClassState } from "./status";

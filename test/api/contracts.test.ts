@@ -201,6 +201,19 @@ describe("real answers validate against the document", () => {
     await check({ method: "GET", path: `${t}/status`, token }, 200);
     await check({ method: "GET", path: `${t}/status`, token: null }, 401);
 
+    // data classes (issue 12)
+    await check({ method: "POST", path: `${t}/classes`, body: { name: "pii" } }, 201);
+    await check({ method: "POST", path: `${t}/classes`, body: { name: "Not A Name" } }, 400);
+    await check({ method: "GET", path: `${t}/classes` }, 200);
+    await check({ method: "GET", path: "/api/v1/tenants/no-such-tenant/classes" }, 404);
+    await check({ method: "GET", path: `${t}/classes/pii` }, 200);
+    await check({ method: "GET", path: `${t}/classes/nope` }, 404);
+    await check({ method: "PUT", path: `${t}/classes/pii/key`, body: { provider: "aws", keyId: (await h.aws.createKeyForVendor()).keyArn } }, 200);
+    await check({ method: "PUT", path: `${t}/classes/pii/key`, body: { provider: "aws", keyId: await h.aws.createKey() } }, 422);
+    await check({ method: "POST", path: `${t}/classes`, body: { name: "scratch" } }, 201);
+    await check({ method: "DELETE", path: `${t}/classes/scratch` }, 204);
+    await check({ method: "DELETE", path: `${t}/classes/default` }, 409);
+
     // data path
     const enc = (await check({ method: "POST", path: `${t}/encrypt`, token, body: { plaintext: b64("contract"), context: { row: "1" }, purpose: "contract-test" } }, 200))!;
     await check({ method: "POST", path: `${t}/encrypt`, token: null, body: { plaintext: b64("x") } }, 401);

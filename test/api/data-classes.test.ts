@@ -123,7 +123,10 @@ describe("data classes on the data path", () => {
     const v = await decrypt(asV1, "cls-as-v1");
     expect([v.status, v.body.error.code, v.body.error.message]).toEqual([422, "invalid_ciphertext", "ciphertext names another data class"]);
     expect((await auditOf("cls-as-v1")).map((e) => `${e.outcome}:${e.reason}`)).toEqual(["invalid:data_class_mismatch"]);
-    // The untouched record still opens.
+    // The untouched record still opens, also when it joins a cold load started by relabelled ones.
+    h.runtime.ctx.cache.clear();
+    const together = await Promise.all([decrypt(asBilling), decrypt(p), decrypt(asBilling), decrypt(p)]);
+    expect(together.map((r) => r.status)).toEqual([422, 200, 422, 200]);
     expect(plain(await decrypt(p))).toBe("secret pii");
   });
 
@@ -135,11 +138,11 @@ describe("data classes on the data path", () => {
     const e = await encrypt("x", "pii", "cls-locked-enc");
     const d = await decrypt(pct, "cls-locked-dec");
     for (const r of [e, d]) {
-      expect([r.status, r.body.error.code, r.body.error.dataClass, r.body.error.reason]).toEqual([423, "tenant_locked", "pii", "test lock"]);
+      expect([r.status, r.body.error.code, r.body.error.dataClass, r.body.error.reason]).toEqual([423, "tenant_locked", "pii", "kill_switch: test lock"]);
       expect(r.body.error.message).toContain("'pii'");
     }
-    expect((await auditOf("cls-locked-enc")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:test lock:pii"]);
-    expect((await auditOf("cls-locked-dec")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:test lock:pii"]);
+    expect((await auditOf("cls-locked-enc")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:kill_switch: test lock:pii"]);
+    expect((await auditOf("cls-locked-dec")).map((x) => `${x.outcome}:${x.reason}:${x.detail?.dataClass}`)).toEqual(["locked:kill_switch: test lock:pii"]);
     expect((await encrypt("default still works")).status).toBe(200);
     expect(plain(await decrypt(dct))).toBe("default before lock");
     expect((await encrypt("billing still works", "billing")).status).toBe(200);

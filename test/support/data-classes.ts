@@ -1,36 +1,25 @@
-// Data classes for data-path tests: a class row with its primary key connection written
-// directly, and a class's lock state set as the lock service would (row, registry, cache).
+// Data classes for data-path tests, through the class API (lib/http/routes/classes.ts) and the
+// kill switch: a class with its primary key connected (validated like the tenant's key), or
+// without a key (pending); one class locked or unlocked.
 import type { KmsProviderName } from "@/lib/kms/types";
 import type { Harness } from "./broker-harness";
 
-async function tenantIdOf(h: Harness, slug: string): Promise<string> {
-  const t = await h.runtime.ctx.registry.getBySlug(slug);
-  if (!t) throw new Error(`no tenant ${slug}`);
-  return t.id;
-}
-
 /** Adds class `name` to the tenant with `keyRef` as its primary key (active), or with no key (pending). Returns the class id. */
 export async function addClass(h: Harness, slug: string, name: string, provider: KmsProviderName | null, keyRef: string | null): Promise<string> {
-  const { db, registry } = h.runtime.ctx;
-  const tenantId = await tenantIdOf(h, slug);
-  const cls = await db.prisma.dataClass.create({ data: { tenantId, name, state: keyRef ? "active" : "pending" } });
+  const c = await h.api.admin("POST", `/api/v1/tenants/${slug}/classes`, { name });
+  if (c.status !== 201) throw new Error(`create class ${name}: ${c.status} ${JSON.stringify(c.body)}`);
   if (provider && keyRef) {
-    await db.prisma.keyConnection.create({ data: { tenantId, provider, keyRef, dataClassId: cls.id, role: "primary", status: "connected", lastValidatedAt: new Date() } });
+    const k = await h.api.admin("PUT", `/api/v1/tenants/${slug}/classes/${name}/key`, { provider, keyId: keyRef });
+    if (k.status !== 200) throw new Error(`connect ${name}'s key: ${k.status} ${JSON.stringify(k.body)}`);
   }
-  registry.invalidate(tenantId);
+  const t = (await h.runtime.ctx.registry.load({ slug }))!;
+  const cls = t.classes.get(name);
+  if (!cls) throw new Error(`class ${name} is not in the tenant's view`);
   return cls.id;
 }
 
-/** Locks or unlocks one class: its row, then this instance's view and cache, as the lock service does. */
-export async function setClassState(h: Harness, slug: string, name: string, state: "locked" | "active", reason?: string): Promise<void> {
-  const { db, registry, cache } = h.runtime.ctx;
-  const tenantId = await tenantIdOf(h, slug);
-  const rows = await db.query<{ id: string }>(
-    `UPDATE data_class SET state = $3::"TenantState", state_version = state_version + 1, state_since = now(), lock_reason = $4, lock_source = $5
-      WHERE tenant_id = $1 AND name = $2 RETURNING id`,
-    [tenantId, name, state, state === "locked" ? (reason ?? "locked") : null, state === "locked" ? "kill_switch" : null],
-  );
-  if (!rows[0]) throw new Error(`no class ${name}`);
-  if (state === "locked") cache.dropClass(tenantId, rows[0].id);
-  registry.invalidate(tenantId);
+/** Locks one class with the kill switch (reason `kill_switch: <reason>`), or unlocks it (its key re-validated). */
+export async function setClassState(h: Harness, slug: string, name: string, state: "locked" | "active", reason = "test"): Promise<void> {
+  const r = state === "locked" ? await h.api.admin("POST", `/api/v1/tenants/${slug}/lock`, { reason, dataClass: name }) : await h.api.admin("POST", `/api/v1/tenants/${slug}/unlock`, { dataClass: name });
+  if (r.status !== 200) throw new Error(`${state === "locked" ? "lock" : "unlock"} ${name}: ${r.status} ${JSON.stringify(r.body)}`);
 }

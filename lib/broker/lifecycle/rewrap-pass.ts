@@ -12,7 +12,7 @@ import type { Database } from "../../db/database";
 import type { KmsError } from "../../kms/types";
 import type { KmsGateway } from "../kms-gateway";
 import type { TenantLockService } from "../tenant-lock";
-import { allClasses, type TenantRegistry, type TenantView } from "../tenant-registry";
+import { allClasses, classById, type TenantRegistry, type TenantView } from "../tenant-registry";
 import type { RewrapJob, RewrapJobStore } from "./job-store";
 import type { RewrapRateLimiter } from "./rate-limiter";
 import type { RewrapMetrics } from "./rewrap-metrics";
@@ -116,8 +116,14 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
     let calls = 0;
     let cursor = job.cursor;
     let stop: KmsError | null = null;
+    let classLocked = false;
     for (const dek of batch) {
       if (deps.signal.aborted) break;
+      // A locked class's DEKs wait for its unlock: its revoked key is not asked again meanwhile.
+      if (classById(tenant, dek.dataClassId)?.scope.state !== "active") {
+        classLocked = true;
+        break;
+      }
       const target = { connectionId: dek.target.connectionId, key: { provider: dek.target.provider, keyRef: dek.target.keyRef, dataClassId: dek.dataClassId } };
       await deps.limiter.acquire(tenant.id, target.key.provider, callsPerDek(dek.fromProvider, target.key.provider, opts.reencrypt), deps.signal);
       const r = await rewrapOne(deps, tenant.id, dek, target, opts.actor, opts.reencrypt);
@@ -144,6 +150,7 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
       await deps.audit.record({ tenantId: tenant.id, actor: opts.actor, action: "rewrap.batch", outcome: "success", detail: { jobId: job.id, rewrapped, failed, done: recorded.done + recorded.failed, total: recorded.total } });
     }
     job = recorded;
+    if (classLocked) return pause(deps, opts, job, "tenant_locked", backoffMs(job));
     if (stop) {
       if (stop.kind === "unavailable") return pause(deps, opts, job, isThrottling(stop) ? "kms_throttled" : "kms_unavailable", backoffMs(job, stop));
       const fresh = await deps.registry.load({ id: tenant.id });

@@ -85,6 +85,8 @@ function resolveClass(tenant: TenantView, selector: ClassSelector): ClassRef {
 export function admitClass(admitted: Admitted, op: DataOp, selector: ClassSelector): ClassRef {
   const { tenant } = admitted;
   const dataClass = resolveClass(tenant, selector);
+  // Checks of the caller against `op` and `dataClass` (a token's scope) belong here, before the
+  // class's lock state: a caller must not learn the state of a class it may not use.
   const scope = dataClass.scope;
   if (scope.state === "locked") throw new ClassRefusal(lockedError(tenant, dataClass), "locked", scope.lockReason ?? "locked");
   if (!scope.key || scope.state === "pending") throw new ClassRefusal(notReadyError(dataClass), "denied", "tenant_not_ready");
