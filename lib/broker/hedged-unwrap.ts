@@ -80,11 +80,11 @@ export function hedgedUnwrap<T>(primary: () => Promise<T>, secondary: (() => Pro
       failures.set(role, e);
       const kind = kindOf(e);
       // A revocation from either key, or a primary failure that is not an outage: final.
-      if (kind === "revoked" || (role === "primary" && kind === "other")) return decide(() => reject(e));
+      if (kind === "revoked" || (role === "primary" && kind === "other")) return decide(() => reject(e as Error));
       const other: UnwrapRole = role === "primary" ? "secondary" : "primary";
       if (role === first.role && !secondStarted) return startSecond("unavailable");
       // Both failed: the primary's error (an outage of both answers 503 as without a secondary).
-      if (failures.has(other)) return decide(() => reject(failures.get("primary")));
+      if (failures.has(other)) return decide(() => reject(failures.get("primary") as Error));
       // Otherwise the other key is still out, and its answer decides.
     };
     const run = (role: UnwrapRole, attempt: () => Promise<T>) => {

@@ -168,13 +168,15 @@ export class RewrapWorker {
   /**
    * Secondary connections whose class has DEKs without a form under them (created while the
    * secondary was unavailable, or an interrupted job), on active tenants with no open job. A target
-   * whose last job left DEKs failed (rejected by the KMS) is retried at most once a minute.
+   * whose last job left DEKs failed (rejected by the KMS) is retried at most once a minute; one whose
+   * job the tenant cancelled is left alone (new DEKs still get both forms at creation).
    */
   private async startDueSecondaryJobs(): Promise<void> {
     const rows = await this.deps.db.query<{ tenant_id: string; id: string }>(
       `SELECT s.tenant_id, s.id FROM key_connection s JOIN tenant t ON t.id = s.tenant_id AND t.state = 'active'
         WHERE s.status = 'connected' AND s.role = 'secondary'
           AND NOT EXISTS (SELECT 1 FROM rewrap_job j WHERE j.tenant_id = s.tenant_id AND (j.state IN ('running', 'paused')
+                 OR (j.target_connection_id = s.id AND j.state = 'cancelled')
                  OR (j.target_connection_id = s.id AND j.failed > 0 AND j.finished_at > now() - interval '1 minute')))
           AND EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = s.tenant_id AND d.data_class_id IS NOT DISTINCT FROM s.data_class_id
                  AND NOT EXISTS (SELECT 1 FROM data_key_wrap w WHERE w.dek_id = d.id AND w.key_connection_id = s.id))

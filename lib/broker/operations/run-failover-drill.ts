@@ -6,7 +6,7 @@
 // The report counts the sample plus this instance's forced unwraps during the window.
 import { actorOf } from "../../auth/caller";
 import { authorize } from "../../auth/authorize";
-import { isKmsError, type KmsProviderName } from "../../kms/types";
+import { isKmsError } from "../../kms/types";
 import type { BrokerContext } from "../context";
 import { dekContext } from "../data-keys";
 import { BrokerError } from "../errors";
@@ -40,7 +40,7 @@ export async function runFailoverDrill({ ctx, actor, tenant: slug, requestId, da
 
   // The drill's own check: a sample of the class's DEKs, unwrapped through the secondary alone.
   const key = { provider: secondary.provider, keyRef: secondary.keyRef };
-  const sample = await ctx.db.query<{ dek_id: string; wrapped_key: Buffer | Uint8Array; provider: KmsProviderName }>(
+  const sample = await ctx.db.query<{ dek_id: string; wrapped_key: Buffer | Uint8Array }>(
     `SELECT w.dek_id, w.wrapped_key FROM data_key_wrap w JOIN data_key d ON d.id = w.dek_id AND d.tenant_id = w.tenant_id
       WHERE w.tenant_id = $1 AND w.key_connection_id = $2 ORDER BY d.created_at DESC LIMIT $3`,
     [tenant.id, secondary.connectionId, SAMPLE],
