@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dataClasses } from "./data-classes";
 import { dataPaths } from "./data-paths";
+import { failover } from "./failover";
 import { clientCoalescer } from "./client";
 import { kmsEconomy } from "./kms-economy";
 import { printSection, type Mode, type Section } from "./lib/report";
@@ -26,12 +27,13 @@ const SCENARIOS: Record<string, (stack: Stack, mode: Mode) => Promise<Section | 
   "data-paths": dataPaths,
   client: clientCoalescer,
   rewrap,
+  failover,
   "data-classes": dataClasses,
 };
 
 async function main() {
   const quick = process.argv.includes("--quick");
-  // `--only a,b` runs a subset (development aid); the default is all six sections.
+  // `--only a,b` runs a subset (development aid); the default is every section.
   const only = process.argv.find((a, i) => process.argv[i - 1] === "--only")?.split(",");
   const mode: Mode = { quick };
   const started = Date.now();

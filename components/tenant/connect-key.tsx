@@ -1,6 +1,7 @@
 "use client";
 // Connect-key wizard: provider → key reference (checked live with the provider's own format
-// rules) → the exact grant to give the vendor → a real wrap + unwrap round trip.
+// rules) → the exact grant to give the vendor → a real wrap + unwrap round trip. For a data class
+// (issue 12) the same steps connect the class's primary or secondary key (connect-target.tsx).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useState } from "react";
@@ -14,7 +15,9 @@ import { CodeBlock } from "../ui/copy-button";
 import { Field } from "../ui/input";
 import { Alert, ErrorState, LoadingBlock } from "../ui/state";
 import { grantsFor, KEY_LABEL, KEY_PLACEHOLDER, type ConnectInfo, type Provider } from "./grant-text";
-import type { ConnectKeyResult, KeyRefCheck, ValidationStep } from "./types";
+import { ConnectTargetPicker, type ConnectTarget } from "./connect-target";
+import { useDataClasses } from "./data-classes";
+import type { ConnectClassKeyResult, ConnectKeyResult, KeyRefCheck, ValidationStep } from "./types";
 import { ValidationSteps } from "./validation-steps";
 
 function useDebounced<T>(value: T, ms: number): T {
@@ -26,9 +29,28 @@ function useDebounced<T>(value: T, ms: number): T {
   return v;
 }
 
-export function ConnectKeyWizard({ slug }: { slug: string }) {
+/** Where the wizard connects: the default primary stays today's PUT /key; classes and secondaries go under /classes. */
+function connectPath(slug: string, t: ConnectTarget): string {
+  if (t.dataClass === "default" && t.role === "primary") return tenantPath(slug, "/key");
+  return tenantPath(slug, `/classes/${encodeURIComponent(t.dataClass)}/${t.role === "secondary" ? "secondary-key" : "key"}`);
+}
+
+/** The state the connection left the tenant (default primary) or the class in, and the steps that ran. */
+function connectOutcome(r: ConnectKeyResult | ConnectClassKeyResult): { state: string; steps: ValidationStep[] } {
+  return { state: "dataClass" in r ? r.dataClass.state : r.tenant.state, steps: r.validation.steps };
+}
+
+const TITLE: Record<ConnectTarget["role"], (c: string) => string> = {
+  primary: (c) => (c === "default" ? "Connect your key" : `Connect the key of class ${c}`),
+  secondary: (c) => `Add a secondary key to class ${c}`,
+};
+
+export function ConnectKeyWizard({ slug, initialTarget }: { slug: string; initialTarget: ConnectTarget }) {
   const qc = useQueryClient();
   const sensitive = useSensitiveAction();
+  const [target, setTarget] = useState<ConnectTarget>(initialTarget);
+  const classes = useDataClasses(slug);
+  const showTarget = initialTarget.dataClass !== "default" || initialTarget.role === "secondary" || (classes.data?.length ?? 0) > 1;
   const [provider, setProvider] = useState<Provider>("aws");
   const [keyId, setKeyId] = useState("");
   // KMIP only: the CA that issued the tenant's KMIP server certificate.
@@ -43,8 +65,11 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
     staleTime: Infinity,
   });
   const connect = useMutation({
-    mutationFn: () => sensitive(() => api<ConnectKeyResult>(tenantPath(slug, "/key"), { method: "PUT", body: { provider, keyId: keyId.trim(), ...(provider === "kmip" ? { serverCaPem } : {}) } })),
-    onSuccess: () => qc.invalidateQueries({ queryKey: qk.health(slug) }),
+    mutationFn: () =>
+      sensitive(() =>
+        api<ConnectKeyResult | ConnectClassKeyResult>(connectPath(slug, target), { method: "PUT", body: { provider, keyId: keyId.trim(), ...(provider === "kmip" ? { serverCaPem } : {}) } }),
+      ).then(connectOutcome),
+    onSuccess: () => Promise.all([qc.invalidateQueries({ queryKey: qk.health(slug) }), qc.invalidateQueries({ queryKey: qk.classes(slug) })]),
   });
 
   const formatOk = format.data?.ok === true && debouncedKey === keyId.trim();
@@ -56,7 +81,7 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
     <div className="stack">
       <div className="page-head">
         <div>
-          <h1>Connect your key</h1>
+          <h1>{TITLE[target.role](target.dataClass)}</h1>
           <p className="muted">The broker wraps your data keys with a key in your own cloud. You keep control: revoke the grant and the broker stops serving your data.</p>
         </div>
       </div>
@@ -67,6 +92,19 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
           </li>
         ))}
       </ol>
+
+      {showTarget && classes.data ? (
+        <Card>
+          <ConnectTargetPicker
+            classes={classes.data}
+            target={target}
+            onChange={(t) => {
+              setTarget(t);
+              connect.reset();
+            }}
+          />
+        </Card>
+      ) : null}
 
       <Card>
         <fieldset>
@@ -166,10 +204,12 @@ export function ConnectKeyWizard({ slug }: { slug: string }) {
           {connect.isSuccess ? (
             <>
               <Alert tone="success">
-                Connected. Your tenant is <strong data-testid="connect-state">{connect.data.tenant.state}</strong>. <Link href={`/t/${slug}`}>See key health</Link> or{" "}
+                {target.role === "secondary" ? `Connected as the secondary key of ${target.dataClass}. ` : "Connected. "}
+                {target.dataClass === "default" && target.role === "primary" ? "Your tenant" : `Class ${target.dataClass}`} is{" "}
+                <strong data-testid="connect-state">{connect.data.state}</strong>. <Link href={`/t/${slug}`}>See key health</Link> or{" "}
                 <Link href={`/t/${slug}/tokens`}>create a service token</Link>.
               </Alert>
-              <ValidationSteps steps={connect.data.validation.steps} />
+              <ValidationSteps steps={connect.data.steps} />
             </>
           ) : null}
           {connect.isError && !(connect.error instanceof ApiError && connect.error.code === "reauth_required") ? (

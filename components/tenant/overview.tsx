@@ -8,6 +8,8 @@ import { HealthBadge } from "../ui/badge";
 import { Card, CardTitle, Stat } from "../ui/card";
 import { EmptyState, ErrorState, LoadingBlock } from "../ui/state";
 import { Table, Td, Th } from "../ui/table";
+import { NO_CLASS_PERMISSIONS, type ClassPermissions } from "./class-card";
+import { DataClasses } from "./data-classes";
 import { KeyLifecycle } from "./key-lifecycle";
 import { KillSwitch } from "./kill-switch";
 import { LatencyChart } from "./latency-chart";
@@ -28,6 +30,7 @@ export function TenantOverview({
   canShred = false,
   canRewrap = false,
   canCancelRewrap = false,
+  classPermissions = NO_CLASS_PERMISSIONS,
   vendorView = false,
 }: {
   slug: string;
@@ -36,6 +39,7 @@ export function TenantOverview({
   canShred?: boolean;
   canRewrap?: boolean;
   canCancelRewrap?: boolean;
+  classPermissions?: ClassPermissions;
   vendorView?: boolean;
 }) {
   const q = useTenantHealth(slug);
@@ -155,6 +159,8 @@ export function TenantOverview({
           </div>
         </>
       )}
+
+      {!tenant.shreddedAt ? <DataClasses slug={slug} classes={h.classes ?? []} can={classPermissions} /> : null}
 
       {key && !tenant.shreddedAt ? <KeyLifecycle slug={slug} canRewrap={canRewrap} canCancel={canCancelRewrap} /> : null}
 

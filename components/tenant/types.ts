@@ -8,6 +8,7 @@ import type { ZWebhook, ZWebhookCreated, ZWebhookDelivery } from "@/lib/http/sch
 import type { ZConnectInfo, ZKeyRefCheck, ZTenantHealth } from "@/lib/http/schemas/tenants";
 import type { ZShredResponse } from "@/lib/contracts/shredding";
 import type { ZLifecycle } from "@/lib/contracts/lifecycle";
+import type { ZClassHealth, ZConnectClassKeyResponse, ZDataClass, ZDataClassList, ZDataClassResponse, ZFailoverDrillResponse } from "@/lib/contracts/classes";
 
 export type TenantInfo = z.infer<typeof ZTenant>;
 export type KeyInfo = z.infer<typeof ZKey>;
@@ -27,3 +28,12 @@ export type WebhookDelivery = z.infer<typeof ZWebhookDelivery>;
 export type DrillReport = z.infer<typeof ZDrillReport>;
 export type ShredResult = z.infer<typeof ZShredResponse>;
 export type Lifecycle = z.infer<typeof ZLifecycle>;
+export type DataClassInfo = z.infer<typeof ZDataClass>;
+export type DataClassList = z.infer<typeof ZDataClassList>;
+/** A class as GET /health lists it: its card and its last locks. */
+export type ClassHealth = z.infer<typeof ZClassHealth>;
+export type DataClassCreated = z.infer<typeof ZDataClassResponse>;
+export type ConnectClassKeyResult = z.infer<typeof ZConnectClassKeyResponse>;
+export type FailoverDrillReport = z.infer<typeof ZFailoverDrillResponse>;
+/** Which key of which class the connect wizard connects. */
+export type KeyRole = NonNullable<DataClassInfo["key"]>["role"];

@@ -54,6 +54,10 @@ export type AuditAction =
   | "rewrap.finish"
   | "rewrap.pause"
   | "rewrap.cancel"
+  // secondary keys of data classes (issue 12)
+  | "secondary.connect"
+  | "secondary.remove"
+  | "failover.drill"
   // M-of-N approvals and step-up factors (lib/broker/quorum, lib/auth/factors)
   | "approval.requested"
   | "approval.approved"

@@ -33,7 +33,9 @@ export type ClusterEvent =
   | { type: "governance_changed"; tenantId: string }
   | { type: "ack"; tenantId: string; stateVersion: number; appliedAt: number; /** Set for a class_state ack. */ classId?: string }
   | { type: "heartbeat"; cachedTenants: number }
-  | { type: "probe_request"; tenantId: string; revokedAt?: string };
+  | { type: "probe_request"; tenantId: string; revokedAt?: string }
+  /** A failover drill: until `until` (epoch ms) every instance unwraps the class's cache misses through its secondary. */
+  | { type: "failover_drill"; tenantId: string; classId: string | null; until: number };
 
 export type Envelope = ClusterEvent & { origin: string; sentAt: number };
 

@@ -11,6 +11,7 @@ import type { Clock } from "./clock";
 import type { ClusterBus } from "./cluster-bus";
 import type { DataKeyService } from "./data-keys";
 import type { DekCache } from "./dek-cache";
+import type { FailoverMonitor } from "./failover-monitor";
 import type { KeyHealthTracker } from "./key-health";
 import type { KmsGateway } from "./kms-gateway";
 import type { AlertStore } from "./governance/alert-store";
@@ -54,4 +55,6 @@ export interface BrokerContext {
   readonly kmipCredentials: KmipCredentialStore;
   /** Re-wrap jobs: key switch and rotation migrations (lib/broker/lifecycle). */
   readonly lifecycle: RewrapWorker;
+  /** Failovers to secondary keys and failover drills seen by this instance (issue 12). */
+  readonly failover: FailoverMonitor;
 }

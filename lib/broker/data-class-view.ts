@@ -4,10 +4,12 @@
 // status and tenant responses carry. One module, so the secondary key's coverage and failover
 // (classes-secondary) extend the same builder. A few queries per call, for all classes at once.
 import type { Database } from "../db/database";
+import type { FailoverMonitor } from "./failover-monitor";
 import type { KeyHealthTracker } from "./key-health";
+import { secondaryStates } from "./secondary-view";
 import { allClasses, classByName, type ClassRef, type ConnectedKey, type TenantView } from "./tenant-registry";
 
-export type ClassViewDeps = { db: Database; health: KeyHealthTracker };
+export type ClassViewDeps = { db: Database; health: KeyHealthTracker; failover: FailoverMonitor };
 
 const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : null);
 
@@ -78,6 +80,7 @@ export async function describeDataClasses(deps: ClassViewDeps, tenant: TenantVie
      ) x WHERE n <= $2 ORDER BY id DESC`,
     [tenant.id, limit],
   );
+  const secondary = await secondaryStates(deps, tenant, classes.map((c) => c.name));
   return classes.map((c) => {
     const mine = locks.filter((l) => l.data_class === (c.id === null ? null : c.name));
     const last = mine[0];
@@ -89,9 +92,9 @@ export async function describeDataClasses(deps: ClassViewDeps, tenant: TenantVie
       lockSource: c.scope.lockSource,
       key: describeClassKey(c.scope.key, "primary", probes),
       secondary: describeClassKey(c.scope.secondary, "secondary", probes),
-      // Filled by the secondary-key part (lib/broker/operations/*secondary*): nothing to cover without one.
-      coverage: null,
-      failover: { active: false, lastAt: null, count: 0 },
+      // The secondary's coverage of the class (null without one) and this instance's failovers (lib/broker/secondary-view.ts).
+      coverage: secondary.get(c.name)?.coverage ?? null,
+      failover: secondary.get(c.name)?.failover ?? { active: false, lastAt: null, count: 0 },
       health: c.scope.key ? deps.health.snapshotKey(tenant.id, c.scope.key) : null,
       deks: deks.get(c.id) ?? { active: 0, total: 0 },
       lastLock: last

@@ -14,6 +14,9 @@ import type { Database } from "../db/database";
 import type { KmsProviderName } from "../kms/types";
 import type { CachedDek, DekCache } from "./dek-cache";
 import { BrokerError } from "./errors";
+import type { FailoverMonitor } from "./failover-monitor";
+import { unwrapWithFailover } from "./failover-unwrap";
+import { startSecondaryWrap } from "./secondary-wrap";
 import type { KmsGateway } from "./kms-gateway";
 import { notReadyError } from "./views";
 import { classByName, DEFAULT_CLASS, type ClassRef, type TenantView } from "./tenant-registry";
@@ -96,6 +99,8 @@ export class DataKeyService {
     private readonly kms: KmsGateway,
     private readonly useBlock = USE_BLOCK,
     private readonly useLimit = USE_LIMIT,
+    /** Failover to a class's secondary key (issue 12); without it unwraps use the primary only. */
+    private readonly failover: { monitor: FailoverMonitor; hedgeMs: number } | null = null,
   ) {}
 
   /** A DEK of `dataClass` (default: the tenant's `default` class) for one encryption, wrapped under the class's primary key. */
@@ -176,14 +181,11 @@ export class DataKeyService {
     const dekId = randomUUID();
     const material = DataKeyMaterial.generate();
     const plain = material.copy();
+    const kmsMeta = { tenantId: tenant.id, actor: meta.actor, requestId: meta.requestId, dekId, dataPath: true };
+    // Wrapped under the class's secondary too, beside the primary wrap (lib/broker/secondary-wrap.ts).
+    const secondary = dataClass.scope.secondary && this.failover ? startSecondaryWrap(this.kms, dataClass.scope.secondary, material.copy(), dekContext(tenant.id, dekId), kmsMeta) : null;
     try {
-      const wrapped = await this.kms.wrap({ provider: key.provider, keyRef: key.keyRef }, plain, dekContext(tenant.id, dekId), {
-        tenantId: tenant.id,
-        actor: meta.actor,
-        requestId: meta.requestId,
-        dekId,
-        dataPath: true,
-      });
+      const wrapped = await this.kms.wrap({ provider: key.provider, keyRef: key.keyRef }, plain, dekContext(tenant.id, dekId), kmsMeta);
       await this.db.prisma.dataKey.create({
         data: {
           id: dekId,
@@ -196,6 +198,7 @@ export class DataKeyService {
           usesReserved: BigInt(this.useBlock),
         },
       });
+      await secondary?.store(this.db, this.failover?.hedgeMs ?? 0);
     } catch (e) {
       material.destroy();
       throw e;
@@ -221,7 +224,7 @@ export class DataKeyService {
          FROM data_key d
          JOIN key_connection k ON k.id = d.key_connection_id
          LEFT JOIN data_key_wrap w ON w.dek_id = d.id AND w.tenant_id = d.tenant_id
-         LEFT JOIN key_connection s ON s.id = w.key_connection_id AND s.tenant_id = d.tenant_id AND s.status = 'connected'
+         LEFT JOIN key_connection s ON s.id = w.key_connection_id AND s.tenant_id = d.tenant_id AND s.status = 'connected' AND s.role = 'secondary'
         WHERE d.id = $1 AND d.tenant_id = $2`,
       [dekId, tenant.id],
     );
@@ -238,16 +241,28 @@ export class DataKeyService {
     };
   }
 
-  /** Unwraps a stored DEK through the KMS of the key that wrapped it: the data path's one unwrap call. */
+  /**
+   * Unwraps a stored DEK: through the KMS of the key that wrapped it, and, when the DEK has a form
+   * under its class's connected secondary, failing over to that one if the primary is unavailable
+   * or slower than the hedge budget (lib/broker/failover-unwrap.ts).
+   */
   private async unwrapStored(tenant: TenantView, stored: StoredDek, meta: RequestMeta): Promise<DataKeyMaterial> {
     const { provider, keyRef } = stored.connection;
-    return this.kms.unwrapDataKey({ provider, keyRef }, stored.wrappedKey, dekContext(tenant.id, stored.dekId), {
-      tenantId: tenant.id,
-      actor: meta.actor,
-      requestId: meta.requestId,
-      dekId: stored.dekId,
-      dataPath: true,
-    });
+    const context = dekContext(tenant.id, stored.dekId);
+    const kmsMeta = { tenantId: tenant.id, actor: meta.actor, requestId: meta.requestId, dekId: stored.dekId, dataPath: true };
+    const form = stored.secondaryForms[0];
+    if (!this.failover || !form) return this.kms.unwrapDataKey({ provider, keyRef }, stored.wrappedKey, context, kmsMeta);
+    return unwrapWithFailover(
+      { kms: this.kms, failover: this.failover.monitor, hedgeMs: this.failover.hedgeMs },
+      {
+        tenantId: tenant.id,
+        classId: stored.dataClassId,
+        primary: { key: { provider, keyRef }, wrapped: stored.wrappedKey },
+        secondary: { key: { provider: form.provider, keyRef: form.keyRef }, wrapped: form.wrappedKey },
+      },
+      context,
+      kmsMeta,
+    );
   }
 
   forgetTenant(tenantId: string): void {

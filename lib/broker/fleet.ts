@@ -52,7 +52,7 @@ const PRIORITY_SQL = `CASE
     WHEN kc.id IS NOT NULL AND t.state <> 'pending' AND kc.last_probe_outcome = 'unavailable' THEN 1
     WHEN kc.id IS NULL OR t.state = 'pending' THEN 2
     ELSE 3 END`;
-const FROM_SQL = `FROM tenant t LEFT JOIN key_connection kc ON kc.tenant_id = t.id AND kc.status = 'connected'`;
+const FROM_SQL = `FROM tenant t LEFT JOIN key_connection kc ON kc.tenant_id = t.id AND kc.status = 'connected' AND kc.role = 'primary'`;
 
 interface FleetRow extends Record<string, unknown> {
   id: string;

@@ -9,14 +9,12 @@ import { actorOf } from "../auth/caller";
 import type { KmsProviderName } from "../kms/types";
 import type { BrokerContext } from "./context";
 import { approvalGate } from "./governance/approval-gate";
-import { connectableKeyRef, claimKeyRef, ownershipStep } from "./key-ownership";
-import { validateKeyRoundTrip, type ValidationResult } from "./key-validation";
-import { stageKmipTrust } from "./kmip-credentials";
-import { kmipDescribeStep } from "./kmip-validation";
+import { validateKeyToConnect } from "./key-connect-check";
+import { claimKeyRef } from "./key-ownership";
+import type { ValidationResult } from "./key-validation";
 import { countStale } from "./lifecycle/stale-deks";
 import { classDetail } from "./tenant-lock";
 import { classByName, type ClassRef, type TenantView } from "./tenant-registry";
-import { validationError } from "./views";
 
 /** Validated by ZConnectKeyRequest (lib/contracts/requests.ts). */
 export interface ConnectKeyInput {
@@ -39,36 +37,13 @@ export interface KeyConnectRequest extends ConnectKeyInput {
 /** Validates and connects the class's primary key; throws grant_invalid (naming the failed step) or kms_unavailable. */
 export async function connectClassPrimary(ctx: KeyConnectDeps, req: KeyConnectRequest): Promise<{ view: TenantView; result: ValidationResult }> {
   const { tenant, cls, actor, requestId, approved, provider: providerName, keyId, serverCaPem } = req;
-  // Canonical form, provider enabled, not another tenant's key, tagged as this tenant's (lib/broker/key-ownership.ts).
-  const keyRef = await connectableKeyRef(ctx.providers, ctx.db, tenant.id, { provider: providerName, keyId });
   // A key or cloud switch (the class already has a key) can be under quorum; a first key cannot.
-  if (cls.scope.key) {
-    const params = { provider: providerName, keyId: keyRef, ...classDetail(cls) };
-    await approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "key.connect", params });
-  }
-  // KMIP: the validation below already runs with the tenant's client identity and this CA.
-  if (providerName === "kmip") await stageKmipTrust(ctx.kmipCredentials, tenant.id, keyRef, serverCaPem);
-  const ownership = await ownershipStep(ctx.providers, ctx.config, tenant.id, providerName, keyRef);
+  const gate = cls.scope.key
+    ? (keyRef: string) => approvalGate(ctx, { actor, approved, requestId, tenantId: tenant.id, action: "key.connect", params: { provider: providerName, keyId: keyRef, ...classDetail(cls) } })
+    : undefined;
+  // The checks every key connection passes (lib/broker/key-connect-check.ts), audited as key.validate.
+  const { keyRef, result } = await validateKeyToConnect(ctx, tenant.id, actor, requestId, { provider: providerName, keyId, serverCaPem }, gate, classDetail(cls));
   const who = actorOf(actor);
-  const key = { provider: providerName, keyRef };
-  const described = providerName === "kmip" ? await kmipDescribeStep(ctx.providers, tenant.id, keyRef) : null;
-  const result =
-    ownership && !ownership.ok ? ownership : (described?.failed ?? (await validateKeyRoundTrip(ctx.kms, tenant.id, key, who, { lockOnRevoked: false, requestId })));
-  if (described && !described.failed) result.steps.unshift(described.step);
-  if (ownership?.ok) result.steps.unshift(...ownership.steps);
-  await ctx.audit.record({
-    tenantId: tenant.id,
-    actor: who,
-    action: "key.validate",
-    outcome: result.ok ? "success" : result.unavailable ? "unavailable" : "denied",
-    provider: providerName,
-    keyRef,
-    keyVersion: result.keyVersion,
-    requestId,
-    reason: result.failure ? `${result.failure.step}:${result.failure.reason ?? result.failure.kind}` : undefined,
-    detail: { steps: result.steps.map((s) => ({ step: s.step, ok: s.ok, latencyMs: Math.round(s.latencyMs * 10) / 10 })), ...classDetail(cls) },
-  });
-  if (!result.ok) throw validationError(result);
   await ctx.db.transaction(async (tx) => {
     await claimKeyRef(tx, ctx.providers, tenant.id, providerName, keyRef, result.wrappedByKey ?? null);
     const [inserted] = await tx.query<{ id: string }>(

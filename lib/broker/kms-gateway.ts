@@ -39,9 +39,22 @@ export interface KmsCallMeta {
    * must not make the data path fail fast; the job backs off by itself.
    */
   opensCircuit?: boolean;
+  /**
+   * Which key of its class this is (issue 12). The audit entry names the key that was called
+   * (provider, keyRef) and, for a secondary, says so: `detail.keyRole`, and `detail.failover`
+   * when the call is a failover from an unavailable or slow primary (or `detail.drill`).
+   */
+  keyRole?: "primary" | "secondary";
+  failover?: "hedge" | "drill";
 }
 
 
+
+/** The audit detail naming a secondary key's role (nothing for a primary: entries stay as they were). */
+function roleDetail(meta: KmsCallMeta): { detail?: Record<string, unknown> } {
+  if (meta.keyRole !== "secondary") return {};
+  return { detail: { keyRole: "secondary", ...(meta.failover ? { failover: meta.failover } : {}) } };
+}
 
 /** `requestId` is that of the request whose KMS call found the revocation, so its lock entry links to it in the audit log. */
 export type RevokedHandler = (tenantId: string, error: KmsError, detectedAt: Date, revokedAt?: Date, requestId?: string, key?: KeyOnRecord) => Promise<void>;
@@ -142,6 +155,7 @@ export class KmsGateway {
         dekId: meta.dekId,
         latencyMs,
         requestId: meta.requestId,
+        ...roleDetail(meta),
       });
       return result;
     } catch (e) {
@@ -177,7 +191,7 @@ export class KmsGateway {
           requestId: meta.requestId,
           // A vendor-side fault shows in the tenant's log as the vendor's, not as its KMS failing.
           reason: err.kind === "revoked" ? `kms:${key.provider}:${err.reason}` : err.detail.vendorFault ? `vendor:${err.detail.vendorFault}` : (code ?? err.kind),
-          detail: { message: err.message.slice(0, 500) },
+          detail: { message: err.message.slice(0, 500), ...roleDetail(meta).detail },
         })
         .catch(() => {});
       throw err;

@@ -10,6 +10,8 @@ export class KmsMetrics {
   readonly dataRequests: Counter<"operation" | "outcome" | "cache">;
   readonly locks: Counter<"cause">;
   readonly policyRefusals: Counter<"operation" | "reason">;
+  /** DEK unwraps answered by a class's secondary key (lib/broker/failover-monitor.ts), by the secondary's provider. */
+  readonly failoverUnwraps: Counter<"provider">;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -19,6 +21,7 @@ export class KmsMetrics {
     this.lockFanout = new Histogram({ name: "cmek_lock_fanout_seconds", help: "From the lock on the deciding instance to the last acknowledging instance", labelNames: ["cause"], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2], registers: [this.registry] });
     this.dataRequests = new Counter({ name: "cmek_data_requests_total", help: "Encrypt and decrypt requests by outcome and DEK cache result", labelNames: ["operation", "outcome", "cache"], registers: [this.registry] });
     this.policyRefusals = new Counter({ name: "cmek_policy_refusals_total", help: "Data requests refused by the tenant's governance policy, by reason (purpose_missing, purpose_not_allowed, outside_access_window)", labelNames: ["operation", "reason"], registers: [this.registry] });
+    this.failoverUnwraps = new Counter({ name: "cmek_failover_unwraps_total", help: "DEK unwraps answered by a data class's secondary key (primary unavailable or slower than the hedge budget, or a failover drill), by the secondary's provider", labelNames: ["provider"], registers: [this.registry] });
     this.locks = new Counter({ name: "cmek_tenant_locks_total", help: "Tenant locks by cause", labelNames: ["cause"], registers: [this.registry] });
   }
 

@@ -129,7 +129,14 @@ export async function probeTenantKey(broker: ProbeDeps, tenantIn: TenantView, op
   const resumable = scope.lockReason !== RETIRING_KEY_REVOKED;
   if (outcome === "success" && scope.state === "locked" && scope.lockSource === "kms" && !tenant.manualResume && resumable && scope.key) {
     const primary = { provider: scope.key.provider, keyRef: scope.key.keyRef, dataClassId: cls.id };
-    const check = await validateKeyRoundTrip(broker.kms, tenant.id, primary, PROBE_ACTOR, { lockOnRevoked: false });
+    let check = await validateKeyRoundTrip(broker.kms, tenant.id, primary, PROBE_ACTOR, { lockOnRevoked: false });
+    // A revocation of either key locks the class (issue 12), so both must work before it resumes:
+    // otherwise a class whose secondary stays revoked would resume on its primary's probe and lock
+    // again on the secondary's, over and over.
+    if (check.ok && scope.secondary) {
+      const secondary = { provider: scope.secondary.provider, keyRef: scope.secondary.keyRef, dataClassId: cls.id };
+      check = await validateKeyRoundTrip(broker.kms, tenant.id, secondary, PROBE_ACTOR, { lockOnRevoked: false });
+    }
     if (check.ok) {
       // Only a KMS-caused lock is lifted: a kill switch set meanwhile stays.
       await broker.locks.markActive(tenant, "probe", PROBE_ACTOR, undefined, "kms", dataClass);

@@ -48,6 +48,9 @@ const BaseEnvSchema = z.object({
   // After an unreachable answer, cache misses for that key get 503 at once for this long instead of
   // each waiting out the timeout; probes keep checking. 0 turns it off.
   BROKER_KMS_CIRCUIT_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  // A class with a secondary key (issue 12): a cache miss asks the secondary too when the primary
+  // is unavailable or has not answered within this budget; the first success wins. 0: ask both at once.
+  BROKER_FAILOVER_HEDGE_MS: z.coerce.number().int().min(0).max(60_000).default(300),
   // Re-wrap jobs (lib/broker/lifecycle): KMS calls per second per tenant and per provider on one
   // instance (0: unlimited; the defaults are far below every cloud's published quotas), DEKs per
   // batch, how often an instance looks for work, and how long a job's lease lasts without renewal.

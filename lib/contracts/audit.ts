@@ -36,7 +36,11 @@ const auditEventFields = {
   hash: z.string().describe("sha256 over prevHash and the canonical entry (lib/audit/canonical.ts)"),
 };
 
-const ZKmsCallDetail = z.strictObject({ message: z.string().describe("the KMS's error message, at most 500 characters") });
+const ZKmsCallDetail = z.strictObject({
+  message: z.string().optional().describe("the KMS's error message, at most 500 characters (failed calls)"),
+  keyRole: z.enum(["primary", "secondary"]).optional().describe("set for a call to a class's secondary key (issue 12)"),
+  failover: z.enum(["hedge", "drill"]).optional().describe("a secondary's unwrap because the primary was unavailable or slower than the hedge budget, or forced by a failover drill"),
+});
 /** The data class an entry of a class's control action concerns; absent for `default` (entries as before classes). */
 const dataClassField = { dataClass: z.string().optional().describe("the data class, when not `default`") };
 const ZClassOnly = z.strictObject({ dataClass: z.string() }).describe("the data class (not `default`)");
@@ -66,6 +70,8 @@ const ZRewrapCounts = z.strictObject({
   failed: z.number().int().describe("DEKs that could not be re-wrapped (they keep their earlier wrapped form)"),
   done: z.number().int(),
   total: z.number().int(),
+  cause: z.string().optional().describe("add_secondary: `rewrapped` counts forms added under the class's secondary key"),
+  dataClass: z.string().optional(),
 });
 
 const ZApprovalDetail = z.strictObject({
@@ -101,7 +107,7 @@ const DETAIL_OF = {
   "kms.reencrypt": ZKmsCallDetail.nullable(),
   "tenant.create": z.strictObject({ slug: z.string(), name: z.string() }),
   "key.connect": z.union([z.null(), ZClassOnly]),
-  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })), ...dataClassField }),
+  "key.validate": z.strictObject({ steps: z.array(z.strictObject({ step: ZValidationStepName, ok: z.boolean(), latencyMs: z.number() })), ...dataClassField, role: z.enum(["primary", "secondary"]).optional() }),
   "key.rotate": z.null(),
   "key.rotated": z.strictObject({
     from: z.string().describe("the version new wraps used before"),
@@ -157,6 +163,11 @@ const DETAIL_OF = {
   "rewrap.finish": ZRewrapCounts,
   "rewrap.pause": z.strictObject({ jobId: z.string(), cause: z.string().describe("tenant_locked, revoked, retiring_key_revoked, kms_unavailable, kms_throttled") }),
   "rewrap.cancel": z.strictObject({ jobId: z.string(), returnJobId: z.string().nullable().describe("the job moving DEKs back to the earlier key, when the cancelled job was a key switch") }),
+  "secondary.connect": z.strictObject({ dataClass: z.string(), connectionId: z.string(), deks: z.number().int().describe("DEKs of the class the add_secondary job gives a form under the key") }),
+  "secondary.remove": z.strictObject({ dataClass: z.string(), connectionId: z.string(), forms: z.number().int().describe("wrapped forms under the secondary that were deleted") }),
+  "failover.drill": z
+    .strictObject({ dataClass: z.string(), seconds: z.number().int(), attempted: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), p50Ms: z.number().nullable() })
+    .describe("a failover drill forced the class's unwraps through its secondary key"),
   "approval.requested": ZApprovalDetail.describe("a protected action is waiting for M-of-N approval (delivered to webhooks as approval.requested)"),
   "approval.approved": ZApprovalDetail.describe("one tenant admin approved a pending request"),
   "approval.executed": ZApprovalDetail.describe("the M-th approval arrived and the action ran"),

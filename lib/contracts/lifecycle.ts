@@ -23,7 +23,7 @@ export const ZLifecycleKey = z.object({
 export const ZRewrapJob = z.object({
   id: z.string(),
   state: z.enum(["running", "paused", "completed", "cancelled"]),
-  cause: z.enum(["key_switch", "rotation", "manual", "cancel_switch"]),
+  cause: z.enum(["key_switch", "rotation", "manual", "cancel_switch", "add_secondary"]).describe("add_secondary: gives every DEK of a class a form under its new secondary key"),
   pauseCause: z.string().nullable().describe("tenant_locked, revoked, retiring_key_revoked, kms_unavailable or kms_throttled"),
   done: z.number().int().describe("DEKs handled (re-wrapped or failed)"),
   rewrapped: z.number().int(),

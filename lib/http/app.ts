@@ -20,6 +20,7 @@ import { kmsEventRoutes } from "./routes/kms-events";
 import { drillRoutes } from "./routes/drill";
 import { governanceRoutes } from "./routes/governance";
 import { lifecycleRoutes } from "./routes/lifecycle";
+import { secondaryKeyRoutes } from "./routes/secondary-keys";
 import { quorumRoutes } from "./routes/quorum";
 import { accountRoutes } from "./routes/account";
 import { MAX_PLAINTEXT_BYTES } from "./schemas";
@@ -109,6 +110,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     drillRoutes,
     governanceRoutes,
     lifecycleRoutes,
+    secondaryKeyRoutes,
     quorumRoutes,
     accountRoutes,
     ...(opts.extraRoutes ?? []),

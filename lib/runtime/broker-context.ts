@@ -7,6 +7,7 @@ import type { BrokerContext } from "../broker/context";
 import { DataKeyService } from "../broker/data-keys";
 import { deletionWindowRecorder } from "../broker/deletion-window";
 import { DekCache } from "../broker/dek-cache";
+import { FailoverMonitor } from "../broker/failover-monitor";
 import { KeyHealthTracker } from "../broker/key-health";
 import { KmipCredentialStore } from "../broker/kmip-credentials";
 import { KmsGateway } from "../broker/kms-gateway";
@@ -76,7 +77,8 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   const kms = new KmsGateway(providers, audit, health, metrics, lockOnRevocation({ registry, locks, db }, (tenant, err) => recordDeletion(tenant, err)), config.BROKER_KMS_CIRCUIT_MS, vendorFaults);
   // In the background: the refused request or probe does not wait for the extra KMS read of the date.
   const recordDeletion = deletionWindowRecorder({ db, kms, backgroundErrors });
-  const keys = new DataKeyService(db, cache, kms);
+  const failover = new FailoverMonitor(metrics);
+  const keys = new DataKeyService(db, cache, kms, undefined, undefined, { monitor: failover, hedgeMs: config.BROKER_FAILOVER_HEDGE_MS });
   const rotation = new KeyRotationRecorder({ db, kms, audit, bus, keys, registry, metrics, backgroundErrors });
   const prober = new Prober(
     { db, registry, kms, locks, cache, health, metrics, backgroundErrors, instanceId: config.instanceId, vendorFaults, rotation },
@@ -102,7 +104,7 @@ export function createBrokerContext(deps: BrokerContextDeps): BrokerContext {
   metrics.gauge("cmek_dek_cache_hits", "DEK cache hits since start", () => cache.stats.hits);
   metrics.gauge("cmek_dek_cache_misses", "DEK cache misses since start", () => cache.stats.misses);
   const kmipCredentials = deps.kmipCredentials ?? new KmipCredentialStore(db, config);
-  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, clock, governance, usage, alerts, kmipCredentials, lifecycle };
+  return { db, config, providers, registry, cache, kms, keys, locks, bus, tokens, audit, metrics, health, prober, logger, backgroundErrors, vendorFaults, clock, governance, usage, alerts, kmipCredentials, lifecycle, failover };
 }
 
 export interface BackgroundLoops {
@@ -121,6 +123,8 @@ export async function startBrokerContext(ctx: BrokerContext): Promise<Background
       tokens.invalidateTenant(e.tenantId);
     } else if (e.type === "governance_changed") {
       ctx.governance.invalidate(e.tenantId);
+    } else if (e.type === "failover_drill") {
+      ctx.failover.force(e.tenantId, e.classId, e.until);
     }
   });
   bus.onGap(() => void backgroundErrors.guard("cluster.resync", () => resyncAfterGap(ctx)));

@@ -332,6 +332,14 @@ describe("real answers validate against the document", () => {
     await check({ method: "GET", path: "/api/v1/fleet/kms-activity?minutes=5" }, 200);
     await check({ method: "GET", path: "/api/v1/fleet/kms-activity?minutes=0" }, 400);
 
+    // a class's secondary key and its failover drill (issue 12)
+    await check({ method: "PUT", path: `${t}/classes/default/secondary-key`, body: { provider: "gcp", keyId: await h.gcp.createKeyForVendor() } }, 200);
+    await check({ method: "PUT", path: `${t}/classes/default/secondary-key`, body: { provider: "aws", keyId: "not-an-arn" } }, 400);
+    await check({ method: "POST", path: `${t}/classes/default/failover-drill`, body: { seconds: 1 } }, 200);
+    await check({ method: "POST", path: `${t}/classes/default/failover-drill`, body: { seconds: 0 } }, 400);
+    await check({ method: "DELETE", path: `${t}/classes/default/secondary-key` }, 200);
+    await check({ method: "DELETE", path: `${t}/classes/default/secondary-key` }, 404);
+
     // locks and the drill (the lock's detail and the drill's report land in the audit log below)
     await check({ method: "POST", path: `${t}/drill` }, 200);
     await check({ method: "POST", path: `${t}/lock`, body: {} }, 400);

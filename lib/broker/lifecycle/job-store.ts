@@ -4,7 +4,8 @@
 import type { Database, SqlExecutor } from "../../db/database";
 
 export type JobState = "running" | "paused" | "completed" | "cancelled";
-export type JobCause = "key_switch" | "rotation" | "manual" | "cancel_switch";
+/** add_secondary: gives every DEK of the target's class a form under that secondary key (data_key_wrap). */
+export type JobCause = "key_switch" | "rotation" | "manual" | "cancel_switch" | "add_secondary";
 
 export interface RewrapJob {
   id: string;
@@ -136,6 +137,27 @@ export class RewrapJobStore {
       [tenantId, cause, t.id, t.key_version, n],
     );
     return { job: toJob(rows[0]!), created: true };
+  }
+
+  /**
+   * Starts an add_secondary job towards one secondary connection, unless the tenant has an open job
+   * (returned, created false: the sweep starts this one once that finished). Same row lock as start().
+   */
+  async startSecondary(tenantId: string, connectionId: string, total: (db: SqlExecutor) => Promise<number>): Promise<{ job: RewrapJob | null; created: boolean }> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SELECT id FROM tenant WHERE id = $1 FOR UPDATE`, [tenantId]);
+      const open = await tx.query<Row>(`SELECT ${COLUMNS} FROM rewrap_job WHERE tenant_id = $1 AND state IN ('running', 'paused') LIMIT 1`, [tenantId]);
+      if (open[0]) return { job: toJob(open[0]), created: false };
+      const target = await tx.query(`SELECT 1 FROM key_connection WHERE id = $1 AND tenant_id = $2 AND status = 'connected' AND role = 'secondary'`, [connectionId, tenantId]);
+      if (target.length === 0) return { job: null, created: false };
+      const n = await total(tx);
+      if (n === 0) return { job: null, created: false };
+      const rows = await tx.query<Row>(
+        `INSERT INTO rewrap_job (tenant_id, state, cause, target_connection_id, target_version, total) VALUES ($1, 'running', 'add_secondary', $2, NULL, $3) RETURNING ${COLUMNS}`,
+        [tenantId, connectionId, n],
+      );
+      return { job: toJob(rows[0]!), created: true };
+    });
   }
 
   /** Leases up to `limit` due jobs (running, or paused for a cause that resolves by itself) whose lease is free or lapsed. */

@@ -83,3 +83,48 @@ export async function rewrapOne(deps: { kms: KmsGateway; db: SqlExecutor }, tena
     return { ok: false, kmsCalls: calls, error };
   }
 }
+
+/** A DEK that has no form under the class's secondary key yet (lib/broker/lifecycle/secondary-forms.ts). */
+export interface DekMissingSecondary {
+  id: string;
+  wrapped: Buffer;
+  primary: KeyOnRecord;
+}
+
+/**
+ * Adds a DEK's form under a secondary key (cause add_secondary): unwrap with the primary, wrap
+ * under the secondary with the same DEK context, unwrap the new form and compare, then insert it
+ * (a second worker's insert of the same form is a no-op). The primary form is never touched.
+ */
+export async function wrapUnderSecondary(deps: { kms: KmsGateway; db: SqlExecutor }, tenantId: string, dek: DekMissingSecondary, target: RewrapTarget, actor: AuditActor): Promise<RewrapOutcome> {
+  const ctx = dekContext(tenantId, dek.id);
+  const meta = { tenantId, actor, dekId: dek.id, opensCircuit: false };
+  const secondaryMeta = { ...meta, keyRole: "secondary" as const };
+  let calls = 0;
+  try {
+    calls++;
+    const plain = await deps.kms.unwrapRaw(dek.primary, dek.wrapped, ctx, { ...meta, keyRole: "primary" });
+    let wrapped;
+    try {
+      calls++;
+      wrapped = await deps.kms.wrap(target.key, plain, ctx, secondaryMeta);
+      calls++;
+      const check = await deps.kms.unwrapRaw(target.key, wrapped.wrapped, ctx, secondaryMeta);
+      const same = check.equals(plain);
+      check.fill(0);
+      if (!same) return { ok: false, kmsCalls: calls, error: new KmsError("invalid", target.key.provider, "the secondary's wrapped form did not unwrap to the same DEK") };
+    } finally {
+      plain.fill(0);
+    }
+    const rows = await deps.db.query(
+      `INSERT INTO data_key_wrap (dek_id, key_connection_id, tenant_id, wrapped_key, key_version, wrapped_by_key)
+       SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM key_connection WHERE id = $2 AND tenant_id = $3 AND status = 'connected' AND role = 'secondary')
+       ON CONFLICT (dek_id, key_connection_id) DO NOTHING RETURNING dek_id`,
+      [dek.id, target.connectionId, tenantId, wrapped.wrapped, wrapped.keyVersion, wrapped.wrappedByKey ?? null],
+    );
+    return { ok: true, kmsCalls: calls, swapped: rows.length > 0, method: "unwrap_wrap" };
+  } catch (e) {
+    const error = isKmsError(e) ? e : new KmsError("unavailable", target.key.provider, `adding the secondary form failed: ${(e as Error)?.message ?? String(e)}`);
+    return { ok: false, kmsCalls: calls, error };
+  }
+}

@@ -42,16 +42,16 @@ export interface PassOptions {
 
 const MAX_BACKOFF_MS = 60_000;
 
-function backoffMs(job: RewrapJob, err?: KmsError): number {
+export function backoffMs(job: RewrapJob, err?: KmsError): number {
   const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(job.consecutiveFailures, 7));
   return Math.max(base, (err?.detail.retryAfterSeconds ?? 0) * 1000);
 }
 
-function isThrottling(err: KmsError): boolean {
+export function isThrottling(err: KmsError): boolean {
   return /thrott|too ?many|429|RESOURCE_EXHAUSTED|^8$|rate/i.test(err.detail.providerCode ?? "") || /thrott|rate exceeded|too many/i.test(err.message);
 }
 
-async function pause(deps: PassDeps, opts: PassOptions, job: RewrapJob, cause: string, retryInMs: number): Promise<void> {
+export async function pause(deps: PassDeps, opts: PassOptions, job: RewrapJob, cause: string, retryInMs: number): Promise<void> {
   if (!(await deps.store.pause(job, deps.instanceId, cause, retryInMs))) return;
   deps.metrics.pauses.inc({ cause });
   // One entry per change of cause, not one per retry of the same pause.

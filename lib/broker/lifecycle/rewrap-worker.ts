@@ -13,6 +13,8 @@ import type { TenantRegistry } from "../tenant-registry";
 import { RewrapJobStore, type JobCause, type RewrapJob, type StartOptions } from "./job-store";
 import { RewrapRateLimiter } from "./rate-limiter";
 import { runPass } from "./rewrap-pass";
+import { countMissingSecondary } from "./secondary-forms";
+import { runSecondaryPass } from "./secondary-pass";
 import { RewrapMetrics } from "./rewrap-metrics";
 import { CONNECTED_JOIN, countStale, STALE_SQL } from "./stale-deks";
 
@@ -90,6 +92,13 @@ export class RewrapWorker {
     return r;
   }
 
+  /** Opens an add_secondary job for a class's secondary connection (or returns the tenant's open job) and audits its start. */
+  async startSecondaryJob(tenantId: string, connectionId: string, actor: AuditActor, requestId?: string): Promise<{ job: RewrapJob | null; created: boolean }> {
+    const r = await this.store.startSecondary(tenantId, connectionId, (tx) => countMissingSecondary(tx, tenantId, connectionId));
+    if (r.created && r.job) await this.started(r.job, actor, requestId);
+    return r;
+  }
+
   /** Opens a job inside the caller's transaction; call started() after it commits. */
   startJobIn(tx: SqlExecutor, tenantId: string, cause: JobCause) {
     return this.store.startIn(tx, tenantId, cause, (db) => countStale(db, tenantId));
@@ -129,7 +138,7 @@ export class RewrapWorker {
   }
 
   private async work(job: RewrapJob): Promise<void> {
-    await runPass(
+    await (job.cause === "add_secondary" ? runSecondaryPass : runPass)(
       { ...this.deps, store: this.store, limiter: this.limiter, metrics: this.metrics, signal: this.abort.signal },
       { leaseMs: this.opts.leaseMs, batchSize: this.opts.batchSize, reencrypt: this.opts.reencrypt !== false, actor: REWRAP_ACTOR },
       job,
@@ -153,5 +162,26 @@ export class RewrapWorker {
     for (const r of rows) {
       await this.startJob(r.tenant_id, r.switched ? "key_switch" : "rotation", REWRAP_ACTOR, undefined, { onlyIfNewTarget: true, targetConnectionId: r.id });
     }
+    await this.startDueSecondaryJobs();
+  }
+
+  /**
+   * Secondary connections whose class has DEKs without a form under them (created while the
+   * secondary was unavailable, or an interrupted job), on active tenants with no open job. A target
+   * whose last job left DEKs failed (rejected by the KMS) is retried at most once a minute; one whose
+   * job the tenant cancelled is left alone (new DEKs still get both forms at creation).
+   */
+  private async startDueSecondaryJobs(): Promise<void> {
+    const rows = await this.deps.db.query<{ tenant_id: string; id: string }>(
+      `SELECT s.tenant_id, s.id FROM key_connection s JOIN tenant t ON t.id = s.tenant_id AND t.state = 'active'
+        WHERE s.status = 'connected' AND s.role = 'secondary'
+          AND NOT EXISTS (SELECT 1 FROM rewrap_job j WHERE j.tenant_id = s.tenant_id AND (j.state IN ('running', 'paused')
+                 OR (j.target_connection_id = s.id AND j.state = 'cancelled')
+                 OR (j.target_connection_id = s.id AND j.failed > 0 AND j.finished_at > now() - interval '1 minute')))
+          AND EXISTS (SELECT 1 FROM data_key d WHERE d.tenant_id = s.tenant_id AND d.data_class_id IS NOT DISTINCT FROM s.data_class_id
+                 AND NOT EXISTS (SELECT 1 FROM data_key_wrap w WHERE w.dek_id = d.id AND w.key_connection_id = s.id))
+        LIMIT 50`,
+    );
+    for (const r of rows) await this.startSecondaryJob(r.tenant_id, r.id, REWRAP_ACTOR);
   }
 }

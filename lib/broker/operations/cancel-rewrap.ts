@@ -33,7 +33,7 @@ export async function cancelRewrap({ ctx, actor, tenant: slug, requestId }: Tena
     if (!check.ok) throw validationError(check);
     const back = await ctx.db.transaction(async (tx) => {
       await ctx.lifecycle.store.cancel(tx, tenant.id);
-      await tx.query(`UPDATE key_connection SET status = 'retiring' WHERE tenant_id = $1 AND status = 'connected'`, [tenant.id]);
+      await tx.query(`UPDATE key_connection SET status = 'retiring' WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary'`, [tenant.id]);
       await tx.query(
         `UPDATE key_connection SET status = 'connected', key_version = coalesce($3, key_version), canary_wrapped = $4, last_validated_at = now() WHERE id = $2 AND tenant_id = $1`,
         [tenant.id, earlier.connectionId, check.keyVersion, check.canaryWrapped],

@@ -14,7 +14,7 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZConnectClassKeyResponse } from "../../contracts/classes";
 
-export async function connectClassKey(op: TenantOperation<KeyConnectDeps & Pick<BrokerContext, "health">> & ConnectKeyInput & { dataClass: string }) {
+export async function connectClassKey(op: TenantOperation<KeyConnectDeps & Pick<BrokerContext, "health" | "failover">> & ConnectKeyInput & { dataClass: string }) {
   const { ctx, actor, tenant: slug, requestId, approved, dataClass, provider, keyId, serverCaPem } = op;
   authorize(actor, "key.connect", slug);
   if (dataClass === DEFAULT_CLASS) {

@@ -12,7 +12,7 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZCreateDataClassRequest, ZDataClassResponse } from "../../contracts/classes";
 
-type Deps = Pick<BrokerContext, "db" | "audit" | "registry" | "bus" | "cache" | "health">;
+type Deps = Pick<BrokerContext, "db" | "audit" | "registry" | "bus" | "cache" | "health" | "failover">;
 
 export async function createDataClass({ ctx, actor, tenant: slug, requestId, name }: TenantOperation<Deps> & { name: string }) {
   authorize(actor, "class.create", slug);

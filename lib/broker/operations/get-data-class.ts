@@ -8,7 +8,7 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZDataClassParams, ZDataClassResponse } from "../../contracts/classes";
 
-export async function getDataClass({ ctx, actor, tenant: slug, dataClass }: TenantOperation<Pick<BrokerContext, "db" | "registry" | "health">> & { dataClass: string }) {
+export async function getDataClass({ ctx, actor, tenant: slug, dataClass }: TenantOperation<Pick<BrokerContext, "db" | "registry" | "health" | "failover">> & { dataClass: string }) {
   authorize(actor, "class.view", slug);
   const tenant = await loadTenant(ctx, slug);
   const cls = requireClass(tenant, dataClass);

@@ -10,7 +10,7 @@ import type { TenantOperation } from "./types";
 // The request and response schemas of this operation's route (lib/contracts).
 export { ZTenantHealth } from "../../contracts/tenants";
 
-export async function tenantHealth({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "db" | "health" | "registry">>) {
+export async function tenantHealth({ ctx, actor, tenant }: TenantOperation<Pick<BrokerContext, "db" | "health" | "registry" | "failover">>) {
   authorize(actor, "tenant.view", tenant);
   const t = await loadTenant(ctx, tenant);
   const [view, deletion, classes] = await Promise.all([health(ctx, t), describeDeletionWindow(ctx, t), describeDataClasses(ctx, t, { history: 10 })]);

@@ -16,6 +16,14 @@ export default async function TenantHome({ params }: { params: Promise<{ slug: s
       canShred={can(user?.role, "tenant.shred")}
       canRewrap={can(user?.role, "lifecycle.rewrap")}
       canCancelRewrap={can(user?.role, "lifecycle.cancel")}
+      classPermissions={{
+        lock: can(user?.role, "tenant.lock"),
+        connectKey: can(user?.role, "key.connect"),
+        create: can(user?.role, "class.create"),
+        remove: can(user?.role, "class.remove"),
+        removeSecondary: can(user?.role, "class.secondary_remove"),
+        failoverDrill: can(user?.role, "class.failover_drill"),
+      }}
     />
   );
 }
