@@ -48,7 +48,7 @@ export function sealEnvelope(
   uuidToBytes(header.dekId).copy(head, 17);
   const nonce = head.subarray(33, 45);
   randomFillSync(nonce);
-  const cipher = createCipheriv("aes-256-gcm", dek.key(), nonce);
+  const cipher = createCipheriv("aes-256-gcm", dek.cipherKey(), nonce);
   cipher.setAAD(Buffer.concat([head, canonicalContext(context)]));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return Buffer.concat([head, body, cipher.getAuthTag()]);
@@ -72,7 +72,7 @@ export function openEnvelope(dek: DataKeyMaterial, record: Buffer, context?: Enc
   const body = record.subarray(HEADER_BYTES, record.length - TAG_BYTES);
   const tag = record.subarray(record.length - TAG_BYTES);
   try {
-    const decipher = createDecipheriv("aes-256-gcm", dek.key(), nonce);
+    const decipher = createDecipheriv("aes-256-gcm", dek.cipherKey(), nonce);
     decipher.setAAD(Buffer.concat([head, canonicalContext(context)]));
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(body), decipher.final()]);
