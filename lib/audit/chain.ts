@@ -114,8 +114,20 @@ export const AUDIT_LOCK_NAMESPACE = 0x41554454;
 
 /** A stable int4 per id (a tenant, a webhook subscription) for advisory locks; a collision only makes two ids share a lock, which is harmless. */
 export function lockKeyOf(id: string): number {
-  return createHash("sha256").update(id.toLowerCase()).digest().readInt32BE(0);
+  const lower = id.toLowerCase();
+  let key = lockKeys.get(lower);
+  if (key === undefined) {
+    key = createHash("sha256").update(lower).digest().readInt32BE(0);
+    // Bounded: forgetting a key only means hashing the id again.
+    if (lockKeys.size >= MAX_CACHED_LOCK_KEYS) lockKeys.clear();
+    lockKeys.set(lower, key);
+  }
+  return key;
 }
+
+/** lockKeyOf per id: every group commit asks for the key of each of its entries' tenants. */
+const lockKeys = new Map<string, number>();
+const MAX_CACHED_LOCK_KEYS = 100_000;
 
 export const AUDIT_COLUMNS =
   `id, tenant_id, seq, time, actor_type, actor_id, actor_name, action, outcome, provider, key_ref, key_version, dek_id, ` +
