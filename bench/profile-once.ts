@@ -83,6 +83,7 @@ async function main() {
         ceilingRuns: c.runsRps,
         errors: b.errors,
         cores: { broker: b.cores, ceiling: c.cores },
+        auditEntries: entries,
         auditEntriesPerBatch: Math.round((entries / batches) * 10) / 10,
         [batch ? "costPerItem" : "costPerRequest"]: { brokerCpuUs: us(cpuSeconds(on.pid) - b0), postgresCpuUs: us(pgCpuSeconds(dbName) - p0), ceilingCpuUs: Math.round((c.cores.server / c.rps) * 1e6), nonOk: run.non2xx + run.errors },
       }),
