@@ -117,7 +117,7 @@ describe("AuditWriter (PostgreSQL)", () => {
         purpose: i % 2 ? v : undefined,
         requestId: v,
         reason: v,
-        cacheHit: i % 3 === 0 ? null : i % 3 === 1,
+        cacheHit: i % 3 === 0 ? undefined : i % 3 === 1,
         latencyMs: i / 7,
         bytes: i,
         detail: { v, i },
