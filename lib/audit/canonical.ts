@@ -1,7 +1,7 @@
 // The byte-exact form an audit entry is hashed over. Anyone re-deriving the hash (the
 // broker's verify, the offline CLI, a tenant's own tooling) must build the same string,
 // so field order is fixed, absent values are explicit nulls and `detail` uses sorted keys.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export const GENESIS_HASH = "0".repeat(64);
 const CANONICAL_VERSION = 1;
@@ -91,7 +91,8 @@ export function canonicalEntry(f: AuditChainFields): string {
 }
 
 export function sha256hex(data: string): string {
-  return createHash("sha256").update(data, "utf8").digest("hex");
+  // One-shot hash(): no Hash object per entry (the group commit hashes every entry it links).
+  return hash("sha256", data, "hex");
 }
 
 export function chainHash(prevHash: string, canonical: string): string {

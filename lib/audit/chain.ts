@@ -40,8 +40,30 @@ function cleanJson(v: unknown): unknown {
   return v;
 }
 
+/**
+ * A plain object whose members are strings, finite numbers, booleans or null (a batch item's
+ * index and size, most details): what the JSON round trip below returns, without it. Null when
+ * the object needs the full treatment.
+ */
+function flatDetail(d: Record<string, unknown>): Record<string, unknown> | null {
+  if (Object.getPrototypeOf(d) !== Object.prototype) return null;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(d)) {
+    const v = d[k];
+    if (v === undefined) continue;
+    if (typeof v === "string") out[text(k)!] = text(v);
+    // JSON writes -0 as 0.
+    else if (typeof v === "number" && Number.isFinite(v)) out[text(k)!] = v === 0 ? 0 : v;
+    else if (v === null || typeof v === "boolean") out[text(k)!] = v;
+    else return null;
+  }
+  return out;
+}
+
 function detailOf(d: Record<string, unknown> | undefined): Record<string, unknown> | null {
   if (d === undefined || d === null) return null;
+  const flat = typeof d === "object" && !Array.isArray(d) ? flatDetail(d) : null;
+  if (flat) return flat;
   // Round-trip through JSON first: drops undefined/functions and applies toJSON (Dates), as JSONB storage would.
   const plain = JSON.parse(JSON.stringify(d)) as unknown;
   if (!plain || typeof plain !== "object" || Array.isArray(plain)) return null;
@@ -101,10 +123,11 @@ export function linkEntries(head: ChainHead, pending: PendingFields[]): { links:
   const links: Omit<AuditEventRecord, "id">[] = [];
   for (const p of pending) {
     seq += 1;
-    const fields: AuditChainFields = { ...p, seq };
-    const h = hashEntry(hash, fields);
-    links.push({ ...fields, prevHash: hash, hash: h });
-    hash = h;
+    // One object per link: the hash covers the chain fields only (canonicalEntry picks them by name).
+    const link = { ...p, seq, prevHash: hash, hash: "" };
+    link.hash = hashEntry(hash, link);
+    links.push(link);
+    hash = link.hash;
   }
   return { links, head: { seq, hash } };
 }
@@ -114,8 +137,20 @@ export const AUDIT_LOCK_NAMESPACE = 0x41554454;
 
 /** A stable int4 per id (a tenant, a webhook subscription) for advisory locks; a collision only makes two ids share a lock, which is harmless. */
 export function lockKeyOf(id: string): number {
-  return createHash("sha256").update(id.toLowerCase()).digest().readInt32BE(0);
+  const lower = id.toLowerCase();
+  let key = lockKeys.get(lower);
+  if (key === undefined) {
+    key = createHash("sha256").update(lower).digest().readInt32BE(0);
+    // Bounded: forgetting a key only means hashing the id again.
+    if (lockKeys.size >= MAX_CACHED_LOCK_KEYS) lockKeys.clear();
+    lockKeys.set(lower, key);
+  }
+  return key;
 }
+
+/** lockKeyOf per id: every group commit asks for the key of each of its entries' tenants. */
+const lockKeys = new Map<string, number>();
+const MAX_CACHED_LOCK_KEYS = 100_000;
 
 export const AUDIT_COLUMNS =
   `id, tenant_id, seq, time, actor_type, actor_id, actor_name, action, outcome, provider, key_ref, key_version, dek_id, ` +

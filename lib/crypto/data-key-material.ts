@@ -1,4 +1,4 @@
-import { randomFillSync } from "node:crypto";
+import { createSecretKey, randomFillSync, type KeyObject } from "node:crypto";
 
 export const DEK_BYTES = 32;
 
@@ -8,6 +8,8 @@ export const DEK_BYTES = 32;
  */
 export class DataKeyMaterial {
   private bytes: Buffer | null;
+  /** The same bytes as a KeyObject for ciphers, made on first use (see cipherKey()). */
+  private keyObject: KeyObject | null = null;
 
   private constructor(bytes: Buffer) {
     this.bytes = bytes;
@@ -38,6 +40,19 @@ export class DataKeyMaterial {
     return this.bytes;
   }
 
+  /**
+   * The key as a KeyObject, for createCipheriv/createDecipheriv. Node 24 tells a Buffer key from
+   * a KeyObject by throwing and catching twice per cipher (isKeyObject, isCryptoKey), which cost
+   * ~16 µs per cipher against ~2 µs with a KeyObject: 15% of the broker's CPU on the decrypt path.
+   * The KeyObject's native copy cannot be overwritten from JS; destroy() drops it, and Node clears
+   * it (OPENSSL_clear_free) when it is collected, as it does every cipher context's key schedule,
+   * which has always outlived the request the same way.
+   */
+  cipherKey(): KeyObject {
+    if (!this.bytes) throw new Error("data key was destroyed");
+    return (this.keyObject ??= createSecretKey(this.bytes));
+  }
+
   /** A copy for wrapping; the caller zeroes it after use. */
   copy(): Buffer {
     return Buffer.from(this.key());
@@ -47,6 +62,7 @@ export class DataKeyMaterial {
     if (this.bytes) {
       this.bytes.fill(0);
       this.bytes = null;
+      this.keyObject = null;
     }
   }
 

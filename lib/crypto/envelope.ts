@@ -70,9 +70,11 @@ export function sealEnvelope(
   if (classed) uuidToBytes(header.classId!).copy(head, 33);
   const nonce = head.subarray(headerBytes - NONCE_BYTES, headerBytes);
   randomFillSync(nonce);
-  const cipher = createCipheriv("aes-256-gcm", dek.key(), nonce);
+  const cipher = createCipheriv("aes-256-gcm", dek.cipherKey(), nonce);
   cipher.setAAD(Buffer.concat([head, canonicalContext(context)]));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  // GCM's final() outputs nothing: one concat of header, body and tag.
+  const body = cipher.update(plaintext);
+  cipher.final();
   return Buffer.concat([head, body, cipher.getAuthTag()]);
 }
 
@@ -105,10 +107,19 @@ export function openEnvelope(dek: DataKeyMaterial, record: Buffer, context?: Enc
   const body = record.subarray(headerBytes, record.length - TAG_BYTES);
   const tag = record.subarray(record.length - TAG_BYTES);
   try {
-    const decipher = createDecipheriv("aes-256-gcm", dek.key(), nonce);
+    const decipher = createDecipheriv("aes-256-gcm", dek.cipherKey(), nonce);
     decipher.setAAD(Buffer.concat([head, canonicalContext(context)]));
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    // GCM's final() only verifies (it outputs nothing): no concat copy, and plaintext whose tag
+    // does not verify is zeroed before it is dropped.
+    const plaintext = decipher.update(body);
+    try {
+      decipher.final();
+    } catch (e) {
+      plaintext.fill(0);
+      throw e;
+    }
+    return plaintext;
   } catch {
     throw new InvalidCiphertextError();
   }

@@ -72,7 +72,7 @@ export class StreamOpener extends FramedStream {
     const key = this.liveKey();
     const final = this.buf[0] === KIND_FINAL;
     const len = this.need - FRAME_PREFIX_BYTES - FRAME_TAG_BYTES;
-    const decipher = createDecipheriv("aes-256-gcm", key.key, key.nonce(this.frame));
+    const decipher = createDecipheriv("aes-256-gcm", key.cipherKey(), key.nonce(this.frame));
     decipher.setAAD(this.aad(this.frame, final));
     decipher.setAuthTag(this.buf.subarray(FRAME_PREFIX_BYTES + len, this.need));
     const plain = decipher.update(this.buf.subarray(FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + len));

@@ -62,11 +62,12 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     serverFactory: opts.serverFactory,
     return503OnClosing: true,
   });
-  app.addHook("onSend", async (req, reply, payload) => {
+  // Callback style: an async hook costs a promise and a microtask hop on every answer.
+  app.addHook("onSend", (req, reply, payload, done) => {
     reply.header("x-request-id", req.id);
     reply.header("cache-control", "no-store");
     reply.header("x-content-type-options", "nosniff");
-    return payload;
+    done(null, payload);
   });
   app.setErrorHandler(errorHandler);
   // Event Grid's CloudEvents deliveries are JSON under their own media types.

@@ -81,6 +81,11 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
   const providers = opts.providers ?? createKmsProviders(config, { kmipCredentials });
   const ctx = createBrokerContext({ db, config, providers, audit, logger, clock: opts.clock, kmipCredentials });
   const backgroundErrors = ctx.backgroundErrors;
+  if (audit instanceof AuditWriter) {
+    // Entries per group commit (entries / batches) is what the audit write path's cost per entry turns on.
+    ctx.metrics.gauge("cmek_audit_batches_committed", "Audit group commits since start", () => audit.stats().batches);
+    ctx.metrics.gauge("cmek_audit_entries_committed", "Audit entries committed since start", () => audit.stats().entries);
+  }
   background = backgroundErrors;
   const loops = await startBrokerContext(ctx);
   const auditServices = await startAuditServices(db, audit, config.demo || config.BROKER_WEBHOOK_ALLOW_PRIVATE === "on", backgroundErrors);

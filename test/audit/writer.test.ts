@@ -102,6 +102,42 @@ describe("AuditWriter (PostgreSQL)", () => {
     expect(await verifyTenantChain(t.db, tenant.toUpperCase())).toMatchObject({ ok: true, count: 1 });
   });
 
+  it("stores text that is special in an array literal exactly (quotes, backslashes, commas, braces, NULL)", async () => {
+    const writer = new AuditWriter(t.db);
+    const tenant = randomUUID();
+    const awkward = ['a"b', "back\\slash\\", "x,y", "{braces}", "NULL", "null", "", " spaced ", "line\nbreak", "ünï😀", '\\"', "'quote'"];
+    // One batch: every entry is linked in the same INSERT, element i of each column array.
+    await writer.recordAll(
+      awkward.map((v, i) => ({
+        tenantId: tenant,
+        actor: { type: "service_token", id: v, name: awkward[(i + 1) % awkward.length] },
+        action: "decrypt",
+        outcome: "success",
+        keyRef: v,
+        purpose: i % 2 ? v : undefined,
+        requestId: v,
+        reason: v,
+        cacheHit: i % 3 === 0 ? undefined : i % 3 === 1,
+        latencyMs: i / 7,
+        bytes: i,
+        detail: { v, i },
+      })),
+    );
+    await writer.close();
+    const rows = await t.db.query<{ seq: string; actor_id: string; actor_name: string; key_ref: string; purpose: string | null; request_id: string; reason: string; cache_hit: boolean | null; latency_ms: number; bytes: number; detail: { v: string; i: number } }>(
+      `SELECT seq, actor_id, actor_name, key_ref, purpose, request_id, reason, cache_hit, latency_ms, bytes, detail FROM audit_event WHERE tenant_id = $1 ORDER BY seq`,
+      [tenant],
+    );
+    expect(rows.map((r) => r.actor_id)).toEqual(awkward);
+    expect(rows.map((r) => r.actor_name)).toEqual(awkward.map((_, i) => awkward[(i + 1) % awkward.length]));
+    expect(rows.map((r) => [r.key_ref, r.request_id, r.reason])).toEqual(awkward.map((v) => [v, v, v]));
+    expect(rows.map((r) => r.purpose)).toEqual(awkward.map((v, i) => (i % 2 ? v : null)));
+    expect(rows.map((r) => r.cache_hit)).toEqual(awkward.map((_, i) => (i % 3 === 0 ? null : i % 3 === 1)));
+    expect(rows.map((r) => [Number(r.latency_ms), r.bytes])).toEqual(awkward.map((_, i) => [i / 7, i]));
+    expect(rows.map((r) => r.detail)).toEqual(awkward.map((v, i) => ({ v, i })));
+    expect(await verifyTenantChain(t.db, tenant)).toMatchObject({ ok: true, count: awkward.length });
+  });
+
   it("fails closed with AuditUnavailableError when the database is unreachable", async () => {
     const gone = await openDatabase({ databaseUrl: `${PG_BASE}/audit_test_does_not_exist_${Date.now()}`, poolSize: 1 });
     const writer = new AuditWriter(gone);

@@ -50,9 +50,12 @@ describe("envelope", () => {
     const d = DataKeyMaterial.generate();
     const buf = DataKeyMaterial.unsafeBufferOf(d)!;
     expect(buf.some((b) => b !== 0)).toBe(true);
+    // The cipher KeyObject, once made, is dropped with the bytes.
+    expect(d.cipherKey().symmetricKeySize).toBe(32);
     d.destroy();
     expect(buf.every((b) => b === 0)).toBe(true);
     expect(() => d.key()).toThrow();
+    expect(() => d.cipherKey()).toThrow();
   });
 
   test("takeFrom zeroes the SDK's copy", () => {
