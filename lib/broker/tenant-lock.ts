@@ -216,15 +216,6 @@ export class TenantLockService {
   livePeers(): string[] {
     return this.fanouts.livePeers();
   }
-
-  assertNotLocked(tenant: TenantView): void {
-    if (tenant.state === "locked") {
-      throw new BrokerError("tenant_locked", `tenant is locked (${tenant.lockReason ?? "locked"}) since ${tenant.stateSince.toISOString()}`, {
-        reason: tenant.lockReason,
-        since: tenant.stateSince.toISOString(),
-      });
-    }
-  }
 }
 
 export function actorLabel(actor: AuditActor): string {
