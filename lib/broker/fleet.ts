@@ -52,7 +52,8 @@ const PRIORITY_SQL = `CASE
     WHEN kc.id IS NOT NULL AND t.state <> 'pending' AND kc.last_probe_outcome = 'unavailable' THEN 1
     WHEN kc.id IS NULL OR t.state = 'pending' THEN 2
     ELSE 3 END`;
-const FROM_SQL = `FROM tenant t LEFT JOIN key_connection kc ON kc.tenant_id = t.id AND kc.status = 'connected' AND kc.role = 'primary'`;
+// The tenant's own key: its default class's primary (one row per tenant, whatever its other classes have).
+const FROM_SQL = `FROM tenant t LEFT JOIN key_connection kc ON kc.tenant_id = t.id AND kc.status = 'connected' AND kc.role = 'primary' AND kc.data_class_id IS NULL`;
 
 interface FleetRow extends Record<string, unknown> {
   id: string;

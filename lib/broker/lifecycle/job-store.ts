@@ -122,7 +122,8 @@ export class RewrapJobStore {
     if (open[0]) return { job: toJob(open[0]), created: false };
     // The job's recorded target: the key named (a class's key that switched or rotated), else the newest connected primary.
     const target = await tx.query<{ id: string; key_version: string | null }>(
-      `SELECT id, key_version FROM key_connection WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary' AND ($2::uuid IS NULL OR id = $2::uuid) ORDER BY created_at DESC LIMIT 1`,
+      `SELECT id, key_version FROM key_connection WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary' AND ($2::uuid IS NULL OR id = $2::uuid)
+        ORDER BY (data_class_id IS NULL) DESC, created_at DESC LIMIT 1`,
       [tenantId, opts.targetConnectionId ?? null],
     );
     const t = target[0];

@@ -16,10 +16,12 @@ export interface RetiringKey {
   canary: Buffer | null;
 }
 
-export async function retiringKeys(db: SqlExecutor, tenantId: string): Promise<RetiringKey[]> {
+/** The tenant's retiring keys; with `classId` (null: `default`), only that data class's. */
+export async function retiringKeys(db: SqlExecutor, tenantId: string, classId?: string | null): Promise<RetiringKey[]> {
   const rows = await db.query<{ id: string; provider: KmsProviderName; key_ref: string; canary_wrapped: Buffer | Uint8Array | null }>(
-    `SELECT id, provider::text AS provider, key_ref, canary_wrapped FROM key_connection WHERE tenant_id = $1 AND status = 'retiring' ORDER BY created_at DESC`,
-    [tenantId],
+    `SELECT id, provider::text AS provider, key_ref, canary_wrapped FROM key_connection
+      WHERE tenant_id = $1 AND status = 'retiring' AND ($2::boolean OR data_class_id IS NOT DISTINCT FROM $3::uuid) ORDER BY created_at DESC`,
+    [tenantId, classId === undefined, classId ?? null],
   );
   return rows.map((r) => ({ connectionId: r.id, provider: r.provider, keyRef: r.key_ref, canary: r.canary_wrapped ? Buffer.from(r.canary_wrapped) : null }));
 }

@@ -27,13 +27,16 @@ export async function cancelRewrap({ ctx, actor, tenant: slug, requestId }: Tena
   const job = await ctx.lifecycle.store.open(tenant.id);
   if (!job) throw new BrokerError("conflict", "no re-wrap job is running for this tenant");
   const who = actorOf(actor);
-  const earlier = job.cause === "key_switch" || job.cause === "cancel_switch" ? (await retiringKeys(ctx.db, tenant.id))[0] : undefined;
+  // A switch happens within one data class (the job's target's): only that class's keys change hands.
+  const targetClass = await ctx.db.query<{ data_class_id: string | null }>(`SELECT data_class_id FROM key_connection WHERE id = $1 AND tenant_id = $2`, [job.targetConnectionId, tenant.id]);
+  const classId = targetClass[0]?.data_class_id ?? null;
+  const earlier = job.cause === "key_switch" || job.cause === "cancel_switch" ? (await retiringKeys(ctx.db, tenant.id, classId))[0] : undefined;
   if (earlier && tenant.key) {
     const check = await validateKeyRoundTrip(ctx.kms, tenant.id, { provider: earlier.provider, keyRef: earlier.keyRef }, who, { lockOnRevoked: false, requestId });
     if (!check.ok) throw validationError(check);
     const back = await ctx.db.transaction(async (tx) => {
       await ctx.lifecycle.store.cancel(tx, tenant.id);
-      await tx.query(`UPDATE key_connection SET status = 'retiring' WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary'`, [tenant.id]);
+      await tx.query(`UPDATE key_connection SET status = 'retiring' WHERE tenant_id = $1 AND status = 'connected' AND role = 'primary' AND data_class_id IS NOT DISTINCT FROM $2::uuid`, [tenant.id, classId]);
       await tx.query(
         `UPDATE key_connection SET status = 'connected', key_version = coalesce($3, key_version), canary_wrapped = $4, last_validated_at = now() WHERE id = $2 AND tenant_id = $1`,
         [tenant.id, earlier.connectionId, check.keyVersion, check.canaryWrapped],
