@@ -48,9 +48,11 @@ export async function requireTokenScope(
   caller: Caller,
   op: ScopedOperation,
   className: string | undefined,
-  refusal: Omit<AuditEntryInput, "outcome" | "action"> | ReadonlyArray<Omit<AuditEntryInput, "outcome" | "action">>,
+  /** The refusal entries (one per item), built only when the scope refuses. */
+  refusalOf: () => Omit<AuditEntryInput, "outcome" | "action"> | ReadonlyArray<Omit<AuditEntryInput, "outcome" | "action">>,
 ): Promise<void> {
   if (tokenAllows(caller, op, className)) return;
+  const refusal = refusalOf();
   const list = Array.isArray(refusal) ? (refusal as ReadonlyArray<Omit<AuditEntryInput, "outcome" | "action">>) : [refusal as Omit<AuditEntryInput, "outcome" | "action">];
   const entries: AuditEntryInput[] = list.map((r) => ({ ...r, action: op, outcome: "denied", reason: SCOPE_DENIED, detail: scopeDetail(className, r.detail) }));
   ctx.metrics.dataRequests.inc({ operation: op, outcome: "denied", cache: "none" }, entries.length);

@@ -132,7 +132,7 @@ export async function admitDataRequest(
   purpose: string | undefined,
   selector: ClassSelector = { name: undefined },
 ): Promise<AdmittedClass> {
-  const admitted = await admitDataItems(ctx, caller, slug, op, requestId, [{ purpose }]);
+  const admitted = await admitDataItems(ctx, caller, slug, op, requestId, () => [{ purpose }]);
   const entry = { tenantId: admitted.tenant.id, actor: admitted.actor, action: op, purpose, requestId };
   const dataClass = await admitClassAudited(ctx, admitted, op, selector, entry);
   const { breakGlassGrantId } = await checkDataPolicy(ctx, { tenantId: admitted.tenant.id, caller: admitted.caller, actor: admitted.actor, op, purpose, requestId });
@@ -141,7 +141,7 @@ export async function admitDataRequest(
 
 /** The tenant checks and the policy of admitDataRequest, for a request whose class is only known later (a stream's header). */
 export async function admitTenantRequest(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, purpose: string | undefined): Promise<Admitted> {
-  const admitted = await admitDataItems(ctx, caller, slug, op, requestId, [{ purpose }]);
+  const admitted = await admitDataItems(ctx, caller, slug, op, requestId, () => [{ purpose }]);
   const { breakGlassGrantId } = await checkDataPolicy(ctx, { tenantId: admitted.tenant.id, caller: admitted.caller, actor: admitted.actor, op, purpose, requestId });
   return { ...admitted, breakGlassGrantId };
 }
@@ -151,21 +151,23 @@ export async function admitTenantRequest(ctx: AdmissionDeps, caller: Caller, slu
  * shredded; a refusal refuses them all, each with its own entry. Each item's class is then
  * admitted with admitClass.
  */
-export async function admitDataItems(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, items: readonly ItemRef[]): Promise<Admitted> {
+export async function admitDataItems(ctx: AdmissionDeps, caller: Caller, slug: string, op: DataOp, requestId: string | undefined, itemsOf: () => readonly ItemRef[]): Promise<Admitted> {
   authorize(caller, op === "encrypt" ? "data.encrypt" : "data.decrypt", slug);
   const service = caller as ServiceCaller;
   const tenant = await requireTenant(ctx, slug);
   const actor = actorOf(service);
+  // Built only when refused: a batch of 1,000 items would otherwise allocate its refusal entries on every request.
   const refusals = (outcome: AuditEntryInput["outcome"], reason: string): AuditEntryInput[] =>
-    items.map((i) => ({ tenantId: tenant.id, actor, action: op, purpose: i.purpose, detail: i.detail, requestId, outcome, reason }));
+    itemsOf().map((i) => ({ tenantId: tenant.id, actor, action: op, purpose: i.purpose, detail: i.detail, requestId, outcome, reason }));
   if (service.tenantId !== tenant.id) {
     await recordRefusals(ctx, refusals("denied", "token_of_another_tenant"));
     throw new BrokerError("forbidden", "this token does not belong to this tenant");
   }
-  await requireTokenScope(ctx, service, op, undefined, refusals("denied", "scope_denied"));
+  await requireTokenScope(ctx, service, op, undefined, () => refusals("denied", "scope_denied"));
   if (tenant.shreddedAt) {
-    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" }, items.length);
-    await recordRefusals(ctx, refusals("denied", "tenant_shredded"));
+    const entries = refusals("denied", "tenant_shredded");
+    ctx.metrics.dataRequests.inc({ operation: op, outcome: "locked", cache: "none" }, entries.length);
+    await recordRefusals(ctx, entries);
     throw shreddedError(tenant);
   }
   return { tenant, caller: service, actor, breakGlassGrantId: null };

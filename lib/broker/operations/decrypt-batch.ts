@@ -36,7 +36,7 @@ interface Lookup {
 }
 
 export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId, items }: TenantOperation<DataDeps> & DecryptBatchInput): Promise<Array<BatchResult<Buffer>>> {
-  const admitted = await admitDataItems(ctx, caller, slug, "decrypt", requestId, itemRefs(items));
+  const admitted = await admitDataItems(ctx, caller, slug, "decrypt", requestId, () => itemRefs(items));
   const { tenant, actor } = admitted;
   const scope: BatchScope = { tenantId: tenant.id, actor, action: "decrypt", requestId, size: items.length };
   const results = new Array<BatchResult<Buffer>>(items.length);
@@ -93,7 +93,8 @@ export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId
     else byDek.set(key, { dekId: header.dekId, dataClass, items: [i] });
   }
   const input = (i: number) => (items[i] as { value: DecryptInput }).value;
-  const refusals = wholeBatchRefusals(scope, items, bytesOf, (k) => classes[k]);
+  // Every item's entry for a refusal of the whole batch, built only if one happens.
+  const refusals = () => wholeBatchRefusals(scope, items, bytesOf, (k) => classes[k]);
   const looked = await Promise.all(
     [...byDek.values()].map((l): Promise<Lookup> =>
       ctx.keys.forDecrypt(tenant, l.dekId, { actor, requestId }, l.dataClass.id).then(
@@ -105,9 +106,9 @@ export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId
   // A DEK this tenant does not have, or one its KMS calls invalid, concerns only the items naming it.
   const dataError = (e: unknown) => (e instanceof BrokerError && e.code === "invalid_ciphertext") || (isKmsError(e) && e.kind === "invalid");
   const fatal = looked.find((l) => l.error !== undefined && !dataError(l.error));
-  if (fatal) throw await dataKeyFailure(ctx, tenant, refusals, fatal.error, fatal.dataClass);
+  if (fatal) throw await dataKeyFailure(ctx, tenant, refusals(), fatal.error, fatal.dataClass);
   const locked = looked.find((l) => l.dataClass.scope.state === "locked");
-  if (locked) throw await lockedRefusal(ctx, tenant, refusals, locked.dataClass);
+  if (locked) throw await lockedRefusal(ctx, tenant, refusals(), locked.dataClass);
   const plaintexts: Buffer[] = [];
   let hits = 0;
   let invalid = 0;
@@ -127,7 +128,7 @@ export async function decryptBatch({ ctx, actor: caller, tenant: slug, requestId
       } catch (e) {
         if (dek.material.destroyed) {
           for (const p of plaintexts) p.fill(0);
-          throw await lockedRefusal(ctx, tenant, refusals);
+          throw await lockedRefusal(ctx, tenant, refusals());
         }
         invalid++;
         refuse(i, new BrokerError("invalid_ciphertext", e instanceof InvalidCiphertextError ? e.message : "ciphertext is invalid"), fields, "invalid", "invalid_ciphertext", dataClass);

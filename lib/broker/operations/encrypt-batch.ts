@@ -23,7 +23,7 @@ export interface EncryptBatchInput {
 }
 
 export async function encryptBatch({ ctx, actor: caller, tenant: slug, requestId, items }: TenantOperation<DataDeps> & EncryptBatchInput): Promise<Array<BatchResult<Buffer>>> {
-  const admitted = await admitDataItems(ctx, caller, slug, "encrypt", requestId, itemRefs(items));
+  const admitted = await admitDataItems(ctx, caller, slug, "encrypt", requestId, () => itemRefs(items));
   const { tenant, actor } = admitted;
   const scope: BatchScope = { tenantId: tenant.id, actor, action: "encrypt", requestId, size: items.length };
   const results = new Array<BatchResult<Buffer>>(items.length);
@@ -64,17 +64,18 @@ export async function encryptBatch({ ctx, actor: caller, tenant: slug, requestId
     }
   }
   const input = (i: number) => (items[i] as { value: EncryptInput }).value;
-  const refusals = wholeBatchRefusals(scope, items, bytesOf, (k) => classes[k]);
+  // Every item's entry for a refusal of the whole batch, built only if one happens.
+  const refusals = () => wholeBatchRefusals(scope, items, bytesOf, (k) => classes[k]);
   // One DEK use per item (the cluster-wide use bound counts encryptions); hits after the first of each class.
   const deks: DekForUse[] = [];
   for (const i of accepted) {
     try {
       deks.push(await ctx.keys.forEncrypt(tenant, { actor, requestId }, classes[i]));
     } catch (e) {
-      throw await dataKeyFailure(ctx, tenant, refusals, e, classes[i]);
+      throw await dataKeyFailure(ctx, tenant, refusals(), e, classes[i]);
     }
   }
-  const lockedNow = (dataClass: ClassRef | undefined) => lockedRefusal(ctx, tenant, refusals, dataClass);
+  const lockedNow = (dataClass: ClassRef | undefined) => lockedRefusal(ctx, tenant, refusals(), dataClass);
   const locked = accepted.find((i) => classes[i]!.scope.state === "locked");
   if (locked !== undefined) throw await lockedNow(classes[locked]);
   let hits = 0;
