@@ -19,7 +19,9 @@ export function describeClassStates(tenant: TenantView) {
 }
 
 type ProbeRow = { id: string; last_probe_at: Date | null; last_probe_outcome: string | null; last_probe_latency_ms: number | null; last_error: string | null };
-type LockRow = { id: string; data_class: string | null; cause: string; reason: string | null; revoked_at: Date | null; detected_at: Date | null; effective_at: Date; fanout_ms: number | null };
+/** A tenant_transition row into `locked`, as the lock-history queries select it. */
+export type LockTransitionRow = { id: string; cause: string; reason: string | null; revoked_at: Date | null; detected_at: Date | null; effective_at: Date; fanout_ms: number | null };
+type LockRow = LockTransitionRow & { data_class: string | null };
 
 function describeClassKey(key: ConnectedKey | null, role: "primary" | "secondary", probes: Map<string, ProbeRow>) {
   if (!key) return null;
@@ -35,7 +37,8 @@ function describeClassKey(key: ConnectedKey | null, role: "primary" | "secondary
   };
 }
 
-function describeLock(l: LockRow) {
+/** ZClassLockEntry of one lock: when it was revoked, detected and enforced, and the time-to-lock between them. */
+export function describeLock(l: LockTransitionRow) {
   return {
     id: l.id,
     cause: l.cause,
@@ -43,6 +46,7 @@ function describeLock(l: LockRow) {
     revokedAt: iso(l.revoked_at),
     detectedAt: iso(l.detected_at),
     effectiveAt: iso(l.effective_at)!,
+    // Time-to-lock: from the revocation (when known) to enforcement.
     timeToLockMs: l.revoked_at ? new Date(l.effective_at).getTime() - new Date(l.revoked_at).getTime() : null,
     detectionMs: l.revoked_at && l.detected_at ? new Date(l.detected_at).getTime() - new Date(l.revoked_at).getTime() : null,
     fanoutMs: l.fanout_ms,

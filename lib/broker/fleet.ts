@@ -7,6 +7,7 @@ import { z } from "zod";
 import { ZKmsProviderName } from "../contracts/providers";
 import { fillMinutes } from "../audit/aggregate";
 import type { BrokerContext } from "./context";
+import { describeLock, type LockTransitionRow } from "./data-class-view";
 import type { KeyHealthSnapshot } from "./key-health";
 import type { TenantView } from "./tenant-registry";
 import { describeKey, describeLastLock, describeTenant } from "./views";
@@ -182,15 +183,7 @@ export async function tenantHealth(broker: FleetDeps, view: TenantView) {
     `SELECT count(*) FILTER (WHERE retired_at IS NULL) AS active, count(*) AS total FROM data_key WHERE tenant_id = $1`,
     [tenant.id],
   );
-  const locks = await broker.db.query<{
-    id: string;
-    cause: string;
-    reason: string | null;
-    revoked_at: Date | null;
-    detected_at: Date | null;
-    effective_at: Date;
-    fanout_ms: number | null;
-  }>(
+  const locks = await broker.db.query<LockTransitionRow>(
     `SELECT id::text, cause, reason, revoked_at, detected_at, effective_at, fanout_ms FROM tenant_transition
       WHERE tenant_id = $1 AND to_state = 'locked' AND data_class IS NULL ORDER BY id DESC LIMIT 10`,
     [tenant.id],
@@ -223,18 +216,7 @@ export async function tenantHealth(broker: FleetDeps, view: TenantView) {
     deks: { active: Number(deks?.active ?? 0), total: Number(deks?.total ?? 0) },
     cacheHitRatio: ratios.get(tenant.id) ?? null,
     lastLock: status.lastLock ?? null,
-    locks: locks.map((l) => ({
-      id: l.id,
-      cause: l.cause,
-      reason: l.reason,
-      revokedAt: iso(l.revoked_at),
-      detectedAt: iso(l.detected_at),
-      effectiveAt: iso(l.effective_at)!,
-      // Time-to-lock: from the revocation (when known) or detection to enforcement.
-      timeToLockMs: l.revoked_at ? new Date(l.effective_at).getTime() - new Date(l.revoked_at).getTime() : null,
-      detectionMs: l.revoked_at && l.detected_at ? new Date(l.detected_at).getTime() - new Date(l.revoked_at).getTime() : null,
-      fanoutMs: l.fanout_ms,
-    })),
+    locks: locks.map(describeLock),
     latency: latency.map((r) => ({ minute: iso(r.minute)!, p50: r.p50 === null ? null : Number(r.p50), max: r.max === null ? null : Number(r.max), calls: Number(r.calls), errors: Number(r.errors) })),
     audit: { events: Number(lastAudit?.seq ?? 0), lastAt: iso(lastAudit?.time) },
   };

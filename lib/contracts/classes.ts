@@ -54,7 +54,7 @@ export const ZDataClass = z.object({
 
 export const ZDataClassList = z.object({ classes: z.array(ZDataClass) });
 
-/** One lock of a class, as the health page's history lists it. */
+/** One lock of a class (or of the tenant, its default class), as the health page's history lists it. */
 export const ZClassLockEntry = z.object({
   id: z.string(),
   cause: z.string().describe("kms, kill_switch or drill"),

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ZKey, ZTenant } from "./requests";
 import { ZDeletionWindow, ZKeyHealthSnapshot, ZLastLock } from "./status";
-import { ZClassHealth } from "./classes";
+import { ZClassHealth, ZClassLockEntry } from "./classes";
 
 export const ZFleetHealth = z.enum(["locked", "unreachable", "pending", "ok"]);
 
@@ -24,19 +24,8 @@ export const ZTenantHealth = z.object({
   deks: z.object({ active: z.number().int(), total: z.number().int() }),
   cacheHitRatio: z.number().nullable().describe("share of data-path requests served from the DEK cache over the last hour"),
   lastLock: ZLastLock.nullable(),
-  locks: z.array(
-    z.object({
-      id: z.string(),
-      cause: z.string().describe("kms, kill_switch or drill"),
-      reason: z.string().nullable(),
-      revokedAt: z.string().nullable(),
-      detectedAt: z.string().nullable(),
-      effectiveAt: z.string(),
-      timeToLockMs: z.number().nullable().describe("from the revocation (when known) to enforcement"),
-      detectionMs: z.number().nullable(),
-      fanoutMs: z.number().nullable(),
-    }),
-  ),
+  // The tenant's own (default class) locks: the same entries as a class's history.
+  locks: z.array(ZClassLockEntry),
   latency: z.array(z.object({ minute: z.string(), p50: z.number().nullable(), max: z.number().nullable(), calls: z.number().int(), errors: z.number().int() })),
   audit: z.object({ events: z.number().int(), lastAt: z.string().nullable() }),
   deletion: ZDeletionWindow.nullable().optional(),

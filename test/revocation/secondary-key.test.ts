@@ -8,11 +8,12 @@
 //   (e) removing the secondary drops its wrapped forms;
 //   (b) revoking the primary locks the class: no fallback to the secondary;
 //   (c) revoking only the secondary of a class (pii) locks that class too, the default class keeps
-//       serving, and pii resumes once both of its keys work again.
+//       serving, and pii resumes once both of its keys work again;
+//   (g) a class locked mid add_secondary pauses the job (tenant_locked) instead of asking its keys.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startHarness, type Harness } from "../support/broker-harness";
 import { waitFor } from "../support/wait";
-import { recordsOnDistinctDeks, SteadyLoad, type Record_ } from "../lifecycle/helpers";
+import { recordsOnDistinctDeks, SteadyLoad, waitForJob, type Record_ } from "../lifecycle/helpers";
 
 const HEDGE_MS = 300;
 const TTL_MS = 100;
@@ -216,4 +217,33 @@ test("(c) revoking only the secondary of class pii locks pii; default keeps serv
   const back = await h.runtime.ctx.prober.probeNow(tenantId, { connectionId: secondaryId });
   expect(back.outcome).toBe("resumed");
   expect((await h.api.decrypt(slug, token, piiRecord)).status).toBe(200);
+});
+
+test("(g) a class locked while its secondary is being added pauses the job (tenant_locked) without asking its keys; unlocked, the job finishes", async () => {
+  const t = await tenantWithSecondary("sec-locked-mid-job", 12, { connect: false });
+  const keyName = t.secondaryKey.split("/").pop()!;
+  const secondaryCalls = () => Object.entries(h.emulators.gcp.calls.snapshot().byKey).reduce((n, [k, v]) => (k.endsWith(`/${keyName}`) || k.endsWith(` ${keyName}`) ? n + v : n), 0);
+  // Slow secondary calls: the job is still on its first batches when the kill switch hits.
+  h.emulators.gcp.faults.set({ latencyMs: 100 });
+  try {
+    expect((await t.connect()).status).toBe(200);
+    await waitFor(async () => ((await missingForms(t.tenantId)).wrapped >= 2 ? true : null), { what: "the job under way", timeoutMs: 10_000, intervalMs: 20 });
+    const lock = await h.api.admin("POST", `/api/v1/tenants/${t.slug}/lock`, { reason: "incident during add_secondary" });
+    expect(lock.status, JSON.stringify(lock.body)).toBe(200);
+    await waitForJob(h.api, t.slug, "paused", "the add_secondary job paused by the lock", 10_000, (l) => l.job.pauseCause === "tenant_locked");
+    // The DEK in flight at the lock may finish; after the pause the locked class's keys are not asked again.
+    const callsAtPause = secondaryCalls();
+    expect(callsAtPause).toBeGreaterThan(0);
+    const wrappedAtPause = (await missingForms(t.tenantId)).wrapped;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(secondaryCalls()).toBe(callsAtPause);
+    expect((await missingForms(t.tenantId)).wrapped).toBe(wrappedAtPause);
+    expect(wrappedAtPause).toBeLessThan(12);
+  } finally {
+    h.emulators.gcp.faults.clear();
+  }
+  const unlock = await h.api.admin("POST", `/api/v1/tenants/${t.slug}/unlock`);
+  expect(unlock.status, JSON.stringify(unlock.body)).toBe(200);
+  await waitForCoverage(t.tenantId, 12);
+  await waitForJob(h.api, t.slug, "completed", "the add_secondary job completed after the unlock", 20_000);
 });

@@ -87,6 +87,8 @@ export async function rewrapOne(deps: { kms: KmsGateway; db: SqlExecutor }, tena
 /** A DEK that has no form under the class's secondary key yet (lib/broker/lifecycle/secondary-forms.ts). */
 export interface DekMissingSecondary {
   id: string;
+  /** The secondary's class (null: `default`), the lock scope the pass checks before each DEK. */
+  dataClassId: string | null;
   wrapped: Buffer;
   primary: KeyOnRecord;
 }

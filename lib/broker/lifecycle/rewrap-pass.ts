@@ -12,7 +12,8 @@ import type { Database } from "../../db/database";
 import type { KmsError } from "../../kms/types";
 import type { KmsGateway } from "../kms-gateway";
 import type { TenantLockService } from "../tenant-lock";
-import { allClasses, classById, type TenantRegistry, type TenantView } from "../tenant-registry";
+import { allClasses, type TenantRegistry, type TenantView } from "../tenant-registry";
+import { runRewrapBatch } from "./batch-loop";
 import type { RewrapJob, RewrapJobStore } from "./job-store";
 import type { RewrapRateLimiter } from "./rate-limiter";
 import type { RewrapMetrics } from "./rewrap-metrics";
@@ -111,39 +112,14 @@ export async function runPass(deps: PassDeps, opts: PassOptions, leased: RewrapJ
       await deps.audit.record({ tenantId: tenant.id, actor: opts.actor, action: "rewrap.finish", outcome: done.failed > 0 ? "error" : "success", detail: { jobId: done.id, rewrapped: done.done, failed: done.failed, done: done.done + done.failed, total: done.total } });
       return;
     }
-    let rewrapped = 0;
-    let failed = 0;
-    let calls = 0;
-    let cursor = job.cursor;
-    let stop: KmsError | null = null;
-    let classLocked = false;
-    for (const dek of batch) {
-      if (deps.signal.aborted) break;
-      // A locked class's DEKs wait for its unlock: its revoked key is not asked again meanwhile.
-      if (classById(tenant, dek.dataClassId)?.scope.state !== "active") {
-        classLocked = true;
-        break;
-      }
-      const target = { connectionId: dek.target.connectionId, key: { provider: dek.target.provider, keyRef: dek.target.keyRef, dataClassId: dek.dataClassId } };
-      await deps.limiter.acquire(tenant.id, target.key.provider, callsPerDek(dek.fromProvider, target.key.provider, opts.reencrypt), deps.signal);
-      const r = await rewrapOne(deps, tenant.id, dek, target, opts.actor, opts.reencrypt);
-      calls += r.kmsCalls;
-      deps.metrics.kmsCalls.inc({ provider: target.key.provider }, r.kmsCalls);
-      if (r.ok) {
-        if (r.swapped) rewrapped++;
-        deps.metrics.deks.inc({ outcome: r.swapped ? "rewrapped" : "skipped", method: r.method });
-        cursor = dek.id;
-        continue;
-      }
-      if (r.error.kind === "invalid") {
-        failed++;
-        deps.metrics.deks.inc({ outcome: "failed", method: "none" });
-        cursor = dek.id;
-        continue;
-      }
-      stop = r.error;
-      break;
-    }
+    const { swapped: rewrapped, failed, kmsCalls: calls, cursor, stop, classLocked } = await runRewrapBatch(deps, tenant, batch, job.cursor, {
+      provider: (dek) => dek.target.provider,
+      callsPerDek: (dek) => callsPerDek(dek.fromProvider, dek.target.provider, opts.reencrypt),
+      run: (dek) => {
+        const target = { connectionId: dek.target.connectionId, key: { provider: dek.target.provider, keyRef: dek.target.keyRef, dataClassId: dek.dataClassId } };
+        return rewrapOne(deps, tenant.id, dek, target, opts.actor, opts.reencrypt);
+      },
+    });
     const recorded = await deps.store.recordBatch(job, deps.instanceId, opts.leaseMs, { done: rewrapped, failed, kmsCalls: calls, cursor });
     if (!recorded) return; // cancelled, or the lease went to another instance
     if (rewrapped + failed > 0) {

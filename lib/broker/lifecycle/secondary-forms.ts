@@ -16,12 +16,12 @@ export async function countMissingSecondary(db: SqlExecutor, tenantId: string, c
 
 /** The next DEKs without a secondary form after `afterId`, in id order (the job's cursor), with their primary form. */
 export async function nextMissingSecondary(db: Database, tenantId: string, connectionId: string, afterId: string | null, limit: number): Promise<DekMissingSecondary[]> {
-  const rows = await db.query<{ id: string; wrapped_key: Buffer | Uint8Array; provider: KmsProviderName; key_ref: string }>(
-    `SELECT d.id, d.wrapped_key, k.provider::text AS provider, k.key_ref ${MISSING_SQL.replace("FROM data_key d", "FROM data_key d JOIN key_connection k ON k.id = d.key_connection_id")}
+  const rows = await db.query<{ id: string; data_class_id: string | null; wrapped_key: Buffer | Uint8Array; provider: KmsProviderName; key_ref: string }>(
+    `SELECT d.id, d.data_class_id, d.wrapped_key, k.provider::text AS provider, k.key_ref ${MISSING_SQL.replace("FROM data_key d", "FROM data_key d JOIN key_connection k ON k.id = d.key_connection_id")}
        AND ($3::uuid IS NULL OR d.id > $3::uuid) ORDER BY d.id LIMIT $4`,
     [tenantId, connectionId, afterId, limit],
   );
-  return rows.map((r) => ({ id: r.id, wrapped: Buffer.from(r.wrapped_key), primary: { provider: r.provider, keyRef: r.key_ref } }));
+  return rows.map((r) => ({ id: r.id, dataClassId: r.data_class_id, wrapped: Buffer.from(r.wrapped_key), primary: { provider: r.provider, keyRef: r.key_ref } }));
 }
 
 export interface SecondaryCoverage {

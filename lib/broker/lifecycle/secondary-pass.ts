@@ -4,13 +4,15 @@
 //   - unavailable or throttled (either key): pause without locking, retry with backoff;
 //   - revoked (either key): the gateway has already locked the class; pause until it is active;
 //   - invalid (a DEK the KMS rejects): counted as failed; the DEK keeps its primary form only;
+//   - the class locked mid-job: pause (tenant_locked) until it is active, without asking its keys;
 //   - the secondary was removed or replaced meanwhile: the job is cancelled.
 import { classById } from "../tenant-registry";
+import { runRewrapBatch } from "./batch-loop";
 import type { RewrapJob } from "./job-store";
 import { backoffMs, isThrottling, pause, type PassDeps, type PassOptions } from "./rewrap-pass";
 import { wrapUnderSecondary } from "./rewrap-one";
 import { countMissingSecondary, nextMissingSecondary } from "./secondary-forms";
-import type { KmsError, KmsProviderName } from "../../kms/types";
+import type { KmsProviderName } from "../../kms/types";
 
 /** KMS calls per DEK: unwrap with the primary, wrap under the secondary, unwrap the new form. */
 const CALLS_PER_DEK = 3;
@@ -57,38 +59,20 @@ export async function runSecondaryPass(deps: PassDeps, opts: PassOptions, leased
       });
       return;
     }
-    let added = 0;
-    let failed = 0;
-    let calls = 0;
-    let cursor = job.cursor;
-    let stop: KmsError | null = null;
-    for (const dek of batch) {
-      if (deps.signal.aborted) break;
-      await deps.limiter.acquire(tenant.id, target.key.provider, CALLS_PER_DEK, deps.signal);
-      const r = await wrapUnderSecondary(deps, tenant.id, dek, target, opts.actor);
-      calls += r.kmsCalls;
-      deps.metrics.kmsCalls.inc({ provider: target.key.provider }, r.kmsCalls);
-      if (r.ok) {
-        if (r.swapped) added++;
-        deps.metrics.deks.inc({ outcome: r.swapped ? "rewrapped" : "skipped", method: r.method });
-        cursor = dek.id;
-        continue;
-      }
-      if (r.error.kind === "invalid") {
-        failed++;
-        deps.metrics.deks.inc({ outcome: "failed", method: "none" });
-        cursor = dek.id;
-        continue;
-      }
-      stop = r.error;
-      break;
-    }
+    const { swapped: added, failed, kmsCalls: calls, cursor, stop, classLocked } = await runRewrapBatch(deps, tenant, batch, job.cursor, {
+      provider: () => target.key.provider,
+      callsPerDek: () => CALLS_PER_DEK,
+      run: (dek) => wrapUnderSecondary(deps, tenant.id, dek, target, opts.actor),
+    });
     const recorded = await deps.store.recordBatch(job, deps.instanceId, opts.leaseMs, { done: added, failed, kmsCalls: calls, cursor });
     if (!recorded) return;
     if (added + failed > 0) {
       await deps.audit.record({ tenantId: tenant.id, actor: opts.actor, action: "rewrap.batch", outcome: "success", detail: { jobId: job.id, cause: job.cause, dataClass, rewrapped: added, failed, done: recorded.done + recorded.failed, total: recorded.total } });
     }
     job = recorded;
+    // The class locked mid-job (its primary or this secondary was revoked, or its kill switch):
+    // wait for its unlock rather than ask its keys again.
+    if (classLocked) return pause(deps, opts, job, "tenant_locked", backoffMs(job));
     if (stop) {
       if (stop.kind === "unavailable") return pause(deps, opts, job, isThrottling(stop) ? "kms_throttled" : "kms_unavailable", backoffMs(job, stop));
       return pause(deps, opts, job, "revoked", backoffMs(job));
