@@ -15,11 +15,13 @@ import { Stack } from "./lib/stack";
 import { outage } from "./outage";
 import { rewrap } from "./rewrap";
 import { scale } from "./scale";
+import { scaleOut } from "./scale-out";
 import { throughput } from "./throughput";
 import { timeToLock } from "./time-to-lock";
 
 const SCENARIOS: Record<string, (stack: Stack, mode: Mode) => Promise<Section | Section[]>> = {
   throughput,
+  "scale-out": scaleOut,
   "kms-economy": kmsEconomy,
   "time-to-lock": timeToLock,
   scale,

@@ -65,7 +65,7 @@ export async function measureInterleaved(targets: Target[], o: LoadOptions): Pro
   const runs = new Map<string, Run[]>(targets.map((t) => [t.name, []]));
   for (let i = 0; i < o.runs; i++) {
     for (const t of targets) {
-      const { value, cores } = await withCpuShare(t.pid, () => measureOnce(t, o, o.durationS));
+      const { value, cores } = await withCpuShare([t.pid, ...(t.morePids ?? [])], () => measureOnce(t, o, o.durationS));
       runs.get(t.name)!.push({ ...value, cores });
     }
   }

@@ -12,6 +12,8 @@ export interface Target {
   name: string;
   url: string;
   pid: number;
+  /** Further server processes behind the same URL (instances sharing a port); their CPU counts as the server's. */
+  morePids?: number[];
   path: string;
   body: string;
   /** Closed-loop runs only: bodies sent in turn on each connection (instead of `body`). */

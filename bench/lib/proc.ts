@@ -115,16 +115,18 @@ export function rssMiB(pid: number): number {
 }
 
 /** Measures how the cores were shared while `fn` ran: load generator (this process), server (child tree), everything else. */
-export async function withCpuShare<T>(serverPid: number, fn: () => Promise<T>): Promise<{ value: T; cores: { bench: number; server: number; other: number } }> {
+export async function withCpuShare<T>(serverPid: number | number[], fn: () => Promise<T>): Promise<{ value: T; cores: { bench: number; server: number; other: number } }> {
+  const pids = Array.isArray(serverPid) ? serverPid : [serverPid];
+  const serverCpu = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   const t0 = performance.now();
   // This process alone (its children are the servers): autocannon plus the in-process emulators.
   const b0 = cpuSeconds(process.pid, false);
-  const s0 = cpuSeconds(serverPid);
+  const s0 = serverCpu();
   const m0 = machineCpuSeconds();
   const value = await fn();
   const wall = (performance.now() - t0) / 1000;
   const bench = (cpuSeconds(process.pid, false) - b0) / wall;
-  const server = (cpuSeconds(serverPid) - s0) / wall;
+  const server = (serverCpu() - s0) / wall;
   const other = Math.max(0, (machineCpuSeconds() - m0) / wall - bench - server);
   return { value, cores: { bench, server, other } };
 }

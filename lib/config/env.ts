@@ -72,6 +72,10 @@ const BaseEnvSchema = z.object({
   // common load-balancer idle timeouts of 60 s); on SIGTERM requests in flight get this long to finish.
   BROKER_KEEP_ALIVE_TIMEOUT_MS: intMs(72_000, 1_000, 3_600_000),
   BROKER_SHUTDOWN_DRAIN_MS: intMs(25_000, 0, 600_000),
+  // `on`: bind PORT with SO_REUSEPORT (Linux), so several instances on one machine share one port
+  // and the kernel spreads connections over them: one instance per core (a Node process serves
+  // requests on one core). Each is a full instance (own DEK cache, cluster bus, prober).
+  BROKER_REUSE_PORT: onOff.default("off"),
   AWS_REGION: z.string().default("us-east-1"),
   AWS_ENDPOINT_URL_KMS: optionalString.pipe(z.url().optional()),
   AWS_ACCESS_KEY_ID: optionalString,

@@ -4,7 +4,7 @@
 import type http from "node:http";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyListenOptions } from "fastify";
 import { prepareConsoleAuth } from "../auth/bootstrap";
 import type { ConsoleSessionResolver } from "../auth/caller";
 import { CLIENT_ADDRESS_HEADER } from "../auth/config-shared";
@@ -129,7 +129,10 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
       return listener.server;
     },
   });
-  await api.listen({ port: config.PORT, host: config.HOST });
+  // reusePort is node's listen option (Linux SO_REUSEPORT); Fastify passes listen options through
+  // to server.listen, but its type does not declare this one yet.
+  const listenOptions: FastifyListenOptions & { reusePort?: boolean } = { port: config.PORT, host: config.HOST, ...(config.BROKER_REUSE_PORT === "on" ? { reusePort: true } : {}) };
+  await api.listen(listenOptions);
   const port = (api.server.address() as AddressInfo).port;
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${port}`;
 
