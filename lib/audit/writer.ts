@@ -13,9 +13,9 @@
 // tenants' advisory locks and reads their heads first (also the way for chains not yet known).
 import type { Database, ReservedSession } from "../db/database";
 import type { AuditEventRecord } from "./canonical";
-import { normalizeEntry, type ChainHead, type PendingFields } from "./chain";
+import { EMPTY_HEAD, normalizeEntry, type ChainHead, type PendingFields } from "./chain";
 import { AuditUnavailableError, type AuditEntryInput, type AuditSink } from "./types";
-import { appendToChains, groupByTenant, insertLinks, isUniqueViolation, linkAll, withTimeout } from "./chain-append";
+import { appendToChains, groupByTenant, insertLinks, isUniqueViolation, linkAll, readHeads, withTimeout } from "./chain-append";
 
 export { readHeads } from "./chain-append";
 
@@ -46,6 +46,8 @@ export interface AuditWriterStats {
   largestBatch: number;
   lastBatch: number;
   queued: number;
+  /** Batches that found a chain extended by another instance since its head was remembered, and were relinked. */
+  chainConflicts: number;
 }
 
 export type DurableListener = (events: AuditEventRecord[]) => void;
@@ -71,7 +73,7 @@ export class AuditWriter implements AuditSink {
   private readonly maxBatch: number;
   private readonly maxQueue: number;
   private readonly commitTimeoutMs: number;
-  private readonly s: AuditWriterStats = { batches: 0, entries: 0, failedBatches: 0, failedEntries: 0, largestBatch: 0, lastBatch: 0, queued: 0 };
+  private readonly s: AuditWriterStats = { batches: 0, entries: 0, failedBatches: 0, failedEntries: 0, largestBatch: 0, lastBatch: 0, queued: 0, chainConflicts: 0 };
 
   constructor(
     private readonly db: Database,
@@ -202,22 +204,35 @@ export class AuditWriter implements AuditSink {
 
   private async append(fields: PendingFields[]): Promise<AuditEventRecord[]> {
     const byTenant = groupByTenant(fields);
-    const known = [...byTenant.keys()].every((t) => this.heads.has(t));
-    if (known) {
-      const links = linkAll(byTenant, this.heads);
-      try {
-        // A connection lost since the last batch (a PostgreSQL restart) is replaced before use, not after a failed batch.
-        if (this.session?.lost) this.session = null;
-        this.session ??= await this.db.reserveSession({ asyncCommit: this.opts.durability !== "disk" });
-        const records = await insertLinks(this.session, links, { lock: true });
-        this.remember(links);
-        return records;
-      } catch (e) {
-        for (const t of byTenant.keys()) this.heads.delete(t);
-        if (!isUniqueViolation(e)) throw e;
-        // Another instance appended to one of these chains since: relink from the real heads.
+    const tenants = [...byTenant.keys()];
+    if (tenants.every((t) => this.heads.has(t))) {
+      // Optimistic: link onto the remembered heads and insert in one statement that takes the
+      // tenants' advisory locks itself, so no lock is held across a round trip. A head extended
+      // by another instance meanwhile makes the statement fail on (tenant_id, seq) and writes no
+      // row; the heads are then read again (without locks) and the batch relinked. Instances
+      // appending to one tenant's chain used to fall back to the locked transaction below on
+      // every conflict, holding the tenant's lock for three round trips, each a turn of a busy
+      // event loop: two instances serving one tenant were slower than one.
+      for (let attempt = 0; ; attempt++) {
+        const links = linkAll(byTenant, this.heads);
+        try {
+          // A connection lost since the last batch (a PostgreSQL restart) is replaced before use, not after a failed batch.
+          if (this.session?.lost) this.session = null;
+          this.session ??= await this.db.reserveSession({ asyncCommit: this.opts.durability !== "disk" });
+          const records = await insertLinks(this.session, links, { lock: true });
+          this.remember(links);
+          return records;
+        } catch (e) {
+          for (const t of tenants) this.heads.delete(t);
+          if (!isUniqueViolation(e)) throw e;
+          this.s.chainConflicts += 1;
+          if (attempt >= OPTIMISTIC_RELINKS) break;
+          const fresh = await readHeads(this.session!, tenants);
+          for (const t of tenants) this.heads.set(t, fresh.get(t) ?? EMPTY_HEAD);
+        }
       }
     }
+    // Heads not known (a first batch), or still conflicting: read them under the locks, in one transaction.
     const { records, links } = await this.db.transaction((tx) => appendToChains(tx, fields), { asyncCommit: this.opts.durability !== "disk" });
     this.remember(links);
     return records;
@@ -231,6 +246,8 @@ export class AuditWriter implements AuditSink {
 }
 
 const MAX_REMEMBERED_HEADS = 100_000;
+/** Optimistic relinks of a conflicting batch before it takes the locked transaction (which always succeeds). */
+const OPTIMISTIC_RELINKS = 2;
 
 export class NoopAuditSink implements AuditSink {
   record(_entry: AuditEntryInput): Promise<void> {

@@ -85,6 +85,7 @@ export async function startBrokerRuntime(opts: RuntimeOptions): Promise<BrokerRu
     // Entries per group commit (entries / batches) is what the audit write path's cost per entry turns on.
     ctx.metrics.gauge("cmek_audit_batches_committed", "Audit group commits since start", () => audit.stats().batches);
     ctx.metrics.gauge("cmek_audit_entries_committed", "Audit entries committed since start", () => audit.stats().entries);
+    ctx.metrics.gauge("cmek_audit_chain_conflicts", "Audit batches relinked because another instance extended the chain first, since start", () => audit.stats().chainConflicts);
   }
   background = backgroundErrors;
   const loops = await startBrokerContext(ctx);

@@ -82,6 +82,30 @@ describe("AuditWriter (PostgreSQL)", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("a head extended by another instance is relinked from a fresh read, not through the locked transaction", async () => {
+    const other = await t.openAnother();
+    let transactions = 0;
+    // The same database, counting the writer's locked transactions (the fallback path).
+    const counted: Database = Object.create(t.db, {
+      transaction: { value: (...args: Parameters<Database["transaction"]>) => (transactions++, t.db.transaction(...args)) },
+    }) as Database;
+    const a = new AuditWriter(counted);
+    const b = new AuditWriter(other);
+    const tenant = randomUUID();
+    await a.record(sampleEntry(tenant, 0)); // first batch: heads unknown, read under the locks
+    expect(transactions).toBe(1);
+    await b.record(sampleEntry(tenant, 1)); // another instance extends the chain
+    await b.record(sampleEntry(tenant, 2));
+    await a.record(sampleEntry(tenant, 3)); // a's remembered head is two links behind
+    expect(a.stats().chainConflicts).toBe(1);
+    expect(transactions).toBe(1);
+    await a.record(sampleEntry(tenant, 4));
+    expect(a.stats().chainConflicts).toBe(1);
+    expect(await seqs(t.db, tenant)).toEqual(range(5));
+    expect(await verifyTenantChain(t.db, tenant)).toMatchObject({ ok: true, count: 5 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it("normalises awkward input so what is stored re-verifies", async () => {
     const writer = new AuditWriter(t.db);
     const tenant = randomUUID();
