@@ -38,6 +38,9 @@ export async function kmsEconomy(stack: Stack, mode: Mode): Promise<Section> {
   const coldProbes = (await probes()) - p0;
   const coldUnwraps = stack.unwrapCalls("aws") - coldProbes;
   const ok = statuses.filter((s) => s === 200).length;
+  const byStatus = Object.entries(statuses.reduce<Record<number, number>>((m, s) => ((m[s] = (m[s] ?? 0) + 1), m), {}))
+    .map(([s, n]) => `${n} x ${s}`)
+    .join(", ");
   // The broker's own view: unwrap calls through its KMS gateway by outcome, vs attempts at the emulator.
   const coldGateway = Object.fromEntries(
     await Promise.all(["success", "unavailable"].map(async (o) => [o, await cold.metric("cmek_kms_calls_total", { operation: "unwrap", outcome: o })] as const)),
@@ -46,9 +49,10 @@ export async function kmsEconomy(stack: Stack, mode: Mode): Promise<Section> {
   instances = [broker];
   rows.push(["cold DEK, 1,000 concurrent decrypts: unwraps at the KMS", `${coldUnwraps}`, "1"]);
   rows.push(["  answered 200 / wall time", `${ok} / ${ms(burstMs)}`]);
+  rows.push(["  answers by status", byStatus]);
   rows.push(["  probe calls in that window (subtracted)", `${coldProbes}`]);
   rows.push(["  unwrap calls through the broker's KMS gateway (success / unavailable)", `${coldGateway.success} / ${coldGateway.unavailable}`]);
-  Object.assign(data, { cold: { unwraps: coldUnwraps, ok, total: statuses.length, wallMs: burstMs, probes: coldProbes, gateway: coldGateway } });
+  Object.assign(data, { cold: { unwraps: coldUnwraps, ok, byStatus, total: statuses.length, wallMs: burstMs, probes: coldProbes, gateway: coldGateway } });
 
   // (b) Steady load on that one DEK (loaded into the cache first, so the window holds refreshes
   // only): refresh-ahead keeps it cached; count unwraps. 2 TTLs (full: 10, for resolution).
