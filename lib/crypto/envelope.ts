@@ -87,10 +87,16 @@ function headerBytesOf(record: Buffer): number {
 }
 
 /** Reads the header without authenticating it; the result only says which DEK (and class) to fetch. */
-export function readEnvelopeHeader(record: Buffer): EnvelopeHeader {
+/** The header's size, once the record is known to be long enough to hold it and a tag. */
+function checkedHeaderBytes(record: Buffer): number {
   if (record.length === 0) throw new InvalidCiphertextError("ciphertext is too short");
   const headerBytes = headerBytesOf(record);
   if (record.length < headerBytes + TAG_BYTES) throw new InvalidCiphertextError("ciphertext is too short");
+  return headerBytes;
+}
+
+export function readEnvelopeHeader(record: Buffer): EnvelopeHeader {
+  const headerBytes = checkedHeaderBytes(record);
   return {
     version: record[0]!,
     tenantId: bytesToUuid(record.subarray(1, 17)),
@@ -100,8 +106,8 @@ export function readEnvelopeHeader(record: Buffer): EnvelopeHeader {
 }
 
 export function openEnvelope(dek: DataKeyMaterial, record: Buffer, context?: EncryptionContext): Buffer {
-  readEnvelopeHeader(record);
-  const headerBytes = headerBytesOf(record);
+  // The same checks as readEnvelopeHeader, without the id strings the caller has already read.
+  const headerBytes = checkedHeaderBytes(record);
   const head = record.subarray(0, headerBytes);
   const nonce = record.subarray(headerBytes - NONCE_BYTES, headerBytes);
   const body = record.subarray(headerBytes, record.length - TAG_BYTES);
