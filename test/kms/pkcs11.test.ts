@@ -144,32 +144,23 @@ describe("PKCS#11 through the broker API", () => {
     const tenantId = (await h.runtime.ctx.registry.getBySlug(slug))!.id;
     h.runtime.ctx.cache.dropTenant(tenantId);
 
-    // Canary unwraps of this key by the prober may land in the window: each makes one C_Decrypt of
-    // its own, so they are counted (from a moment none is in flight) and set apart. (Probes of the
-    // locked tenants' keys above fail before any C_Decrypt and are not counted.)
+    // The device's C_Decrypt counter is shared by every key on the module, and the prober's canary
+    // round trips (this key's and the other tenants' keys of this file) land in any window; so the
+    // data path's unwraps of this key are counted at the provider (each is one C_Decrypt).
     const p = provider();
     const unwrap = p.unwrap.bind(p);
-    let canaries = 0;
-    let canariesInFlight = 0;
+    let dataPath = 0;
     p.unwrap = async (keyId, wrapped, context) => {
-      if (context.purpose !== "canary" || keyId !== keyRef) return unwrap(keyId, wrapped, context);
-      canaries++;
-      canariesInFlight++;
-      try {
-        return await unwrap(keyId, wrapped, context);
-      } finally {
-        canariesInFlight--;
-      }
+      if (context.purpose !== "canary" && keyId === keyRef) dataPath++;
+      return unwrap(keyId, wrapped, context);
     };
     try {
-      await poll(() => canariesInFlight === 0, { what: "no probe in flight" });
       const before = p.counters.decrypt;
-      canaries = 0;
       const results = await Promise.all(Array.from({ length: 24 }, (_, i) => h.api.decrypt(slug, svc, items[i % items.length]!.ciphertext)));
-      await poll(() => canariesInFlight === 0, { what: "probes started during the burst to finish" });
       expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
-      console.log(`24 concurrent decrypts of a cold DEK: ${p.counters.decrypt - before} C_Decrypt (${canaries} of them probe canaries)`);
-      expect(p.counters.decrypt - before - canaries).toBe(1);
+      console.log(`24 concurrent decrypts of a cold DEK: ${dataPath} data-path C_Decrypt (${p.counters.decrypt - before} on the module, probes included)`);
+      expect(dataPath).toBe(1);
+      expect(p.counters.decrypt - before).toBeGreaterThanOrEqual(1);
     } finally {
       p.unwrap = unwrap;
     }

@@ -6,12 +6,13 @@
 //   - a KMS refusal other than `invalid` (revoked or unavailable: the caller decides how to pause).
 // An `invalid` refusal only counts the DEK as failed; it keeps the forms it has.
 import type { KmsError, KmsProviderName } from "../../kms/types";
-import { classById, type TenantView } from "../tenant-registry";
+import { classById, type TenantRegistry, type TenantView } from "../tenant-registry";
 import type { RewrapRateLimiter } from "./rate-limiter";
 import type { RewrapMetrics } from "./rewrap-metrics";
 import type { RewrapOutcome } from "./rewrap-one";
 
 export interface BatchLoopDeps {
+  registry: Pick<TenantRegistry, "getById">;
   limiter: RewrapRateLimiter;
   metrics: RewrapMetrics;
   signal: AbortSignal;
@@ -47,9 +48,11 @@ export async function runRewrapBatch<T extends BatchDek>(deps: BatchLoopDeps, te
   const tally: BatchTally = { swapped: 0, failed: 0, kmsCalls: 0, cursor, stop: null, classLocked: false };
   for (const dek of batch) {
     if (deps.signal.aborted) break;
-    // The view is the one the registry caches and lock notifications update in place, so a class
-    // locked mid-job shows here; its revoked key is not asked again meanwhile.
-    if (classById(tenant, dek.dataClassId)?.scope.state !== "active") {
+    // The view requests are served from now (lock notifications update it in place), not the one
+    // the pass started with: the registry replaces its view on a reload (a key connected, a
+    // request after an invalidation), and a lock applied to the new view must stop this batch too.
+    const current = (await deps.registry.getById(tenant.id)) ?? tenant;
+    if (classById(current, dek.dataClassId)?.scope.state !== "active") {
       tally.classLocked = true;
       break;
     }
