@@ -73,8 +73,14 @@ export async function rewrapOne(deps: { kms: KmsGateway; db: SqlExecutor }, tena
         plain.fill(0);
       }
     }
+    // Only onto a key that is still connected: a pass whose job was cancelled (the tenant went back
+    // to the earlier key) may still be finishing its batch, and a DEK it moved onto the abandoned
+    // key after the way back had passed it would keep depending on a key shown as safe to revoke.
     const rows = await deps.db.query(
-      `UPDATE data_key SET wrapped_key = $3, key_connection_id = $4, key_version = $5 WHERE id = $1 AND tenant_id = $2 AND key_connection_id = $6 AND wrapped_key = $7 RETURNING id`,
+      `UPDATE data_key SET wrapped_key = $3, key_connection_id = $4, key_version = $5
+        WHERE id = $1 AND tenant_id = $2 AND key_connection_id = $6 AND wrapped_key = $7
+          AND EXISTS (SELECT 1 FROM key_connection WHERE id = $4 AND tenant_id = $2 AND status = 'connected')
+        RETURNING id`,
       [dek.id, tenantId, wrapped, target.connectionId, keyVersion, dek.fromConnectionId, dek.wrapped],
     );
     return { ok: true, kmsCalls: calls, swapped: rows.length > 0, method };
