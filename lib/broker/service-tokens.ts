@@ -146,6 +146,14 @@ export class ServiceTokenStore {
     const { token, prefix, hashHex } = generateToken();
     const row = await this.db.prisma.serviceToken.create({ data: { tenantId, name, prefix, tokenHash: hashHex, ...columnsOfScope(scope) } });
     this.misses.delete(prefix);
+    // Cached now (with any other row sharing the prefix), so its first use costs no query and no
+    // share of the caller address's budget of unknown-token lookups: a vendor provisioning
+    // hundreds of tenants from one address would otherwise get 429s on their first requests.
+    if (this.cacheTrusted()) {
+      await this.lookup(prefix).catch(() => {
+        // Safe to drop: the token exists and is returned; its first verify looks it up instead.
+      });
+    }
     return { id: row.id, token, prefix, createdAt: row.createdAt, scope: scopeOfColumns(row.operations, row.dataClasses) };
   }
 

@@ -85,6 +85,18 @@ describe("the token store", () => {
     expect(store.needsLookup(tokens.at(-1)!)).toBe(false);
   });
 
+  test("a token issued here is cached at issue: its first use costs no lookup (no share of the address's budget)", async () => {
+    const store = new ServiceTokenStore(h.runtime.db);
+    const tenantId = (await h.runtime.ctx.registry.getBySlug(slug))!.id;
+    const created = await store.create(tenantId, "issued-here");
+    expect(store.needsLookup(created.token)).toBe(false);
+    const lookups = store.stats.lookups;
+    expect((await store.verify(created.token))?.id).toBe(created.id);
+    expect(store.stats.lookups).toBe(lookups);
+    // Another instance's store has not seen it: its first use is a lookup there.
+    expect(new ServiceTokenStore(h.runtime.db).needsLookup(created.token)).toBe(true);
+  });
+
   test("concurrent verifications of one unknown prefix share a single query", async () => {
     const store = new ServiceTokenStore(h.runtime.db);
     const t = randomToken();
