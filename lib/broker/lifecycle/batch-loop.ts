@@ -51,13 +51,18 @@ export async function runRewrapBatch<T extends BatchDek>(deps: BatchLoopDeps, te
     // The view requests are served from now (lock notifications update it in place), not the one
     // the pass started with: the registry replaces its view on a reload (a key connected, a
     // request after an invalidation), and a lock applied to the new view must stop this batch too.
-    const current = (await deps.registry.getById(tenant.id)) ?? tenant;
-    if (classById(current, dek.dataClassId)?.scope.state !== "active") {
+    // Checked again after the rate limiter's wait, which can be long enough for a lock to land.
+    const locked = async () => classById((await deps.registry.getById(tenant.id)) ?? tenant, dek.dataClassId)?.scope.state !== "active";
+    if (await locked()) {
       tally.classLocked = true;
       break;
     }
     const provider = step.provider(dek);
     await deps.limiter.acquire(tenant.id, provider, step.callsPerDek(dek), deps.signal);
+    if (await locked()) {
+      tally.classLocked = true;
+      break;
+    }
     const r = await step.run(dek);
     tally.kmsCalls += r.kmsCalls;
     deps.metrics.kmsCalls.inc({ provider }, r.kmsCalls);
