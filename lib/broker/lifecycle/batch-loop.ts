@@ -44,22 +44,29 @@ export interface BatchTally {
   classLocked: boolean;
 }
 
+/**
+ * Whether the DEK's class is active in the view requests are served from now (lock notifications
+ * update it in place), not the one the pass started with: the registry replaces its view on a
+ * reload (a key connected, a request after an invalidation), and a lock applied to the new view
+ * must stop the batch too.
+ */
+async function classActive(deps: BatchLoopDeps, tenant: TenantView, dek: BatchDek): Promise<boolean> {
+  const current = (await deps.registry.getById(tenant.id)) ?? tenant;
+  return classById(current, dek.dataClassId)?.scope.state === "active";
+}
+
 export async function runRewrapBatch<T extends BatchDek>(deps: BatchLoopDeps, tenant: TenantView, batch: readonly T[], cursor: string | null, step: RewrapStep<T>): Promise<BatchTally> {
   const tally: BatchTally = { swapped: 0, failed: 0, kmsCalls: 0, cursor, stop: null, classLocked: false };
   for (const dek of batch) {
     if (deps.signal.aborted) break;
-    // The view requests are served from now (lock notifications update it in place), not the one
-    // the pass started with: the registry replaces its view on a reload (a key connected, a
-    // request after an invalidation), and a lock applied to the new view must stop this batch too.
     // Checked again after the rate limiter's wait, which can be long enough for a lock to land.
-    const locked = async () => classById((await deps.registry.getById(tenant.id)) ?? tenant, dek.dataClassId)?.scope.state !== "active";
-    if (await locked()) {
+    if (!(await classActive(deps, tenant, dek))) {
       tally.classLocked = true;
       break;
     }
     const provider = step.provider(dek);
     await deps.limiter.acquire(tenant.id, provider, step.callsPerDek(dek), deps.signal);
-    if (await locked()) {
+    if (!(await classActive(deps, tenant, dek))) {
       tally.classLocked = true;
       break;
     }
