@@ -28,6 +28,8 @@ export interface AzureKeyVaultEmulator {
   authorityHost: string;
   faults: FaultInjector;
   calls: CallCounter;
+  /** TLS connections accepted since start (clients that keep connections alive add few). */
+  tlsConnections(): number;
   addPrincipal(p: AzurePrincipal): void;
   setAccess(keyName: string, clientId: string, allowed: boolean): void;
   close(): Promise<void>;
@@ -97,6 +99,7 @@ export async function startAzureKeyVaultEmulator(opts: AzureKeyVaultEmulatorOpti
     authorityHost: transport.origin,
     faults: control.faults,
     calls: control.calls,
+    tlsConnections: transport.tlsConnections,
     addPrincipal: (p) => void store.addPrincipal(p),
     setAccess: (keyName, clientId, allowed) => store.setAccess(keyName, clientId, allowed),
     close: async () => {

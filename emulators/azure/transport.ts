@@ -149,8 +149,11 @@ export async function startAzureTransport(
   }
 
   const server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => void handle(req, res));
+  // TLS sessions accepted, so tests can see whether clients reuse their connections.
+  let tlsConnections = 0;
+  server.on("secureConnection", () => tlsConnections++);
   const { port, sockets } = await listenTracked(server, listen.port, listen.host, listen.label);
   origin = `https://localhost:${port}`;
   vault.setOrigin(origin);
-  return { port, origin, close: () => closeTracked(server, sockets) };
+  return { port, origin, tlsConnections: () => tlsConnections, close: () => closeTracked(server, sockets) };
 }

@@ -115,6 +115,23 @@ describe("AzureKeyVaultProvider against the emulator", () => {
     expect(emu.calls.count("wrapkey", "happy-oct-hsm")).toBe(1);
   });
 
+  it("keys of one vault share the provider's connections (no TLS session, and no copy of the CA store, per key)", async () => {
+    const keys = [];
+    for (let i = 0; i < 12; i++) keys.push((await tenantKey(`shared-conn-${i}`)).keyId);
+    const fresh = vendorProvider(emu);
+    const dek = Buffer.alloc(32, 7);
+    await fresh.wrap(keys[0]!, dek, CTX); // first connection and token
+    const before = emu.tlsConnections();
+    for (const keyId of keys) {
+      const w = await fresh.wrap(keyId, dek, CTX);
+      expect((await fresh.unwrap(keyId, w.wrapped, CTX)).equals(dek)).toBe(true);
+    }
+    // One client per key, one keep-alive agent for all of them: the connection is reused.
+    // Before, each key's client opened its own connection (12 here), each with its own copy of
+    // the root store (~840 KiB of native memory).
+    expect(emu.tlsConnections() - before).toBeLessThanOrEqual(1);
+  });
+
   it("keeps unwrapping with the version that wrapped after the key is rotated", async () => {
     const { keyId, version: v1 } = await tenantKey("rotating");
     const dek = Buffer.alloc(32, 1);
