@@ -39,6 +39,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 export interface AzureTransport {
   port: number;
   origin: string;
+  /** TLS sessions accepted since start. */
+  tlsConnections: () => number;
   close(): Promise<void>;
 }
 
