@@ -3,6 +3,7 @@
 // KMS; it never locks, and service resumes by itself.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startHarness, type Harness } from "../support/broker-harness";
+import { waitFor } from "../support/wait";
 
 let h: Harness;
 const CIRCUIT_MS = 1500;
@@ -46,4 +47,29 @@ test("after an unreachable answer, misses for that key fail fast with 503 and no
   expect((await h.api.decrypt("circuit", token, enc.body.ciphertext)).status).toBe(200);
   const status = await h.api.admin("GET", "/api/v1/tenants/circuit/status");
   expect(status.body.state).toBe("active");
+});
+
+test("a call left hanging by the outage fails after the KMS is back, and that stale failure does not shut the key off again", async () => {
+  const keyArn = (await h.aws.createKeyForVendor()).keyArn;
+  const token = await h.api.readyTenant("stale-failure", "aws", keyArn);
+  const enc = await h.api.encrypt("stale-failure", token, "x");
+  const tenantId = (await h.api.admin("GET", "/api/v1/tenants/stale-failure")).body.tenant.id as string;
+  await h.runtime.ctx.prober.stop();
+  h.runtime.ctx.cache.clear();
+  h.emulators.aws.faults.set({ error: "blackhole" });
+  h.emulators.aws.calls.reset();
+
+  // A cache miss whose unwrap the black hole holds, unanswered.
+  const hung = h.api.decrypt("stale-failure", token, enc.body.ciphertext);
+  await waitFor(() => h.emulators.aws.calls.count("Decrypt") > 0, { what: "the unwrap to reach the emulator" });
+  h.emulators.aws.faults.clear();
+  // The KMS answers again: a probe started now succeeds while the first call still hangs.
+  expect((await h.runtime.ctx.prober.probeNow(tenantId)).outcome).toBe("success");
+  const late = await hung;
+  expect(late.status).toBe(503);
+
+  // The circuit stays closed: the next miss calls the KMS and is served.
+  h.runtime.ctx.cache.clear();
+  const after = await h.api.decrypt("stale-failure", token, enc.body.ciphertext);
+  expect(after.status).toBe(200);
 });
