@@ -141,10 +141,11 @@ export class KmsGateway {
     const op = action.replace("kms.", "");
     try {
       const result = await fn(providerFor(this.providers, key.provider));
+      const answeredAt = performance.now();
+      const latencyMs = answeredAt - started;
       this.openUntil.delete(circuit);
-      this.lastAnswer.set(circuit, performance.now());
+      this.lastAnswer.set(circuit, answeredAt);
       this.vendorFaults?.success(key.provider);
-      const latencyMs = performance.now() - started;
       this.health.success(meta.tenantId, latencyMs, key);
       this.metrics.kmsCall(key.provider, op, "success", latencyMs);
       await this.audit.record({
